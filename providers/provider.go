@@ -1,0 +1,228 @@
+// Package providers is the seam between dispatch and the WhatsApp channels.
+//
+// A Provider sends canonical messages for many sessions (tenants' numbers) of
+// one provider type. What a provider can do beyond sending is discovered by
+// type assertion on small capability interfaces (SessionManager, ReadMarker,
+// TypingIndicator, MediaUploader, IDGenerator), so the API can refuse an
+// unsupported combination up front. Providers report what happens on the
+// channel (receipts, inbound messages, session state) to an EventSink that the
+// host implements over the database.
+//
+// Errors returned by providers are already classified (see errors.go):
+// dispatch decides retries with errors.As, never by message text. Vendor types
+// (whatsmeow, Graph API payloads) never cross this package.
+package providers
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/zapbase/zapbase"
+)
+
+// Provider sends messages on one provider type.
+type Provider interface {
+	// Type names the channel.
+	Type() zapbase.ProviderType
+	// Capabilities tells what the channel supports.
+	Capabilities() Capabilities
+	// Send delivers msg to the channel and returns once the channel accepted
+	// it (WhatsApp server ack / Graph API 200). It must be safe for concurrent
+	// use across sessions. Errors are classified (errors.go).
+	Send(ctx context.Context, msg OutboundMessage) (SendResult, error)
+}
+
+// Capabilities describes what a provider supports.
+type Capabilities struct {
+	MessageTypes []zapbase.MessageType `json:"messageTypes"`
+	// CallerMessageIDs: Send honours OutboundMessage.ProviderMessageID, so a
+	// resend after a crash reuses the id (whatsmeow, sandbox). Providers that
+	// assign ids themselves (Meta) cannot deduplicate a repeated send.
+	CallerMessageIDs bool `json:"callerMessageIds"`
+	ReadReceipts     bool `json:"readReceipts"`
+	Typing           bool `json:"typing"`
+	// ServiceWindow: free-form messages are allowed only within 24 h of the
+	// contact's last inbound message (Meta); templates are needed outside.
+	ServiceWindow bool `json:"serviceWindow"`
+	// MaxMediaBytes is the largest media the channel accepts (0: unknown).
+	MaxMediaBytes int64 `json:"maxMediaBytes,omitempty"`
+}
+
+// Supports reports whether t is among the supported message types.
+func (c Capabilities) Supports(t zapbase.MessageType) bool {
+	for _, k := range c.MessageTypes {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// OutboundMessage is one message to send.
+type OutboundMessage struct {
+	// RowID is the messages.id of the row being sent.
+	RowID     string
+	TenantID  string
+	SessionID string
+	// From is the session's phone number.
+	From string
+	// To is the recipient: phone number in international digits, a WhatsApp
+	// JID, or a provider-specific contact id (LID, BSUID).
+	To   string
+	Type zapbase.MessageType
+	// Content is the canonical content (see Content).
+	Content Content
+	// ProviderMessageID is set by dispatch before the first attempt when the
+	// provider supports caller ids (IDGenerator); resends reuse it.
+	ProviderMessageID string
+	// Attempt counts sends of this row, starting at 1.
+	Attempt int
+}
+
+// SendResult is what the channel answered.
+type SendResult struct {
+	ProviderMessageID string
+	// RecipientID is the channel's id for the contact (Meta's wa_id, which
+	// may differ from the input number; a LID for WhatsApp Web).
+	RecipientID string
+	Timestamp   time.Time
+}
+
+// Content is the canonical message content stored in messages.content and
+// accepted by the API. Only the fields of the message's type are used.
+type Content struct {
+	Text       string `json:"text,omitempty"`
+	PreviewURL bool   `json:"previewUrl,omitempty"`
+	// ReplyTo is the provider message id being quoted.
+	ReplyTo string `json:"replyTo,omitempty"`
+
+	// Media (image, video, audio, voice, document, sticker).
+	MediaURL  string `json:"mediaUrl,omitempty"`
+	MediaID   string `json:"mediaId,omitempty"`
+	MediaPath string `json:"mediaPath,omitempty"` // path in the media store
+	MimeType  string `json:"mimeType,omitempty"`
+	Caption   string `json:"caption,omitempty"`
+	Filename  string `json:"filename,omitempty"`
+	SizeBytes int64  `json:"sizeBytes,omitempty"`
+	Seconds   int    `json:"seconds,omitempty"`
+
+	// Location.
+	Latitude  *float64 `json:"latitude,omitempty"`
+	Longitude *float64 `json:"longitude,omitempty"`
+	Name      string   `json:"name,omitempty"`
+	Address   string   `json:"address,omitempty"`
+
+	// Reaction: Emoji on TargetMessageID ("" removes the reaction).
+	Emoji           string `json:"emoji,omitempty"`
+	TargetMessageID string `json:"targetMessageId,omitempty"`
+
+	Contacts    []ContactCard   `json:"contacts,omitempty"`
+	Template    *Template       `json:"template,omitempty"`
+	Interactive json.RawMessage `json:"interactive,omitempty"`
+
+	// Raw keeps provider-specific inbound data that has no canonical field.
+	Raw json.RawMessage `json:"raw,omitempty"`
+}
+
+// ContactCard is a shared contact.
+type ContactCard struct {
+	Name   string   `json:"name"`
+	Phones []string `json:"phones,omitempty"`
+	Emails []string `json:"emails,omitempty"`
+	Org    string   `json:"org,omitempty"`
+	VCard  string   `json:"vcard,omitempty"`
+}
+
+// Template is a pre-approved message template (Meta).
+type Template struct {
+	Name       string            `json:"name"`
+	Language   string            `json:"language"`
+	Components []json.RawMessage `json:"components,omitempty"`
+}
+
+// IDGenerator is implemented by providers that accept caller-chosen message
+// ids: dispatch stores the id with the claim before sending.
+type IDGenerator interface {
+	NewMessageID() string
+}
+
+// ReadMarker marks inbound messages as read.
+type ReadMarker interface {
+	MarkRead(ctx context.Context, p MarkReadParams) error
+}
+
+// MarkReadParams names the messages to mark.
+type MarkReadParams struct {
+	TenantID           string
+	SessionID          string
+	Chat               string
+	Sender             string
+	ProviderMessageIDs []string
+	// Typing also shows the typing indicator (Meta's mark-read + typing).
+	Typing bool
+}
+
+// TypingIndicator shows or clears "typing…" in a chat.
+type TypingIndicator interface {
+	SetTyping(ctx context.Context, sessionID, to string, typing bool) error
+}
+
+// MediaUploader uploads media ahead of sending and returns a provider media id.
+type MediaUploader interface {
+	UploadMedia(ctx context.Context, sessionID string, mimeType string, data []byte) (mediaID string, err error)
+}
+
+// SessionManager is implemented by providers with a session lifecycle.
+type SessionManager interface {
+	// Initialize starts (or resumes) the session and answers its state; for
+	// WhatsApp Web the state may carry a QR code or pairing code.
+	Initialize(ctx context.Context, p InitializeParams) (SessionState, error)
+	// Status answers the current state of a session.
+	Status(ctx context.Context, sessionID string) (SessionState, error)
+	// Disconnect closes the session; Logout also unlinks the device / forgets
+	// the credentials.
+	Disconnect(ctx context.Context, sessionID string, logout bool) error
+}
+
+// InitializeParams start a session.
+type InitializeParams struct {
+	TenantID    string
+	SessionID   string
+	PhoneNumber string
+	// PairWithCode asks for a phone-number pairing code instead of a QR code.
+	PairWithCode bool
+	// Options carries provider-specific setup (Meta credentials…).
+	Options json.RawMessage
+}
+
+// SessionState is the lifecycle state of a session as persisted in
+// whatsapp_sessions.state.
+type SessionState struct {
+	State    string     `json:"state"`
+	Reason   string     `json:"reason,omitempty"`
+	Until    *time.Time `json:"until,omitempty"`
+	QRCode   string     `json:"qrCode,omitempty"`
+	PairCode string     `json:"pairCode,omitempty"`
+	JID      string     `json:"jid,omitempty"`
+}
+
+// Session states shared by providers.
+const (
+	StateDisconnected   = "disconnected"
+	StateConnecting     = "connecting"
+	StatePairing        = "pairing"
+	StateConnected      = "connected"
+	StateLoggedOut      = "logged_out"
+	StateBanned         = "banned"
+	StateTimelocked     = "timelocked"
+	StateOutdated       = "outdated"
+	StateStreamReplaced = "stream_replaced"
+	StateAuthLost       = "auth_lost"
+	StateUnreachable    = "unreachable"
+	StateBlocked        = "blocked"
+	StatePairingFailed  = "pairing_failed"
+)
+
+// Usable reports whether a session in state s can send now.
+func Usable(state string) bool { return state == StateConnected }
