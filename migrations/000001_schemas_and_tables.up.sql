@@ -151,7 +151,10 @@ CREATE TABLE public.messages (
 CREATE INDEX messages_tenant_created_idx ON public.messages (tenant_id, created_at DESC);
 CREATE INDEX messages_tenant_chat_idx ON public.messages (tenant_id, to_number, created_at);
 CREATE INDEX messages_tenant_from_idx ON public.messages (tenant_id, from_number, created_at) WHERE direction = 'inbound';
-CREATE UNIQUE INDEX messages_provider_message_id_idx ON public.messages (provider, message_id) WHERE message_id IS NOT NULL;
+-- Provider ids are unique per tenant, provider and direction (the same
+-- WhatsApp id can be one tenant's outbound and another tenant's inbound row).
+CREATE UNIQUE INDEX messages_provider_message_id_idx
+  ON public.messages (tenant_id, provider, direction, message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX messages_conversation_idx ON public.messages (conversation_id, created_at) WHERE conversation_id IS NOT NULL;
 -- Dispatch work: pending outbound rows whose time has come, in order; and
 -- claimed rows whose lease may have expired (crash recovery).

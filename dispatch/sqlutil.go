@@ -1,0 +1,9 @@
+package dispatch
+
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
