@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zapbase/zapbase/api"
+	"github.com/zapbase/zapbase/migrations"
+	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/supabase"
+)
+
+// component is the shared lifecycle of long-running parts: Start fails fast
+// then backgrounds itself; Stop is idempotent and waits.
+type component interface {
+	Start(ctx context.Context) error
+	Stop()
+}
+
+// Main is the running program: `serve` and `dev` build one, Run it, and
+// Close it on a signal.
+type Main struct {
+	cfg    Config
+	log    *slog.Logger
+	pool   *pgxpool.Pool
+	box    *secret.Box
+	http   *http.Server
+	ln     net.Listener
+	// started components, stopped in reverse order.
+	components []component
+	// beforeStop run before components stop (stop intake first).
+	closed bool
+}
+
+// NewMain prepares a Main from a validated configuration.
+func NewMain(cfg Config) *Main {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	return &Main{cfg: cfg, log: log}
+}
+
+// Addr is the HTTP listen address once Run has returned.
+func (m *Main) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// Run migrates the database, starts every component and serves HTTP. It
+// returns once the service is up.
+func (m *Main) Run(ctx context.Context) error {
+	m.log.Info("starting zapbase", "instance_id", m.cfg.InstanceID)
+	if err := migrations.Up(m.cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	box, err := secret.NewBox(m.cfg.EncryptionKey, m.cfg.OldEncryptionKeys...)
+	if err != nil {
+		return fmt.Errorf("encryption key: %w", err)
+	}
+	m.box = box
+	pool, err := supabase.Connect(ctx, m.cfg.DatabaseURL, supabase.PoolConfig{})
+	if err != nil {
+		return err
+	}
+	m.pool = pool
+
+	if err := m.wire(ctx); err != nil {
+		return err
+	}
+
+	handler := api.NewHandler(api.Params{
+		Pool:   pool,
+		Logger: m.log.With("component", "api"),
+		ReadyChecks: []api.ReadyCheck{
+			{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
+			{Name: "migrations", Check: m.migrationsCurrent},
+		},
+	})
+	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.cfg.HTTPAddr, err)
+	}
+	m.ln = ln
+	m.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	go func() {
+		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("http server stopped", "error", err)
+		}
+	}()
+	m.log.Info("http listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// wire builds and starts the pipeline components.
+func (m *Main) wire(ctx context.Context) error {
+	return nil
+}
+
+func (m *Main) start(ctx context.Context, c component) error {
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	m.components = append(m.components, c)
+	return nil
+}
+
+func (m *Main) migrationsCurrent(ctx context.Context) error {
+	latest, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	var st migrations.Status
+	if err := m.pool.QueryRow(ctx, migrations.StatusQuery).Scan(&st.Version, &st.Dirty); err != nil {
+		return fmt.Errorf("read migration version: %w", err)
+	}
+	st.Latest = latest
+	if !st.Current() {
+		return fmt.Errorf("migrations at version %d (dirty=%v), binary expects %d", st.Version, st.Dirty, st.Latest)
+	}
+	return nil
+}
+
+// Close stops intake (HTTP), then components in reverse order (in-flight
+// sends finish up to the shutdown timeout), then the pool.
+func (m *Main) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if m.http != nil {
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	for i := len(m.components) - 1; i >= 0; i-- {
+		m.components[i].Stop()
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	m.log.Info("zapbase stopped")
+	return errors.Join(errs...)
+}
+
+func defaultInstanceID() string {
+	h, _ := os.Hostname()
+	if h == "" {
+		h = "zapbase"
+	}
+	return fmt.Sprintf("%s-%d", h, os.Getpid())
+}
+
+func migrateCmd(ctx context.Context) error {
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		return &configError{Var: "DATABASE_URL", Msg: "obrigatória"}
+	}
+	if err := migrations.Up(url); err != nil {
+		return err
+	}
+	fmt.Println("migrações aplicadas")
+	return nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zapbase/zapbase/secret"
+)
+
+// Config is the whole process configuration, read once from the environment
+// at start and immutable afterwards. Every variable is documented in the
+// README's configuration table.
+type Config struct {
+	DatabaseURL            string        // DATABASE_URL (required)
+	ReplicationURL         string        // DATABASE_REPLICATION_URL (default DATABASE_URL; must be the direct connection)
+	HTTPAddr               string        // ZAPBASE_HTTP_ADDR (default 127.0.0.1:8080 in dev, :8080 otherwise)
+	InstanceID             string        // ZAPBASE_INSTANCE_ID (default hostname-pid)
+	LogLevel               slog.Level    // ZAPBASE_LOG_LEVEL (debug|info|warn|error)
+	EncryptionKey          []byte        // ZAPBASE_ENCRYPTION_KEY (required; 32 bytes base64/hex)
+	OldEncryptionKeys      [][]byte      // ZAPBASE_ENCRYPTION_OLD_KEYS (comma-separated, for rotation)
+	SupabaseURL            string        // SUPABASE_URL (JWKS, Storage)
+	JWTSecret              string        // SUPABASE_JWT_SECRET (legacy HS256)
+	JWTIssuer              string        // SUPABASE_JWT_ISSUER (default SUPABASE_URL + /auth/v1)
+	JWTAudience            string        // SUPABASE_JWT_AUDIENCE (default authenticated)
+	SupabaseServiceKey     string        // SUPABASE_SERVICE_KEY (Storage)
+	StorageBucket          string        // ZAPBASE_STORAGE_BUCKET (default whatsapp-media)
+	MediaDir               string        // ZAPBASE_MEDIA_DIR (local media store when Storage is not configured)
+	AdminToken             string        // ZAPBASE_ADMIN_TOKEN (service credential for /api/v1/admin)
+	SupabaseWebhookSecret  string        // ZAPBASE_SUPABASE_WEBHOOK_SECRET
+	PublicURL              string        // ZAPBASE_PUBLIC_URL (for callback URLs shown to users)
+	Listener               bool          // ZAPBASE_LISTENER (default true)
+	SlotName               string        // ZAPBASE_SLOT_NAME (default zapbase)
+	Publication            string        // ZAPBASE_PUBLICATION (default zapbase_messages)
+	SendWait               time.Duration // ZAPBASE_SEND_WAIT (default 5s)
+	ShutdownTimeout        time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
+	Sandbox                bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
+	SandboxDelay           time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
+	MetaGraphURL           string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
+	MetaAPIVersion         string        // ZAPBASE_META_API_VERSION (default v23.0)
+	GeminiAPIKey           string        // GEMINI_API_KEY
+	GeminiBaseURL          string        // GEMINI_BASE_URL
+	OpenAIAPIKey           string        // OPENAI_API_KEY
+	OpenAIBaseURL          string        // OPENAI_BASE_URL
+	OTLPEndpoint           string        // OTEL_EXPORTER_OTLP_ENDPOINT
+	MetricsTenantLabel     bool          // ZAPBASE_METRICS_TENANT_LABEL (default true)
+}
+
+// configError names the variable that stopped start-up (pt-BR message).
+type configError struct {
+	Var string
+	Msg string
+}
+
+func (e *configError) Error() string { return fmt.Sprintf("configuração inválida: %s: %s", e.Var, e.Msg) }
+
+// LoadConfig reads and validates the configuration. getenv is os.Getenv in
+// production; defaults fills values a mode (dev) provides.
+func LoadConfig(getenv func(string) string, defaults map[string]string) (Config, error) {
+	get := func(k string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return defaults[k]
+	}
+	var errs []error
+	fail := func(k, msg string) { errs = append(errs, &configError{Var: k, Msg: msg}) }
+	dur := func(k string, def time.Duration) time.Duration {
+		v := get(k)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			fail(k, "duração inválida (use por exemplo 5s, 500ms)")
+			return def
+		}
+		return d
+	}
+	boolean := func(k string, def bool) bool {
+		v := get(k)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fail(k, "use true ou false")
+			return def
+		}
+		return b
+	}
+	urlVar := func(k string, schemes ...string) string {
+		v := get(k)
+		if v == "" {
+			return ""
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || !contains(schemes, u.Scheme) {
+			fail(k, "URL inválida (esperado "+strings.Join(schemes, " ou ")+"://...)")
+			return ""
+		}
+		return strings.TrimRight(v, "/")
+	}
+
+	c := Config{
+		HTTPAddr:              get("ZAPBASE_HTTP_ADDR"),
+		InstanceID:            get("ZAPBASE_INSTANCE_ID"),
+		JWTSecret:             get("SUPABASE_JWT_SECRET"),
+		JWTAudience:           get("SUPABASE_JWT_AUDIENCE"),
+		SupabaseServiceKey:    get("SUPABASE_SERVICE_KEY"),
+		StorageBucket:         get("ZAPBASE_STORAGE_BUCKET"),
+		MediaDir:              get("ZAPBASE_MEDIA_DIR"),
+		AdminToken:            get("ZAPBASE_ADMIN_TOKEN"),
+		SupabaseWebhookSecret: get("ZAPBASE_SUPABASE_WEBHOOK_SECRET"),
+		SlotName:              get("ZAPBASE_SLOT_NAME"),
+		Publication:           get("ZAPBASE_PUBLICATION"),
+		MetaAPIVersion:        get("ZAPBASE_META_API_VERSION"),
+		GeminiAPIKey:          get("GEMINI_API_KEY"),
+		OpenAIAPIKey:          get("OPENAI_API_KEY"),
+	}
+	c.DatabaseURL = urlVar("DATABASE_URL", "postgres", "postgresql")
+	if get("DATABASE_URL") == "" {
+		fail("DATABASE_URL", "obrigatória (URL de conexão direta do Postgres do Supabase)")
+	}
+	c.ReplicationURL = urlVar("DATABASE_REPLICATION_URL", "postgres", "postgresql")
+	if c.ReplicationURL == "" {
+		c.ReplicationURL = c.DatabaseURL
+	}
+	c.SupabaseURL = urlVar("SUPABASE_URL", "http", "https")
+	c.JWTIssuer = get("SUPABASE_JWT_ISSUER")
+	if c.JWTIssuer == "" && c.SupabaseURL != "" {
+		c.JWTIssuer = c.SupabaseURL + "/auth/v1"
+	}
+	if c.JWTAudience == "" {
+		c.JWTAudience = "authenticated"
+	}
+	if c.SupabaseURL == "" && c.JWTSecret == "" {
+		fail("SUPABASE_URL", "defina SUPABASE_URL (chaves JWKS) ou SUPABASE_JWT_SECRET (segredo HS256 legado) para validar os JWTs dos usuários")
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		fail("SUPABASE_JWT_SECRET", "muito curto (mínimo de 32 caracteres)")
+	}
+	if k := get("ZAPBASE_ENCRYPTION_KEY"); k == "" {
+		fail("ZAPBASE_ENCRYPTION_KEY", "obrigatória (32 bytes em base64 ou hex; gere com: openssl rand -base64 32)")
+	} else if key, err := secret.ParseKey(k); err != nil {
+		fail("ZAPBASE_ENCRYPTION_KEY", "deve ter 32 bytes em base64 ou hex (gere com: openssl rand -base64 32)")
+	} else {
+		c.EncryptionKey = key
+	}
+	if olds := get("ZAPBASE_ENCRYPTION_OLD_KEYS"); olds != "" {
+		for _, s := range strings.Split(olds, ",") {
+			key, err := secret.ParseKey(s)
+			if err != nil {
+				fail("ZAPBASE_ENCRYPTION_OLD_KEYS", "cada chave deve ter 32 bytes em base64 ou hex")
+				break
+			}
+			c.OldEncryptionKeys = append(c.OldEncryptionKeys, key)
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 24 {
+		fail("ZAPBASE_ADMIN_TOKEN", "muito curto (mínimo de 24 caracteres)")
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":8080"
+	}
+	if c.InstanceID == "" {
+		c.InstanceID = defaultInstanceID()
+	}
+	switch strings.ToLower(get("ZAPBASE_LOG_LEVEL")) {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		fail("ZAPBASE_LOG_LEVEL", "use debug, info, warn ou error")
+	}
+	if c.StorageBucket == "" {
+		c.StorageBucket = "whatsapp-media"
+	}
+	if c.MediaDir == "" {
+		c.MediaDir = "./.zapbase/media"
+	}
+	c.Listener = boolean("ZAPBASE_LISTENER", true)
+	if c.SlotName == "" {
+		c.SlotName = "zapbase"
+	}
+	if strings.Contains(c.SlotName, "realtime") {
+		fail("ZAPBASE_SLOT_NAME", "não pode conter \"realtime\" (o Supabase Realtime apaga slots com esse nome)")
+	}
+	if c.Publication == "" {
+		c.Publication = "zapbase_messages"
+	}
+	c.SendWait = dur("ZAPBASE_SEND_WAIT", 5*time.Second)
+	c.ShutdownTimeout = dur("ZAPBASE_SHUTDOWN_TIMEOUT", 25*time.Second)
+	c.Sandbox = boolean("ZAPBASE_SANDBOX", false)
+	c.SandboxDelay = dur("ZAPBASE_SANDBOX_RECEIPT_DELAY", 300*time.Millisecond)
+	c.MetaGraphURL = urlVar("ZAPBASE_META_GRAPH_URL", "http", "https")
+	if c.MetaGraphURL == "" {
+		c.MetaGraphURL = "https://graph.facebook.com"
+	}
+	if c.MetaAPIVersion == "" {
+		c.MetaAPIVersion = "v23.0"
+	}
+	c.PublicURL = urlVar("ZAPBASE_PUBLIC_URL", "http", "https")
+	c.GeminiBaseURL = urlVar("GEMINI_BASE_URL", "http", "https")
+	c.OpenAIBaseURL = urlVar("OPENAI_BASE_URL", "http", "https")
+	c.OTLPEndpoint = urlVar("OTEL_EXPORTER_OTLP_ENDPOINT", "http", "https")
+	c.MetricsTenantLabel = boolean("ZAPBASE_METRICS_TENANT_LABEL", true)
+	return c, errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigNamesTheBadVariable(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{
+		"DATABASE_URL":           "postgres://u@localhost:5432/db",
+		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
+		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+	}
+	c, err := LoadConfig(env(good), nil)
+	require.NoError(t, err)
+	require.Equal(t, c.DatabaseURL, c.ReplicationURL)
+	require.Equal(t, "zapbase", c.SlotName)
+
+	cases := map[string]string{
+		"DATABASE_URL":           "mysql://x",
+		"ZAPBASE_ENCRYPTION_KEY": "short",
+		"ZAPBASE_SEND_WAIT":      "five",
+		"ZAPBASE_LOG_LEVEL":      "loud",
+		"ZAPBASE_SLOT_NAME":      "my_realtime_slot",
+		"SUPABASE_JWT_SECRET":    "short",
+		"ZAPBASE_SANDBOX":        "maybe",
+	}
+	for k, v := range cases {
+		m := map[string]string{}
+		for gk, gv := range good {
+			m[gk] = gv
+		}
+		m[k] = v
+		_, err := LoadConfig(env(m), nil)
+		require.Error(t, err, k)
+		require.Contains(t, err.Error(), k)
+	}
+	_, err = LoadConfig(env(map[string]string{}), nil)
+	require.ErrorContains(t, err, "DATABASE_URL")
+	require.ErrorContains(t, err, "ZAPBASE_ENCRYPTION_KEY")
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/zapbase/zapbase/migrations"
+	"github.com/zapbase/zapbase/supabase/devdb"
+)
+
+// Dev-mode constants: the demo tenant and its member user.
+const (
+	devClientID    = "demo"
+	devUserEmail   = "dev@zapbase.local"
+	devJWTIssuer   = "zapbase-dev"
+	devSandboxFrom = "5511900000000"
+	devTokenTTL    = 30 * 24 * time.Hour
+)
+
+// devState is kept in .zapbase/dev.json so a second run reuses the same
+// database port, secrets and user.
+type devState struct {
+	PGPort        int    `json:"pgPort"`
+	JWTSecret     string `json:"jwtSecret"`
+	EncryptionKey string `json:"encryptionKey"`
+	AdminToken    string `json:"adminToken"`
+	WebhookSecret string `json:"supabaseWebhookSecret"`
+	UserID        string `json:"userId"`
+}
+
+func dev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	dir := fs.String("dir", ".zapbase", "diretório dos dados locais (Postgres, segredos, mídia)")
+	addr := fs.String("addr", "127.0.0.1:8080", "endereço HTTP (somente localhost por padrão)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return fmt.Errorf("criar %s: %w", *dir, err)
+	}
+	st, err := loadDevState(filepath.Join(*dir, "dev.json"))
+	if err != nil {
+		return err
+	}
+	fmt.Println("zapbase dev: iniciando o Postgres embutido em", filepath.Join(*dir, "pgdata"), "...")
+	srv, err := devdb.Start(ctx, devdb.Options{DataDir: filepath.Join(*dir, "pgdata"), Port: st.PGPort})
+	if err != nil {
+		return fmt.Errorf("postgres embutido: %w", err)
+	}
+	defer srv.Stop()
+	dbURL := srv.URL("postgres")
+	if err := devdb.ApplyCompat(ctx, dbURL); err != nil {
+		return err
+	}
+	if err := migrations.Up(dbURL); err != nil {
+		return err
+	}
+	if err := seedDev(ctx, dbURL, st); err != nil {
+		return fmt.Errorf("seed demo tenant: %w", err)
+	}
+
+	defaults := map[string]string{
+		"DATABASE_URL":                    dbURL,
+		"SUPABASE_JWT_SECRET":             st.JWTSecret,
+		"SUPABASE_JWT_ISSUER":             devJWTIssuer,
+		"ZAPBASE_ENCRYPTION_KEY":          st.EncryptionKey,
+		"ZAPBASE_ADMIN_TOKEN":             st.AdminToken,
+		"ZAPBASE_SUPABASE_WEBHOOK_SECRET": st.WebhookSecret,
+		"ZAPBASE_HTTP_ADDR":               *addr,
+		"ZAPBASE_SANDBOX":                 "true",
+		"ZAPBASE_MEDIA_DIR":               filepath.Join(*dir, "media"),
+		"ZAPBASE_INSTANCE_ID":             "dev",
+	}
+	cfg, err := LoadConfig(os.Getenv, defaults)
+	if err != nil {
+		return err
+	}
+	token, err := devToken(st, cfg.JWTIssuer)
+	if err != nil {
+		return err
+	}
+	m := NewMain(cfg)
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	printDevBanner(dbURL, "http://"+m.Addr(), token, st)
+	<-ctx.Done()
+	fmt.Println("\nzapbase dev: encerrando...")
+	err = m.Close()
+	if serr := srv.Stop(); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func loadDevState(path string) (*devState, error) {
+	st := &devState{}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, st); err != nil {
+			return nil, fmt.Errorf("ler %s: %w", path, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+	default:
+		return nil, err
+	}
+	changed := false
+	if st.PGPort == 0 || !portFree(st.PGPort) {
+		st.PGPort = 54330
+		if !portFree(st.PGPort) {
+			st.PGPort = 0 // devdb picks a free one; remembered below
+			if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+				st.PGPort = l.Addr().(*net.TCPAddr).Port
+				l.Close()
+			}
+		}
+		changed = true
+	}
+	if st.JWTSecret == "" {
+		st.JWTSecret = randomHex(32)
+		changed = true
+	}
+	if st.EncryptionKey == "" {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		st.EncryptionKey = base64.StdEncoding.EncodeToString(k)
+		changed = true
+	}
+	if st.AdminToken == "" {
+		st.AdminToken = "zb_admin_" + randomHex(20)
+		changed = true
+	}
+	if st.WebhookSecret == "" {
+		st.WebhookSecret = randomHex(24)
+		changed = true
+	}
+	if st.UserID == "" {
+		st.UserID = uuid.NewString()
+		changed = true
+	}
+	if changed {
+		b, _ := json.MarshalIndent(st, "", "  ")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("gravar %s: %w", path, err)
+		}
+	}
+	return st, nil
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// seedDev creates (once) the demo tenant, its member user and a sandbox
+// session, so a row inserted with psql walks to `read` with no set-up.
+func seedDev(ctx context.Context, dbURL string, st *devState) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, `
+WITH t AS (
+  INSERT INTO public.tenants (client_id, name, default_provider)
+  VALUES ($1, 'Empresa Demo', 'auto')
+  ON CONFLICT (client_id) DO UPDATE SET client_id = EXCLUDED.client_id
+  RETURNING id
+), u AS (
+  INSERT INTO auth.users (id, email) VALUES ($2, $3)
+  ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email
+  RETURNING id
+), m AS (
+  INSERT INTO public.tenant_members (tenant_id, user_id, role)
+  SELECT t.id, u.id, 'owner' FROM t, u
+  ON CONFLICT DO NOTHING
+)
+INSERT INTO public.whatsapp_sessions (tenant_id, phone_number, provider_type, state, connected_at)
+SELECT t.id, $4, 'sandbox', 'connected', now() FROM t
+ON CONFLICT (tenant_id, phone_number) DO NOTHING`, devClientID, st.UserID, devUserEmail, devSandboxFrom)
+	return err
+}
+
+func devToken(st *devState, issuer string) (string, error) {
+	now := time.Now()
+	claims := jwt.MapClaims{
+		"sub":   st.UserID,
+		"email": devUserEmail,
+		"role":  "authenticated",
+		"aud":   "authenticated",
+		"iss":   issuer,
+		"iat":   now.Unix(),
+		"exp":   now.Add(devTokenTTL).Unix(),
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(st.JWTSecret))
+}
+
+func printDevBanner(dbURL, base, token string, st *devState) {
+	fmt.Printf(`
+zapbase dev pronto ✅
+
+  API:            %[1]s
+  Documentação:   %[1]s/docs
+  Saúde:          %[1]s/readyz
+  Banco (psql):   %[2]s
+  Tenant demo:    client_id=demo (sessão sandbox %[5]s)
+  Token admin:    %[4]s
+
+JWT de desenvolvimento (usuário membro do tenant demo, HS256, válido por 30 dias):
+%[3]s
+
+Experimente:
+
+  export ZB=%[1]s TOKEN=%[3]s
+
+  curl -s $ZB/readyz
+
+  curl -s -X POST $ZB/api/v1/messages/text \
+    -H "Authorization: Bearer $TOKEN" -H "X-Client-Id: demo" -H "Content-Type: application/json" \
+    -d '{"to": "5511988887777", "content": "Olá do zapbase!", "provider": "auto"}'
+
+  psql '%[2]s' -c "insert into messages (tenant_id, to_number, message_type, content)
+    select id, '5511988887777', 'text', '{\"text\": \"Oi pelo psql\"}' from tenants where client_id = 'demo'"
+
+  psql '%[2]s' -c "select to_number, status, updated_at from messages order by created_at desc limit 5"
+
+Ctrl-C encerra tudo; os dados ficam em .zapbase/ para a próxima execução.
+`, base, dbURL, token, st.AdminToken, devSandboxFrom)
+}
