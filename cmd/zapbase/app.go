@@ -28,12 +28,12 @@ type component interface {
 // Main is the running program: `serve` and `dev` build one, Run it, and
 // Close it on a signal.
 type Main struct {
-	cfg    Config
-	log    *slog.Logger
-	pool   *pgxpool.Pool
-	box    *secret.Box
-	http   *http.Server
-	ln     net.Listener
+	cfg  Config
+	log  *slog.Logger
+	pool *pgxpool.Pool
+	box  *secret.Box
+	http *http.Server
+	ln   net.Listener
 	// started components, stopped in reverse order.
 	components []component
 	// beforeStop run before components stop (stop intake first).

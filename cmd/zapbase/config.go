@@ -16,38 +16,38 @@ import (
 // at start and immutable afterwards. Every variable is documented in the
 // README's configuration table.
 type Config struct {
-	DatabaseURL            string        // DATABASE_URL (required)
-	ReplicationURL         string        // DATABASE_REPLICATION_URL (default DATABASE_URL; must be the direct connection)
-	HTTPAddr               string        // ZAPBASE_HTTP_ADDR (default 127.0.0.1:8080 in dev, :8080 otherwise)
-	InstanceID             string        // ZAPBASE_INSTANCE_ID (default hostname-pid)
-	LogLevel               slog.Level    // ZAPBASE_LOG_LEVEL (debug|info|warn|error)
-	EncryptionKey          []byte        // ZAPBASE_ENCRYPTION_KEY (required; 32 bytes base64/hex)
-	OldEncryptionKeys      [][]byte      // ZAPBASE_ENCRYPTION_OLD_KEYS (comma-separated, for rotation)
-	SupabaseURL            string        // SUPABASE_URL (JWKS, Storage)
-	JWTSecret              string        // SUPABASE_JWT_SECRET (legacy HS256)
-	JWTIssuer              string        // SUPABASE_JWT_ISSUER (default SUPABASE_URL + /auth/v1)
-	JWTAudience            string        // SUPABASE_JWT_AUDIENCE (default authenticated)
-	SupabaseServiceKey     string        // SUPABASE_SERVICE_KEY (Storage)
-	StorageBucket          string        // ZAPBASE_STORAGE_BUCKET (default whatsapp-media)
-	MediaDir               string        // ZAPBASE_MEDIA_DIR (local media store when Storage is not configured)
-	AdminToken             string        // ZAPBASE_ADMIN_TOKEN (service credential for /api/v1/admin)
-	SupabaseWebhookSecret  string        // ZAPBASE_SUPABASE_WEBHOOK_SECRET
-	PublicURL              string        // ZAPBASE_PUBLIC_URL (for callback URLs shown to users)
-	Listener               bool          // ZAPBASE_LISTENER (default true)
-	SlotName               string        // ZAPBASE_SLOT_NAME (default zapbase)
-	Publication            string        // ZAPBASE_PUBLICATION (default zapbase_messages)
-	SendWait               time.Duration // ZAPBASE_SEND_WAIT (default 5s)
-	ShutdownTimeout        time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
-	Sandbox                bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
-	SandboxDelay           time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
-	MetaGraphURL           string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
-	MetaAPIVersion         string        // ZAPBASE_META_API_VERSION (default v23.0)
-	GeminiAPIKey           string        // GEMINI_API_KEY
-	GeminiBaseURL          string        // GEMINI_BASE_URL
-	OpenAIAPIKey           string        // OPENAI_API_KEY
-	OpenAIBaseURL          string        // OPENAI_BASE_URL
-	OTLPEndpoint           string        // OTEL_EXPORTER_OTLP_ENDPOINT
-	MetricsTenantLabel     bool          // ZAPBASE_METRICS_TENANT_LABEL (default true)
+	DatabaseURL           string        // DATABASE_URL (required)
+	ReplicationURL        string        // DATABASE_REPLICATION_URL (default DATABASE_URL; must be the direct connection)
+	HTTPAddr              string        // ZAPBASE_HTTP_ADDR (default 127.0.0.1:8080 in dev, :8080 otherwise)
+	InstanceID            string        // ZAPBASE_INSTANCE_ID (default hostname-pid)
+	LogLevel              slog.Level    // ZAPBASE_LOG_LEVEL (debug|info|warn|error)
+	EncryptionKey         []byte        // ZAPBASE_ENCRYPTION_KEY (required; 32 bytes base64/hex)
+	OldEncryptionKeys     [][]byte      // ZAPBASE_ENCRYPTION_OLD_KEYS (comma-separated, for rotation)
+	SupabaseURL           string        // SUPABASE_URL (JWKS, Storage)
+	JWTSecret             string        // SUPABASE_JWT_SECRET (legacy HS256)
+	JWTIssuer             string        // SUPABASE_JWT_ISSUER (default SUPABASE_URL + /auth/v1)
+	JWTAudience           string        // SUPABASE_JWT_AUDIENCE (default authenticated)
+	SupabaseServiceKey    string        // SUPABASE_SERVICE_KEY (Storage)
+	StorageBucket         string        // ZAPBASE_STORAGE_BUCKET (default whatsapp-media)
+	MediaDir              string        // ZAPBASE_MEDIA_DIR (local media store when Storage is not configured)
+	AdminToken            string        // ZAPBASE_ADMIN_TOKEN (service credential for /api/v1/admin)
+	SupabaseWebhookSecret string        // ZAPBASE_SUPABASE_WEBHOOK_SECRET
+	PublicURL             string        // ZAPBASE_PUBLIC_URL (for callback URLs shown to users)
+	Listener              bool          // ZAPBASE_LISTENER (default true)
+	SlotName              string        // ZAPBASE_SLOT_NAME (default zapbase)
+	Publication           string        // ZAPBASE_PUBLICATION (default zapbase_messages)
+	SendWait              time.Duration // ZAPBASE_SEND_WAIT (default 5s)
+	ShutdownTimeout       time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
+	Sandbox               bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
+	SandboxDelay          time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
+	MetaGraphURL          string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
+	MetaAPIVersion        string        // ZAPBASE_META_API_VERSION (default v23.0)
+	GeminiAPIKey          string        // GEMINI_API_KEY
+	GeminiBaseURL         string        // GEMINI_BASE_URL
+	OpenAIAPIKey          string        // OPENAI_API_KEY
+	OpenAIBaseURL         string        // OPENAI_BASE_URL
+	OTLPEndpoint          string        // OTEL_EXPORTER_OTLP_ENDPOINT
+	MetricsTenantLabel    bool          // ZAPBASE_METRICS_TENANT_LABEL (default true)
 }
 
 // configError names the variable that stopped start-up (pt-BR message).
@@ -56,7 +56,9 @@ type configError struct {
 	Msg string
 }
 
-func (e *configError) Error() string { return fmt.Sprintf("configuração inválida: %s: %s", e.Var, e.Msg) }
+func (e *configError) Error() string {
+	return fmt.Sprintf("configuração inválida: %s: %s", e.Var, e.Msg)
+}
 
 // LoadConfig reads and validates the configuration. getenv is os.Getenv in
 // production; defaults fills values a mode (dev) provides.
