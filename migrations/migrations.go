@@ -13,6 +13,7 @@
 package migrations
 
 import (
+	"context"
 	"database/sql"
 	"embed"
 	"errors"
@@ -31,18 +32,40 @@ var files embed.FS
 // lives in schema wa, away from the API and from Supabase's own history.
 const MigrationsTable = "schema_migrations"
 
+// setupLockKey is the advisory lock serialising migration set-up.
+const setupLockKey = 72834510001
+
 func newMigrate(databaseURL string) (*migrate.Migrate, func(), error) {
 	db, err := sql.Open("pgx", databaseURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database: %w", err)
 	}
-	// golang-migrate's lock is a session advisory lock: keep one connection.
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE SCHEMA IF NOT EXISTS wa`); err != nil {
+	ctx := context.Background()
+	// Several replicas may start at once: creating the schema and the
+	// version table races, so serialise set-up on an advisory lock held on
+	// its own connection (the driver keeps another one, on which
+	// golang-migrate takes its own lock while migrating).
+	lockConn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("connect for migrations: %w", err)
+	}
+	if _, err := lockConn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, setupLockKey); err != nil {
+		lockConn.Close()
+		db.Close()
+		return nil, nil, fmt.Errorf("lock migration set-up: %w", err)
+	}
+	release := func() {
+		_, _ = lockConn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, setupLockKey)
+		lockConn.Close()
+	}
+	if _, err := lockConn.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS wa`); err != nil {
+		release()
 		db.Close()
 		return nil, nil, fmt.Errorf("create schema wa: %w", err)
 	}
 	drv, err := migratepgx.WithInstance(db, &migratepgx.Config{MigrationsTable: MigrationsTable, SchemaName: "wa"})
+	release()
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("migration driver: %w", err)
