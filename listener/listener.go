@@ -237,10 +237,15 @@ func (l *Listener) run(ctx context.Context) {
 		if errors.Is(err, errSlotBusy) {
 			attempt = 0
 			delay = jitter(l.cfg.StandbyRetry)
+			if l.Status().Role != RoleStandby {
+				l.log.Info("slot held by another process; standing by", "retry_every", l.cfg.StandbyRetry)
+			}
 			l.updateStatus(func(s *Status) { s.Role = RoleStandby; s.LastError = err.Error() })
 			l.log.Debug("slot busy; standing by", "delay", delay)
 		} else {
-			if streamed {
+			// A session that streamed for a while resets the backoff; one
+			// that fails right after starting keeps growing it.
+			if streamed >= l.cfg.ReconnectMax {
 				attempt = 0
 			}
 			attempt++
@@ -259,29 +264,32 @@ func (l *Listener) run(ctx context.Context) {
 }
 
 // session connects, prepares the publication and the slot, and streams
-// until an error or ctx is done. streamed reports whether it got the slot.
-func (l *Listener) session(ctx context.Context) (streamed bool, err error) {
+// until an error or ctx is done. streamed is how long it held the slot.
+func (l *Listener) session(ctx context.Context) (streamed time.Duration, err error) {
 	conn, err := l.connect(ctx)
 	if err != nil {
-		return false, fmt.Errorf("connect: %w", err)
+		return 0, fmt.Errorf("connect: %w", err)
 	}
 	defer closeConn(conn)
 
 	if err := ensurePublicationConn(ctx, conn, l.cfg.Publication); err != nil {
-		return false, err
+		return 0, err
 	}
 	slot := l.cfg.SlotName
 	info, db, err := readSlot(ctx, conn, slot)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if info.exists {
 		if info.slotType != "logical" || info.plugin != "pgoutput" || info.database != db {
-			return false, fmt.Errorf("slot %s exists as a %s slot with plugin %q on database %q (this is %q): choose another slot name",
+			return 0, fmt.Errorf("slot %s exists as a %s slot with plugin %q on database %q (this is %q): choose another slot name",
 				slot, info.slotType, info.plugin, info.database, db)
 		}
 		if info.active || info.temporary {
-			return false, errSlotBusy
+			return 0, errSlotBusy
+		}
+		if info.walStatus == "unreserved" {
+			l.log.Warn("replication slot is about to lose WAL it needs (wal_status = unreserved)")
 		}
 		if info.walStatus == "lost" {
 			l.log.Warn("replication slot lost its WAL; recreating it", "wal_status", info.walStatus)
@@ -289,9 +297,9 @@ func (l *Listener) session(ctx context.Context) (streamed bool, err error) {
 			switch pgCode(err) {
 			case "", sqlstateUndefinedObject:
 			case sqlstateObjectInUse:
-				return false, errSlotBusy
+				return 0, errSlotBusy
 			default:
-				return false, fmt.Errorf("drop lost slot %s: %w", slot, err)
+				return 0, fmt.Errorf("drop lost slot %s: %w", slot, err)
 			}
 			info.exists = false
 		}
@@ -303,13 +311,13 @@ func (l *Listener) session(ctx context.Context) (streamed bool, err error) {
 			SnapshotAction: "NOEXPORT_SNAPSHOT",
 		})
 		if isDuplicate(err) {
-			return false, errSlotBusy // another process created it just now
+			return 0, errSlotBusy // another process created it just now
 		}
 		if err != nil {
-			return false, fmt.Errorf("create slot %s: %w", slot, err)
+			return 0, fmt.Errorf("create slot %s: %w", slot, err)
 		}
 		if info.confirmed, err = parseLSN(res.ConsistentPoint); err != nil {
-			return false, fmt.Errorf("create slot %s: consistent point: %w", slot, err)
+			return 0, fmt.Errorf("create slot %s: consistent point: %w", slot, err)
 		}
 		info.walStatus = "reserved"
 		created = true
@@ -331,10 +339,10 @@ func (l *Listener) session(ctx context.Context) (streamed bool, err error) {
 		},
 	})
 	if pgCode(err) == sqlstateObjectInUse {
-		return false, errSlotBusy
+		return 0, errSlotBusy
 	}
 	if err != nil {
-		return false, fmt.Errorf("start replication on slot %s: %w", slot, err)
+		return 0, fmt.Errorf("start replication on slot %s: %w", slot, err)
 	}
 	l.updateStatus(func(s *Status) {
 		s.Role = RoleLeader
@@ -342,7 +350,9 @@ func (l *Listener) session(ctx context.Context) (streamed bool, err error) {
 		s.AckedLSN = max(s.AckedLSN, info.confirmed)
 	})
 	l.log.Info("streaming replication slot", "start_lsn", info.confirmed, "wal_status", info.walStatus)
-	return true, l.stream(ctx, conn, info.confirmed)
+	began := time.Now()
+	err = l.stream(ctx, conn, info.confirmed)
+	return time.Since(began), err
 }
 
 // inbound is one message from the reader goroutine.

@@ -21,7 +21,7 @@ func TestPermanentSlotSurvivesRestart(t *testing.T) {
 	db := newTestDB(t)
 	rec := newRecorder()
 	var resyncs atomic.Int32
-	cfg := testConfig(db.url, rec)
+	cfg := testConfig(t, db.url, rec)
 	cfg.OnResyncFunc = func(context.Context) { resyncs.Add(1) }
 
 	l1, err := listener.New(cfg)
@@ -63,7 +63,7 @@ func TestBatchesSeveralTransactions(t *testing.T) {
 		}
 		return nil
 	}
-	cfg := testConfig(db.url, rec)
+	cfg := testConfig(t, db.url, rec)
 	cfg.MaxBatch = 4
 	l := startListener(t, cfg)
 	waitRole(t, l, listener.RoleLeader)
@@ -114,7 +114,7 @@ func TestAckNeverPassesUnhandledRows(t *testing.T) {
 		}
 		return nil
 	}
-	cfg := testConfig(db.url, rec)
+	cfg := testConfig(t, db.url, rec)
 	l := startListener(t, cfg)
 	waitRole(t, l, listener.RoleLeader)
 
@@ -197,7 +197,7 @@ func commitEndOf(t *testing.T, db *testDB, slot, publication, id string) listene
 func TestIdleSlotAdvances(t *testing.T) {
 	t.Parallel()
 	db := newTestDB(t)
-	cfg := testConfig(db.url, newRecorder())
+	cfg := testConfig(t, db.url, newRecorder())
 	l := startListener(t, cfg)
 	waitRole(t, l, listener.RoleLeader)
 
@@ -217,7 +217,7 @@ func TestDroppedSlotIsRecreated(t *testing.T) {
 	ctx := context.Background()
 	rec := newRecorder()
 	var resyncs atomic.Int32
-	cfg := testConfig(db.url, rec)
+	cfg := testConfig(t, db.url, rec)
 	cfg.ReconnectMin = 200 * time.Millisecond
 	cfg.OnResyncFunc = func(ctx context.Context) {
 		// What dispatch does: scan the table and handle what it finds.
@@ -255,7 +255,7 @@ func TestStandbyTakesOver(t *testing.T) {
 	t.Parallel()
 	db := newTestDB(t)
 	rec1, rec2 := newRecorder(), newRecorder()
-	cfg1 := testConfig(db.url, rec1)
+	cfg1 := testConfig(t, db.url, rec1)
 	cfg2 := cfg1
 	cfg2.Handler = rec2
 
@@ -289,7 +289,7 @@ func TestHandlerErrorIsRetried(t *testing.T) {
 		}
 		return nil
 	}
-	cfg := testConfig(db.url, rec)
+	cfg := testConfig(t, db.url, rec)
 	l := startListener(t, cfg)
 	waitRole(t, l, listener.RoleLeader)
 	a := db.insert(t)
@@ -298,25 +298,33 @@ func TestHandlerErrorIsRetried(t *testing.T) {
 	require.Equal(t, listener.RoleLeader, l.Status().Role, "a failing handler does not drop the stream")
 }
 
-func TestPostgresRestartMidStream(t *testing.T) {
-	t.Parallel()
+// privateServer starts a PostgreSQL of the test's own (restarting or
+// reconfiguring the shared one would break parallel tests) with one migrated
+// database.
+func privateServer(t *testing.T, extra map[string]string) (*devdb.Server, string) {
+	t.Helper()
 	ctx := context.Background()
-	// Its own server: restarting the shared one would break parallel tests.
-	srv, err := devdb.Start(ctx, devdb.Options{DataDir: t.TempDir() + "/pgdata", Fast: true})
+	srv, err := devdb.Start(ctx, devdb.Options{DataDir: t.TempDir() + "/pgdata", Fast: true, ExtraSettings: extra})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Stop() })
 	admin, err := pgx.Connect(ctx, srv.URL("postgres"))
 	require.NoError(t, err)
-	_, err = admin.Exec(ctx, `CREATE DATABASE listener_restart`)
+	_, err = admin.Exec(ctx, `CREATE DATABASE listener_private`)
 	require.NoError(t, err)
 	require.NoError(t, admin.Close(ctx))
-	url := srv.URL("listener_restart")
+	url := srv.URL("listener_private")
 	require.NoError(t, devdb.ApplyCompat(ctx, url))
 	require.NoError(t, migrations.Up(url))
+	return srv, url
+}
 
+func TestPostgresRestartMidStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, url := privateServer(t, nil)
 	db := openTestDB(t, url)
 	rec := newRecorder()
-	cfg := testConfig(url, rec)
+	cfg := testConfig(t, url, rec)
 	l := startListener(t, cfg)
 	waitRole(t, l, listener.RoleLeader)
 
@@ -335,12 +343,63 @@ func TestPostgresRestartMidStream(t *testing.T) {
 	})
 	after := db.insert(t)
 	rec.waitFor(t, append(before, after)...)
+	l.Stop() // before the server's cleanup
+}
+
+func TestLostSlotIsRecreated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// A tiny max_slot_wal_keep_size lets a checkpoint invalidate the slot.
+	_, url := privateServer(t, map[string]string{"max_slot_wal_keep_size": "1MB", "wal_keep_size": "0"})
+	db := openTestDB(t, url)
+	rec := newRecorder()
+	var resyncs atomic.Int32
+	cfg := testConfig(t, url, rec)
+	cfg.OnResyncFunc = func(ctx context.Context) {
+		rows, err := db.pool.Query(ctx, `SELECT id::text FROM public.messages WHERE status = 'pending'`)
+		if err == nil {
+			if ids, err := pgx.CollectRows(rows, pgx.RowTo[string]); err == nil && len(ids) > 0 {
+				_ = rec.HandleInserts(ctx, ids)
+			}
+		}
+		resyncs.Add(1)
+	}
+	l1, err := listener.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, l1.Start(ctx))
+	waitRole(t, l1, listener.RoleLeader)
+	l1.Stop()
+	require.EqualValues(t, 1, resyncs.Load())
+
+	// While nobody listens: rows, then enough WAL and a checkpoint to
+	// invalidate the slot.
+	a := db.insert(t)
+	eventually(t, "slot lost", func() bool {
+		db.touchOtherTable(t)
+		_, err := db.pool.Exec(ctx, `SELECT pg_switch_wal()`)
+		require.NoError(t, err)
+		_, err = db.pool.Exec(ctx, `CHECKPOINT`)
+		require.NoError(t, err)
+		var status string
+		require.NoError(t, db.pool.QueryRow(ctx,
+			`SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`, cfg.SlotName).Scan(&status))
+		return status == "lost"
+	})
+
+	l2 := startListener(t, cfg)
+	waitRole(t, l2, listener.RoleLeader)
+	require.EqualValues(t, 2, resyncs.Load(), "a recreated slot is followed by a resync")
+	rec.waitFor(t, a)
+	require.Equal(t, "reserved", l2.Status().WALStatus)
+	b := db.insert(t)
+	rec.waitFor(t, b)
+	l2.Stop()
 }
 
 func TestStartRefusesUnknownDatabase(t *testing.T) {
 	t.Parallel()
 	db := newTestDB(t)
-	cfg := testConfig(db.url+"_missing", newRecorder())
+	cfg := testConfig(t, db.url, newRecorder())
 	cfg.DatabaseURL = replaceDB(t, db.url, "no_such_database_zb")
 	l, err := listener.New(cfg)
 	require.NoError(t, err)

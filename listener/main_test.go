@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sync"
@@ -187,8 +188,9 @@ func (r *recorder) waitFor(t *testing.T, ids ...string) {
 
 // testConfig returns a config with short intervals so tests run fast; the
 // assertions never depend on them.
-func testConfig(url string, h listener.Handler) listener.Config {
+func testConfig(t *testing.T, url string, h listener.Handler) listener.Config {
 	return listener.Config{
+		Logger:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		DatabaseURL:    url,
 		SlotName:       randomName("zbt_"),
 		Publication:    "zapbase_messages",
