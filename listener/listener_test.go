@@ -430,3 +430,38 @@ func TestEnsurePublication(t *testing.T) {
 
 	require.Error(t, listener.EnsurePublication(ctx, db.pool, `bad"name`))
 }
+
+func TestRepliesToServerWhileHandlerBlocks(t *testing.T) {
+	t.Parallel()
+	// wal_sender_timeout = 1s and a 10 s status period: only answering the
+	// server's reply requests keeps the session alive.
+	_, url := privateServer(t, map[string]string{"wal_sender_timeout": "1s"})
+	db := openTestDB(t, url)
+	blocked := make(chan struct{})
+	release := make(chan struct{})
+	rec := newRecorder()
+	rec.block = func(ctx context.Context, ids []string) error {
+		close(blocked)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	cfg := testConfig(t, url, rec)
+	cfg.StatusInterval = 10 * time.Second
+	l := startListener(t, cfg)
+	waitRole(t, l, listener.RoleLeader)
+
+	a := db.insert(t)
+	<-blocked
+	sent := l.Status().StatusUpdates
+	eventually(t, "status updates answering reply requests", func() bool { return l.Status().StatusUpdates >= sent+6 })
+	close(release)
+	rec.waitFor(t, a)
+	s := l.Status()
+	require.Equal(t, listener.RoleLeader, s.Role)
+	require.Empty(t, s.LastError, "the session never dropped")
+	l.Stop()
+}

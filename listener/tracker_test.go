@@ -92,10 +92,12 @@ func TestTrackerKeepaliveDuringTransaction(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	ok := func() Config {
-		return Config{DatabaseURL: "postgres://u@localhost/db", Handler: HandlerFunc(nil)}
+		return Config{
+			DatabaseURL: "postgres://u@localhost/db",
+			Handler:     HandlerFunc(func(context.Context, []string) error { return nil }),
+		}
 	}
 	cfg := ok()
-	cfg.Handler = HandlerFunc(func(_ context.Context, _ []string) error { return nil })
 	require.NoError(t, cfg.Validate())
 	require.Equal(t, DefaultSlotName, cfg.SlotName)
 	require.Equal(t, DefaultPublication, cfg.Publication)
@@ -121,7 +123,6 @@ func TestConfigValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := ok()
-			c.Handler = HandlerFunc(func(_ context.Context, _ []string) error { return nil })
 			tt.mod(&c)
 			require.Error(t, c.Validate())
 		})
