@@ -1,0 +1,499 @@
+package whatsmeow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Lease defaults. A crashed replica's sessions are taken over at most
+// DefaultLeaseTTL + DefaultLeaseTick after its last renewal (20 s), inside
+// the 30 s the design promises.
+const (
+	DefaultLeaseTTL  = 15 * time.Second
+	DefaultLeaseTick = 5 * time.Second
+)
+
+// LeaseConfig configures a LeaseManager.
+type LeaseConfig struct {
+	Pool *pgxpool.Pool
+	// Holder names this replica (unique per process).
+	Holder string
+	// TTL is how long a lease lives without renewal (default 15 s).
+	TTL time.Duration
+	// Tick is the renew/acquire period (default TTL/3).
+	Tick time.Duration
+	// SafetyMargin: the holder stops driving a lease this long before it
+	// could expire in the database (default TTL/5).
+	SafetyMargin time.Duration
+	// Logger (component lease).
+	Logger *slog.Logger
+
+	// OnAcquireFunc starts driving a session. It must return promptly.
+	OnAcquireFunc func(sessionID string, term int64)
+	// OnReleaseFunc stops driving a session; when it returns the device is
+	// disconnected. Called before the lease is given up in the database.
+	OnReleaseFunc func(sessionID string)
+	// OnNotifyFunc receives payloads sent with wa.notify_session_owner to
+	// this holder (see Notify* helpers).
+	OnNotifyFunc func(payload string)
+}
+
+// LeaseManager keeps wa.session_leases for one replica: it registers the
+// replica as a live holder, acquires its fair share of the paired baileys
+// sessions, renews them well before they expire, sheds extras when other
+// replicas join, and stops driving any lease it could not renew before that
+// lease can pass to another replica.
+//
+// Safety argument: a renewal that starts at local instant t sets the database
+// expiry to the database's now() (≥ t in real time) + TTL. The holder's local
+// deadline is t + TTL − SafetyMargin, measured on its own monotonic clock, so
+// it always stops driving before the database lets another holder acquire
+// the lease, whatever the offset between the two clocks.
+type LeaseManager struct {
+	cfg LeaseConfig
+	log *slog.Logger
+
+	mu sync.Mutex
+	// held maps session id → local deadline.
+	held map[string]*heldLease
+	// pinned sessions were acquired explicitly (pairing) and are not shed.
+	pinned map[string]bool
+
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+type heldLease struct {
+	term     int64
+	deadline time.Time
+}
+
+// NewLeaseManager validates cfg and returns a manager (not started).
+func NewLeaseManager(cfg LeaseConfig) (*LeaseManager, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("lease manager: pool is required")
+	}
+	if cfg.Holder == "" {
+		return nil, errors.New("lease manager: holder is required")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultLeaseTTL
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = cfg.TTL / 3
+	}
+	if cfg.SafetyMargin <= 0 {
+		cfg.SafetyMargin = cfg.TTL / 5
+	}
+	if cfg.Tick+cfg.SafetyMargin >= cfg.TTL {
+		return nil, fmt.Errorf("lease manager: tick %s + safety margin %s must be below ttl %s", cfg.Tick, cfg.SafetyMargin, cfg.TTL)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &LeaseManager{
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "lease", "holder", cfg.Holder),
+		held:   map[string]*heldLease{},
+		pinned: map[string]bool{},
+	}, nil
+}
+
+// Holder returns this replica's holder name.
+func (m *LeaseManager) Holder() string { return m.cfg.Holder }
+
+// Channel is the pg_notify channel this holder listens on.
+func (m *LeaseManager) Channel() string { return LeaseChannel(m.cfg.Holder) }
+
+// Owns reports whether this replica currently drives sessionID. Dispatch
+// uses it (or the SQL condition OwnedSessionCondition) so baileys rows are
+// only sent by the owner.
+func (m *LeaseManager) Owns(sessionID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.held[sessionID]
+	return ok && time.Now().Before(h.deadline)
+}
+
+// Held lists the sessions this replica drives.
+func (m *LeaseManager) Held() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.held))
+	for id := range m.held {
+		out = append(out, id)
+	}
+	return out
+}
+
+// Start registers the holder, runs a first acquisition round and starts the
+// background loops (renew/acquire, deadline watchdog, notifications).
+func (m *LeaseManager) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	m.done = make(chan struct{})
+	if err := m.heartbeat(ctx); err != nil {
+		cancel()
+		close(m.done)
+		return fmt.Errorf("register lease holder: %w", err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); m.loop(ctx) }()
+	go func() { defer wg.Done(); m.watchdog(ctx) }()
+	go func() { defer wg.Done(); m.listen(ctx) }()
+	go func() { wg.Wait(); close(m.done) }()
+	return nil
+}
+
+// Stop stops driving every session, releases the leases (so other replicas
+// take them over at once) and unregisters the holder. Idempotent.
+func (m *LeaseManager) Stop() {
+	m.stopOnce.Do(func() {
+		if m.cancel == nil {
+			return
+		}
+		m.cancel()
+		<-m.done
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, id := range m.Held() {
+			m.dropLocal(id)
+			if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE session_id = $1 AND holder = $2`, id, m.cfg.Holder); err != nil {
+				m.log.Warn("release lease", "session_id", id, "error", err)
+			}
+		}
+		if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.lease_holders WHERE holder = $1`, m.cfg.Holder); err != nil {
+			m.log.Warn("unregister holder", "error", err)
+		}
+	})
+}
+
+// abandon stops the loops and the devices without touching the database,
+// as a crashed process would (tests).
+func (m *LeaseManager) abandon() {
+	m.stopOnce.Do(func() {
+		m.cancel()
+		<-m.done
+		for _, id := range m.Held() {
+			m.dropLocal(id)
+		}
+	})
+}
+
+// Acquire takes the lease of sessionID now if it is free or expired (or
+// already ours) and pins it: pinned leases are not shed to balance load.
+// It reports whether this replica holds the lease afterwards.
+func (m *LeaseManager) Acquire(ctx context.Context, sessionID string) (bool, error) {
+	if m.Owns(sessionID) {
+		m.mu.Lock()
+		m.pinned[sessionID] = true
+		m.mu.Unlock()
+		return true, nil
+	}
+	start := time.Now()
+	var term int64
+	err := m.cfg.Pool.QueryRow(ctx, `
+INSERT INTO wa.session_leases (session_id, holder, expires_at)
+VALUES ($1, $2, now() + make_interval(secs => $3))
+ON CONFLICT (session_id) DO UPDATE
+   SET holder = excluded.holder, term = wa.session_leases.term + 1,
+       acquired_at = now(), expires_at = excluded.expires_at
+ WHERE wa.session_leases.expires_at <= now() OR wa.session_leases.holder = excluded.holder
+RETURNING term`, sessionID, m.cfg.Holder, m.cfg.TTL.Seconds()).Scan(&term)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("acquire lease %s: %w", sessionID, err)
+	}
+	m.mu.Lock()
+	m.pinned[sessionID] = true
+	m.mu.Unlock()
+	m.gained(sessionID, term, start)
+	return true, nil
+}
+
+// Unpin lets a session take part in load balancing again (after pairing).
+func (m *LeaseManager) Unpin(sessionID string) {
+	m.mu.Lock()
+	delete(m.pinned, sessionID)
+	m.mu.Unlock()
+}
+
+// Release stops driving sessionID and gives its lease up.
+func (m *LeaseManager) Release(ctx context.Context, sessionID string) error {
+	m.dropLocal(sessionID)
+	if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE session_id = $1 AND holder = $2`, sessionID, m.cfg.Holder); err != nil {
+		return fmt.Errorf("release lease %s: %w", sessionID, err)
+	}
+	return nil
+}
+
+func (m *LeaseManager) gained(sessionID string, term int64, start time.Time) {
+	m.mu.Lock()
+	_, already := m.held[sessionID]
+	m.held[sessionID] = &heldLease{term: term, deadline: start.Add(m.cfg.TTL - m.cfg.SafetyMargin)}
+	m.mu.Unlock()
+	if already {
+		return
+	}
+	m.log.Info("lease acquired", "session_id", sessionID, "term", term)
+	if m.cfg.OnAcquireFunc != nil {
+		m.cfg.OnAcquireFunc(sessionID, term)
+	}
+}
+
+// dropLocal stops driving sessionID (OnRelease) and forgets it locally.
+func (m *LeaseManager) dropLocal(sessionID string) {
+	m.mu.Lock()
+	_, ok := m.held[sessionID]
+	delete(m.held, sessionID)
+	delete(m.pinned, sessionID)
+	m.mu.Unlock()
+	if !ok {
+		return
+	}
+	m.log.Info("lease released", "session_id", sessionID)
+	if m.cfg.OnReleaseFunc != nil {
+		m.cfg.OnReleaseFunc(sessionID)
+	}
+}
+
+func (m *LeaseManager) loop(ctx context.Context) {
+	m.tick(ctx)
+	t := time.NewTicker(m.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.tick(ctx)
+		}
+	}
+}
+
+// tick renews, then acquires or sheds toward the fair share. Every database
+// call is bounded by the tick so a slow database cannot stall the loop past
+// the deadlines (the watchdog stops the devices anyway).
+func (m *LeaseManager) tick(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Tick)
+	defer cancel()
+	if err := m.heartbeat(ctx); err != nil {
+		m.log.Warn("lease heartbeat failed", "error", err)
+		return
+	}
+	if err := m.renew(ctx); err != nil {
+		m.log.Warn("lease renewal failed", "error", err)
+		return
+	}
+	if err := m.balance(ctx); err != nil {
+		m.log.Warn("lease balancing failed", "error", err)
+	}
+}
+
+func (m *LeaseManager) heartbeat(ctx context.Context) error {
+	_, err := m.cfg.Pool.Exec(ctx, `
+INSERT INTO wa.lease_holders (holder, expires_at) VALUES ($1, now() + make_interval(secs => $2))
+ON CONFLICT (holder) DO UPDATE SET expires_at = excluded.expires_at`, m.cfg.Holder, m.cfg.TTL.Seconds())
+	return err
+}
+
+func (m *LeaseManager) renew(ctx context.Context) error {
+	ids := m.Held()
+	if len(ids) == 0 {
+		return nil
+	}
+	start := time.Now()
+	rows, err := m.cfg.Pool.Query(ctx, `
+UPDATE wa.session_leases SET expires_at = now() + make_interval(secs => $3)
+ WHERE holder = $1 AND session_id = ANY($2::uuid[]) AND expires_at > now()
+RETURNING session_id::text`, m.cfg.Holder, ids, m.cfg.TTL.Seconds())
+	if err != nil {
+		return err
+	}
+	renewed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	ok := make(map[string]bool, len(renewed))
+	m.mu.Lock()
+	for _, id := range renewed {
+		ok[id] = true
+		if h := m.held[id]; h != nil {
+			h.deadline = start.Add(m.cfg.TTL - m.cfg.SafetyMargin)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range ids {
+		if !ok[id] {
+			m.log.Warn("lease lost", "session_id", id)
+			m.dropLocal(id)
+		}
+	}
+	return nil
+}
+
+// candidateSQL selects the sessions a replica should drive: paired baileys
+// sessions not logged out or manually disconnected.
+const candidateSQL = `
+SELECT s.id FROM public.whatsapp_sessions s
+ WHERE s.provider_type = 'baileys' AND s.is_active AND s.device_jid IS NOT NULL
+   AND s.state <> 'logged_out'
+   AND NOT (s.state = 'disconnected' AND coalesce(s.state_reason, '') = '` + reasonManualDisconnect + `')`
+
+func (m *LeaseManager) balance(ctx context.Context) error {
+	var total, live int
+	err := m.cfg.Pool.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM (`+candidateSQL+`) c),
+       (SELECT count(*) FROM wa.lease_holders WHERE expires_at > now())`).Scan(&total, &live)
+	if err != nil {
+		return err
+	}
+	if live < 1 {
+		live = 1
+	}
+	share := int(math.Ceil(float64(total) / float64(live)))
+	m.mu.Lock()
+	held := len(m.held)
+	var sheddable string
+	for id := range m.held {
+		if !m.pinned[id] {
+			sheddable = id
+			break
+		}
+	}
+	m.mu.Unlock()
+
+	switch {
+	case held < share:
+		start := time.Now()
+		rows, err := m.cfg.Pool.Query(ctx, `
+WITH cand AS (
+  SELECT c.id FROM (`+candidateSQL+`) c
+   WHERE NOT EXISTS (SELECT 1 FROM wa.session_leases l WHERE l.session_id = c.id AND l.expires_at > now())
+   ORDER BY random() LIMIT $3
+)
+INSERT INTO wa.session_leases (session_id, holder, expires_at)
+SELECT id, $1, now() + make_interval(secs => $2) FROM cand
+ON CONFLICT (session_id) DO UPDATE
+   SET holder = excluded.holder, term = wa.session_leases.term + 1,
+       acquired_at = now(), expires_at = excluded.expires_at
+ WHERE wa.session_leases.expires_at <= now()
+RETURNING session_id::text, term`, m.cfg.Holder, m.cfg.TTL.Seconds(), share-held)
+		if err != nil {
+			return err
+		}
+		type got struct {
+			ID   string
+			Term int64
+		}
+		gots, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (got, error) {
+			var g got
+			err := r.Scan(&g.ID, &g.Term)
+			return g, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, g := range gots {
+			m.gained(g.ID, g.Term, start)
+		}
+	case held > share && sheddable != "":
+		// Shed one per tick so a joining replica ramps up smoothly.
+		m.log.Info("shedding lease for balance", "session_id", sheddable, "held", held, "share", share)
+		if err := m.Release(ctx, sheddable); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// watchdog stops driving any lease whose local deadline passed: the holder
+// could not renew in time, so the lease may soon pass to another replica.
+func (m *LeaseManager) watchdog(ctx context.Context) {
+	period := m.cfg.SafetyMargin / 4
+	if period <= 0 {
+		period = 10 * time.Millisecond
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			var expired []string
+			m.mu.Lock()
+			for id, h := range m.held {
+				if !now.Before(h.deadline) {
+					expired = append(expired, id)
+				}
+			}
+			m.mu.Unlock()
+			for _, id := range expired {
+				m.log.Warn("lease not renewed in time, stopping the device", "session_id", id)
+				m.dropLocal(id)
+			}
+		}
+	}
+}
+
+// listen LISTENs on this holder's channel and hands payloads to
+// OnNotifyFunc, reconnecting with backoff when the connection drops.
+func (m *LeaseManager) listen(ctx context.Context) {
+	if m.cfg.OnNotifyFunc == nil {
+		return
+	}
+	b := backoff{Base: 200 * time.Millisecond, Max: 10 * time.Second}
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		err := m.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		d := b.Delay(attempt)
+		m.log.Warn("lease notification listener stopped, retrying", "error", err, "attempt", attempt, "delay", d)
+		if !sleepCtx(ctx, d) {
+			return
+		}
+	}
+}
+
+func (m *LeaseManager) listenOnce(ctx context.Context) error {
+	conn, err := m.cfg.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A LISTENing connection must not go back to the pool.
+	defer conn.Hijack().Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{m.Channel()}.Sanitize()); err != nil {
+		return err
+	}
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		m.cfg.OnNotifyFunc(n.Payload)
+	}
+}
+
+// LeaseChannel is the pg_notify channel of holder (same as SQL
+// wa.lease_channel(holder)).
+func LeaseChannel(holder string) string { return "zapbase_wa_" + md5Hex(holder) }
+
+// OwnedSessionCondition is the SQL condition dispatch adds to its claim so a
+// replica only claims baileys rows of sessions it drives ($n: holder).
+//
+//	AND (m.provider <> 'baileys' OR wa.session_owned_by(m.session_id, $n))
+const OwnedSessionCondition = `wa.session_owned_by(m.session_id, $%d)`
