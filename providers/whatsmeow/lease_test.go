@@ -1,0 +1,189 @@
+package whatsmeow
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type leaseEvent struct {
+	At      time.Time
+	Holder  string
+	Session string
+	Acquire bool
+}
+
+type leaseLog struct {
+	mu     sync.Mutex
+	events []leaseEvent
+	signal chan struct{}
+}
+
+func (l *leaseLog) add(e leaseEvent) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+	select {
+	case l.signal <- struct{}{}:
+	default:
+	}
+}
+
+// owners replays the log: who drives each session now.
+func (l *leaseLog) owners() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]string{}
+	for _, e := range l.events {
+		if e.Acquire {
+			out[e.Session] = e.Holder
+		} else if out[e.Session] == e.Holder {
+			delete(out, e.Session)
+		}
+	}
+	return out
+}
+
+// assertExclusive checks from the log that no session was ever driven by
+// two holders at once.
+func (l *leaseLog) assertExclusive(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	events := append([]leaseEvent(nil), l.events...)
+	l.mu.Unlock()
+	sort.SliceStable(events, func(i, j int) bool { return events[i].At.Before(events[j].At) })
+	driving := map[string]string{}
+	for _, e := range events {
+		cur, busy := driving[e.Session]
+		if e.Acquire {
+			require.False(t, busy, "session %s acquired by %s at %s while %s drove it", e.Session, e.Holder, e.At, cur)
+			driving[e.Session] = e.Holder
+		} else {
+			require.Equal(t, e.Holder, cur, "release by a non-holder")
+			delete(driving, e.Session)
+		}
+	}
+}
+
+func (l *leaseLog) waitUntil(t *testing.T, what string, cond func(map[string]string) bool) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for !cond(l.owners()) {
+		select {
+		case <-l.signal:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; owners: %v", what, l.owners())
+		}
+	}
+}
+
+func TestLeasesSpreadAndMoveOnCrash(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const sessions = 9
+	ids := map[string]bool{}
+	for i := 0; i < sessions; i++ {
+		ids[f.addSession(t, fmt.Sprintf("55119999900%02d", i), fmt.Sprintf("55119999900%02d@s.whatsapp.net", i))] = true
+	}
+	log := &leaseLog{signal: make(chan struct{}, 1)}
+	newManager := func(name string) *LeaseManager {
+		m, err := NewLeaseManager(LeaseConfig{
+			Pool: f.pool, Holder: name, TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
+			OnAcquireFunc: func(id string, _ int64) { log.add(leaseEvent{At: time.Now(), Holder: name, Session: id, Acquire: true}) },
+			OnReleaseFunc: func(id string) { log.add(leaseEvent{At: time.Now(), Holder: name, Session: id}) },
+		})
+		require.NoError(t, err)
+		require.NoError(t, m.Start(context.Background()))
+		return m
+	}
+	a, b, c := newManager("replica-a"), newManager("replica-b"), newManager("replica-c")
+	defer b.Stop()
+	defer c.Stop()
+
+	// Every session owned by exactly one replica, spread evenly (3 each).
+	log.waitUntil(t, "balanced ownership", func(o map[string]string) bool {
+		per := map[string]int{}
+		for _, h := range o {
+			per[h]++
+		}
+		return len(o) == sessions && per["replica-a"] == 3 && per["replica-b"] == 3 && per["replica-c"] == 3
+	})
+	for id, h := range log.owners() {
+		require.True(t, ids[id])
+		var dbHolder string
+		require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT holder FROM wa.session_leases WHERE session_id = $1`, id).Scan(&dbHolder))
+		require.Equal(t, h, dbHolder)
+	}
+	lost := a.Held()
+	require.Len(t, lost, 3)
+	var owned bool
+	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT wa.session_owned_by($1, 'replica-a')`, lost[0]).Scan(&owned))
+	require.True(t, owned)
+
+	// Replica a dies without releasing: the others take its sessions over
+	// once the leases expire, well within 30 s.
+	crashed := time.Now()
+	a.abandon()
+	log.waitUntil(t, "takeover", func(o map[string]string) bool {
+		if len(o) != sessions {
+			return false
+		}
+		for _, h := range o {
+			if h == "replica-a" {
+				return false
+			}
+		}
+		return true
+	})
+	require.Less(t, time.Since(crashed), 30*time.Second)
+	log.assertExclusive(t)
+}
+
+func TestLeaseHolderThatCannotRenewStopsFirst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.addSession(t, "5511999990001", "5511999990001@s.whatsapp.net")
+	released := make(chan time.Time, 1)
+	m, err := NewLeaseManager(LeaseConfig{
+		Pool: f.pool, Holder: "slow", TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
+		OnReleaseFunc: func(string) { released <- time.Now() },
+	})
+	require.NoError(t, err)
+	acquired, err := m.Acquire(context.Background(), id)
+	require.NoError(t, err)
+	require.True(t, acquired)
+	require.True(t, m.Owns(id))
+	// Start the watchdog only (no renewals), as when the database is
+	// unreachable: the holder must stop before the database expiry.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.watchdog(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	stoppedAt := <-released
+	var expires time.Time
+	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT expires_at FROM wa.session_leases WHERE session_id = $1`, id).Scan(&expires))
+	require.True(t, stoppedAt.Before(expires), "stopped at %s, lease expires %s", stoppedAt, expires)
+	require.False(t, m.Owns(id))
+
+	// Another holder cannot take it before the expiry, and can after.
+	other, err := NewLeaseManager(LeaseConfig{Pool: f.pool, Holder: "other", TTL: 2 * time.Second, Tick: 300 * time.Millisecond})
+	require.NoError(t, err)
+	for {
+		ok, err := other.Acquire(context.Background(), id)
+		require.NoError(t, err)
+		if ok {
+			var dbNow time.Time
+			require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT now()`).Scan(&dbNow))
+			require.False(t, dbNow.Before(expires))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, other.Release(context.Background(), id))
+}
