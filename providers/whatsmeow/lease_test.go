@@ -95,7 +95,9 @@ func TestLeasesSpreadAndMoveOnCrash(t *testing.T) {
 	newManager := func(name string) *LeaseManager {
 		m, err := NewLeaseManager(LeaseConfig{
 			Pool: f.pool, Holder: name, TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
-			OnAcquireFunc: func(id string, _ int64) { log.add(leaseEvent{At: time.Now(), Holder: name, Session: id, Acquire: true}) },
+			OnAcquireFunc: func(id string, _ int64) {
+				log.add(leaseEvent{At: time.Now(), Holder: name, Session: id, Acquire: true})
+			},
 			OnReleaseFunc: func(id string) { log.add(leaseEvent{At: time.Now(), Holder: name, Session: id}) },
 		})
 		require.NoError(t, err)
