@@ -1,0 +1,436 @@
+package metrics
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zapbase/zapbase/providers"
+)
+
+// DefaultMaxTenants bounds the tenant label: past this many distinct tenants
+// in one process, further tenants are reported as OverflowTenant.
+const DefaultMaxTenants = 1000
+
+// OverflowTenant is the tenant label value once MaxTenants is reached.
+const OverflowTenant = "_other"
+
+// Other is the label value for anything outside a label's allowed set.
+const Other = "other"
+
+// Send results (label result of zapbase_sends_total).
+const (
+	ResultSent      = "sent"
+	ResultFailed    = "failed"
+	ResultRetry     = "retry"
+	ResultAmbiguous = "ambiguous"
+)
+
+// Error classes (label class of zapbase_send_retries_total); ClassOf maps a
+// provider error to one.
+const (
+	ClassRetryable          = "retryable"
+	ClassRateLimited        = "rate_limited"
+	ClassSessionUnavailable = "session_unavailable"
+	ClassAuthLost           = "auth_lost"
+	ClassAmbiguous          = "ambiguous"
+	ClassPermanent          = "permanent"
+	ClassUnknown            = "unknown"
+)
+
+// Wake-up sources (label source of zapbase_dispatch_wakeups_total).
+const (
+	WakeListener  = "listener"
+	WakeWebhook   = "webhook"
+	WakeReconcile = "reconcile"
+)
+
+// Reconciliation kinds (label kind of zapbase_reconcile_found_total).
+const (
+	ReconcilePending = "pending"
+	ReconcileSending = "sending"
+	ReconcileInbox   = "inbox"
+)
+
+// Listener states (label state of zapbase_listener_state).
+const (
+	ListenerStreaming  = "streaming"
+	ListenerStandby    = "standby"
+	ListenerConnecting = "connecting"
+	ListenerStopped    = "stopped"
+)
+
+// Webhook sources and results (zapbase_webhooks_received_total).
+const (
+	WebhookMeta      = "meta"
+	WebhookSupabase  = "supabase"
+	WebhookAccepted  = "accepted"
+	WebhookDuplicate = "duplicate"
+	WebhookRejected  = "rejected"
+)
+
+// AI results and token kinds.
+const (
+	AIResultOK      = "ok"
+	AIResultError   = "error"
+	AIResultTimeout = "timeout"
+	TokensInput     = "input"
+	TokensOutput    = "output"
+)
+
+// Allowed label values; anything else becomes Other.
+var (
+	allowedProviders = []string{"baileys", "meta_api", "sandbox", "auto"}
+	allowedResults   = []string{ResultSent, ResultFailed, ResultRetry, ResultAmbiguous}
+	allowedClasses   = []string{ClassRetryable, ClassRateLimited, ClassSessionUnavailable,
+		ClassAuthLost, ClassAmbiguous, ClassPermanent, ClassUnknown}
+	allowedWakeups        = []string{WakeListener, WakeWebhook, WakeReconcile}
+	allowedReconcileKinds = []string{ReconcilePending, ReconcileSending, ReconcileInbox}
+	listenerStates        = []string{ListenerStreaming, ListenerStandby, ListenerConnecting, ListenerStopped}
+	allowedWebhookSources = []string{WebhookMeta, WebhookSupabase}
+	allowedWebhookResults = []string{WebhookAccepted, WebhookDuplicate, WebhookRejected}
+	allowedAIBackends     = []string{"gemini", "openai"}
+	allowedAIResults      = []string{AIResultOK, AIResultError, AIResultTimeout}
+	allowedTokenKinds     = []string{TokensInput, TokensOutput}
+)
+
+// Histogram buckets (seconds).
+var (
+	sendLatencyBuckets = []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+	aiLatencyBuckets   = []float64{.1, .25, .5, 1, 2, 4, 8, 15, 30, 60}
+)
+
+// Options configure the metrics.
+type Options struct {
+	// TenantLabel keeps the tenant label on per-tenant metrics
+	// (ZAPBASE_METRICS_TENANT_LABEL, default true). Very large deployments
+	// switch it off to bound cardinality.
+	TenantLabel bool
+	// MaxTenants bounds the distinct tenant label values (default
+	// DefaultMaxTenants).
+	MaxTenants int
+	// Registry to register on; nil creates a new one with the Go runtime and
+	// process collectors.
+	Registry *prometheus.Registry
+}
+
+// Metrics holds zapbase's collectors. A nil *Metrics is valid: every method
+// is then a no-op, so components can be built without metrics in tests.
+type Metrics struct {
+	reg         *prometheus.Registry
+	tenantLabel bool
+	maxTenants  int
+
+	mu      sync.Mutex
+	tenants map[string]struct{}
+
+	sends         *prometheus.CounterVec
+	sendLatency   *prometheus.HistogramVec
+	retries       *prometheus.CounterVec
+	routed        *prometheus.CounterVec
+	queueDepth    prometheus.Gauge
+	inFlight      prometheus.Gauge
+	wakeups       *prometheus.CounterVec
+	reconcile     *prometheus.CounterVec
+	listenerLag   prometheus.Gauge
+	listenerState *prometheus.GaugeVec
+	localSessions *prometheus.GaugeVec
+	webhooks      *prometheus.CounterVec
+	aiRequests    *prometheus.CounterVec
+	aiLatency     *prometheus.HistogramVec
+	aiTokens      *prometheus.CounterVec
+}
+
+// New builds the metrics and registers them.
+func New(opts Options) *Metrics {
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if opts.MaxTenants <= 0 {
+		opts.MaxTenants = DefaultMaxTenants
+	}
+	m := &Metrics{reg: reg, tenantLabel: opts.TenantLabel, maxTenants: opts.MaxTenants, tenants: map[string]struct{}{}}
+	counter := func(d Definition) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: d.Name, Help: d.Help}, d.labels(m.tenantLabel))
+		reg.MustRegister(c)
+		return c
+	}
+	gaugeVec := func(d Definition) *prometheus.GaugeVec {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: d.Name, Help: d.Help}, d.labels(m.tenantLabel))
+		reg.MustRegister(g)
+		return g
+	}
+	gauge := func(d Definition) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: d.Name, Help: d.Help})
+		reg.MustRegister(g)
+		return g
+	}
+	histogram := func(d Definition, buckets []float64) *prometheus.HistogramVec {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: d.Name, Help: d.Help, Buckets: buckets}, d.labels(m.tenantLabel))
+		reg.MustRegister(h)
+		return h
+	}
+	m.sends = counter(defSends)
+	m.sendLatency = histogram(defSendLatency, sendLatencyBuckets)
+	m.retries = counter(defRetries)
+	m.routed = counter(defRouted)
+	m.queueDepth = gauge(defQueueDepth)
+	m.inFlight = gauge(defInFlight)
+	m.wakeups = counter(defWakeups)
+	m.reconcile = counter(defReconcile)
+	m.listenerLag = gauge(defListenerLag)
+	m.listenerState = gaugeVec(defListenerState)
+	m.localSessions = gaugeVec(defLocalSessions)
+	m.webhooks = counter(defWebhooks)
+	m.aiRequests = counter(defAIRequests)
+	m.aiLatency = histogram(defAILatency, aiLatencyBuckets)
+	m.aiTokens = counter(defAITokens)
+	return m
+}
+
+// Registry returns the registry the metrics live on.
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
+
+// Handler serves the metrics in the Prometheus exposition format (mount it
+// on GET /metrics). A nil *Metrics serves 404.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:            m.reg,
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+		Timeout:             30 * time.Second,
+	})
+}
+
+// withTenant prepends the tenant label value when the label is on.
+func (m *Metrics) withTenant(tenant string, values ...string) []string {
+	if !m.tenantLabel {
+		return values
+	}
+	return append([]string{m.tenantValue(tenant)}, values...)
+}
+
+// tenantValue bounds the tenant label: the first MaxTenants distinct values
+// are kept, later ones are folded into OverflowTenant.
+func (m *Metrics) tenantValue(tenant string) string {
+	if tenant == "" {
+		return "unknown"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tenants[tenant]; ok {
+		return tenant
+	}
+	if len(m.tenants) >= m.maxTenants {
+		return OverflowTenant
+	}
+	m.tenants[tenant] = struct{}{}
+	return tenant
+}
+
+func bound(v string, allowed []string) string {
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	return Other
+}
+
+// SendAccepted records a send the provider accepted; sinceInsert is the time
+// from the row's created_at to the provider's acceptance.
+func (m *Metrics) SendAccepted(tenant, provider string, sinceInsert time.Duration) {
+	if m == nil {
+		return
+	}
+	p := bound(provider, allowedProviders)
+	m.sends.WithLabelValues(m.withTenant(tenant, p, ResultSent)...).Inc()
+	m.sendLatency.WithLabelValues(p).Observe(sinceInsert.Seconds())
+}
+
+// SendFailed records a send that ended failed (permanent error).
+func (m *Metrics) SendFailed(tenant, provider string) {
+	if m == nil {
+		return
+	}
+	m.sends.WithLabelValues(m.withTenant(tenant, bound(provider, allowedProviders), ResultFailed)...).Inc()
+}
+
+// SendRetried records a send put back to pending, with its error class (see
+// ClassOf).
+func (m *Metrics) SendRetried(tenant, provider, class string) {
+	if m == nil {
+		return
+	}
+	p := bound(provider, allowedProviders)
+	m.sends.WithLabelValues(m.withTenant(tenant, p, ResultRetry)...).Inc()
+	m.retries.WithLabelValues(p, bound(class, allowedClasses)).Inc()
+}
+
+// SendAmbiguous records a send that may or may not have reached the channel.
+func (m *Metrics) SendAmbiguous(tenant, provider string) {
+	if m == nil {
+		return
+	}
+	m.sends.WithLabelValues(m.withTenant(tenant, bound(provider, allowedProviders), ResultAmbiguous)...).Inc()
+}
+
+// ProviderRouted records which provider a row was routed to (provider mix);
+// requested is the row's provider column (auto included).
+func (m *Metrics) ProviderRouted(requested, provider string) {
+	if m == nil {
+		return
+	}
+	m.routed.WithLabelValues(bound(requested, allowedProviders), bound(provider, allowedProviders)).Inc()
+}
+
+// SetDispatchQueueDepth sets the number of claimed rows waiting in this
+// replica.
+func (m *Metrics) SetDispatchQueueDepth(n int) {
+	if m == nil {
+		return
+	}
+	m.queueDepth.Set(float64(n))
+}
+
+// SetDispatchInFlight sets the number of provider calls in progress.
+func (m *Metrics) SetDispatchInFlight(n int) {
+	if m == nil {
+		return
+	}
+	m.inFlight.Set(float64(n))
+}
+
+// Wakeup counts rows the dispatcher was woken up for by source (WakeListener,
+// WakeWebhook, WakeReconcile).
+func (m *Metrics) Wakeup(source string, rows int) {
+	if m == nil || rows <= 0 {
+		return
+	}
+	m.wakeups.WithLabelValues(bound(source, allowedWakeups)).Add(float64(rows))
+}
+
+// ReconcileFound counts rows the reconciliation scan found unhandled, by kind
+// (ReconcilePending, ReconcileSending, ReconcileInbox).
+func (m *Metrics) ReconcileFound(kind string, rows int) {
+	if m == nil || rows <= 0 {
+		return
+	}
+	m.reconcile.WithLabelValues(bound(kind, allowedReconcileKinds)).Add(float64(rows))
+}
+
+// SetListenerLag sets the listener's lag in bytes (server WAL end minus the
+// last acknowledged LSN).
+func (m *Metrics) SetListenerLag(bytes int64) {
+	if m == nil {
+		return
+	}
+	if bytes < 0 {
+		bytes = 0
+	}
+	m.listenerLag.Set(float64(bytes))
+}
+
+// SetListenerState sets the listener state of this replica (one of the
+// Listener* constants); the gauge is 1 for it and 0 for the others.
+func (m *Metrics) SetListenerState(state string) {
+	if m == nil {
+		return
+	}
+	state = bound(state, listenerStates)
+	for _, s := range listenerStates {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.listenerState.WithLabelValues(s).Set(v)
+	}
+}
+
+// SetLocalSessions sets how many sessions of a provider this replica drives.
+func (m *Metrics) SetLocalSessions(provider string, n int) {
+	if m == nil {
+		return
+	}
+	m.localSessions.WithLabelValues(bound(provider, allowedProviders)).Set(float64(n))
+}
+
+// WebhookReceived counts a webhook delivery by source (WebhookMeta,
+// WebhookSupabase) and result (WebhookAccepted, WebhookDuplicate,
+// WebhookRejected).
+func (m *Metrics) WebhookReceived(source, result string) {
+	if m == nil {
+		return
+	}
+	m.webhooks.WithLabelValues(bound(source, allowedWebhookSources), bound(result, allowedWebhookResults)).Inc()
+}
+
+// AIResponse records one AI model call: backend ("gemini", "openai"), result
+// (AIResultOK, AIResultError, AIResultTimeout) and its duration.
+func (m *Metrics) AIResponse(tenant, backend, result string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	b, r := bound(backend, allowedAIBackends), bound(result, allowedAIResults)
+	m.aiRequests.WithLabelValues(m.withTenant(tenant, b, r)...).Inc()
+	m.aiLatency.WithLabelValues(b, r).Observe(d.Seconds())
+}
+
+// AITokens adds the tokens one AI model call used.
+func (m *Metrics) AITokens(backend string, input, output int) {
+	if m == nil {
+		return
+	}
+	b := bound(backend, allowedAIBackends)
+	if input > 0 {
+		m.aiTokens.WithLabelValues(b, TokensInput).Add(float64(input))
+	}
+	if output > 0 {
+		m.aiTokens.WithLabelValues(b, TokensOutput).Add(float64(output))
+	}
+}
+
+// ClassOf maps a provider error to its error class label.
+func ClassOf(err error) string {
+	var (
+		retryable   *providers.RetryableError
+		rateLimited *providers.RateLimitedError
+		unavailable *providers.SessionUnavailableError
+		authLost    *providers.AuthLostError
+		ambiguous   *providers.AmbiguousError
+		permanent   *providers.PermanentError
+	)
+	switch {
+	case err == nil:
+		return ClassUnknown
+	case errors.As(err, &rateLimited):
+		return ClassRateLimited
+	case errors.As(err, &unavailable):
+		return ClassSessionUnavailable
+	case errors.As(err, &authLost):
+		return ClassAuthLost
+	case errors.As(err, &ambiguous):
+		return ClassAmbiguous
+	case errors.As(err, &permanent):
+		return ClassPermanent
+	case errors.As(err, &retryable):
+		return ClassRetryable
+	default:
+		return ClassUnknown
+	}
+}
