@@ -18,6 +18,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
@@ -27,6 +28,10 @@ import (
 
 //go:embed *.sql
 var files embed.FS
+
+// FS returns the embedded migration files, for tools that inspect them
+// (zapbase doctor reads which public tables they create).
+func FS() fs.FS { return files }
 
 // MigrationsTable is where golang-migrate records the applied version. It
 // lives in schema wa, away from the API and from Supabase's own history.
