@@ -3,6 +3,7 @@
 //	zapbase serve     run the service (migrations applied at start)
 //	zapbase dev       zero-configuration local mode (embedded Postgres, sandbox provider)
 //	zapbase migrate   apply database migrations and exit
+//	zapbase doctor    check the database and Supabase project before going live
 //
 // This file only wires components together; behaviour lives in the packages.
 package main
@@ -31,6 +32,7 @@ comandos:
   serve     executa o serviço (aplica as migrações ao iniciar)
   dev       modo local sem configuração: Postgres embutido, provedor sandbox, tenant demo
   migrate   aplica as migrações do banco e sai
+  doctor    verifica o banco e o projeto Supabase antes de ir para produção
 `
 
 func run(ctx context.Context, args []string) error {
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string) error {
 		return dev(ctx, args[1:])
 	case "migrate":
 		return migrateCmd(ctx)
+	case "doctor":
+		return doctorCmd(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return nil
