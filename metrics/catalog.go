@@ -68,7 +68,7 @@ var (
 		"Bytes between the server's WAL end and the last LSN this replica's listener acknowledged.",
 		nil}
 	defListenerState = Definition{"zapbase_listener_state", KindGauge, SourceEvent,
-		"Listener state of this replica: 1 for the current state (streaming, standby, connecting, stopped).",
+		"Listener role of this replica: 1 for the current one (leader streams the slot; standby, connecting, stopped).",
 		[]string{"state"}}
 	defLocalSessions = Definition{"zapbase_local_sessions", KindGauge, SourceEvent,
 		"Sessions driven by this replica (session leases held), by provider.",

@@ -42,8 +42,9 @@
 //
 // Listener:
 //
-//	SetListenerLag(bytes)                        server WAL end - last acknowledged LSN
-//	SetListenerState(ListenerStreaming|ListenerStandby|ListenerConnecting|ListenerStopped)
+//	WatchListener(func() (string, int64) { s := l.Status(); return string(s.Role), s.LagBytes })
+//	  (read on every scrape; or push with SetListenerState(ListenerLeader|ListenerStandby|
+//	  ListenerConnecting|ListenerStopped) and SetListenerLag(bytes))
 //
 // Providers and API:
 //

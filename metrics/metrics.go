@@ -57,9 +57,10 @@ const (
 	ReconcileInbox   = "inbox"
 )
 
-// Listener states (label state of zapbase_listener_state).
+// Listener states (label state of zapbase_listener_state); the same strings
+// as listener.Role, so string(status.Role) can be passed as is.
 const (
-	ListenerStreaming  = "streaming"
+	ListenerLeader     = "leader"
 	ListenerStandby    = "standby"
 	ListenerConnecting = "connecting"
 	ListenerStopped    = "stopped"
@@ -91,7 +92,7 @@ var (
 		ClassAuthLost, ClassAmbiguous, ClassPermanent, ClassUnknown}
 	allowedWakeups        = []string{WakeListener, WakeWebhook, WakeReconcile}
 	allowedReconcileKinds = []string{ReconcilePending, ReconcileSending, ReconcileInbox}
-	listenerStates        = []string{ListenerStreaming, ListenerStandby, ListenerConnecting, ListenerStopped}
+	listenerStates        = []string{ListenerLeader, ListenerStandby, ListenerConnecting, ListenerStopped}
 	allowedWebhookSources = []string{WebhookMeta, WebhookSupabase}
 	allowedWebhookResults = []string{WebhookAccepted, WebhookDuplicate, WebhookRejected}
 	allowedAIBackends     = []string{"gemini", "openai"}
@@ -126,8 +127,9 @@ type Metrics struct {
 	tenantLabel bool
 	maxTenants  int
 
-	mu      sync.Mutex
-	tenants map[string]struct{}
+	mu       sync.Mutex
+	tenants  map[string]struct{}
+	listener func() (state string, lagBytes int64)
 
 	sends         *prometheus.CounterVec
 	sendLatency   *prometheus.HistogramVec
@@ -185,8 +187,12 @@ func New(opts Options) *Metrics {
 	m.inFlight = gauge(defInFlight)
 	m.wakeups = counter(defWakeups)
 	m.reconcile = counter(defReconcile)
-	m.listenerLag = gauge(defListenerLag)
-	m.listenerState = gaugeVec(defListenerState)
+	// The listener gauges are registered through listenerCollector, which
+	// refreshes them from WatchListener's function on every scrape.
+	m.listenerLag = prometheus.NewGauge(prometheus.GaugeOpts{Name: defListenerLag.Name, Help: defListenerLag.Help})
+	m.listenerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: defListenerState.Name, Help: defListenerState.Help},
+		defListenerState.labels(m.tenantLabel))
+	reg.MustRegister(listenerCollector{m})
 	m.localSessions = gaugeVec(defLocalSessions)
 	m.webhooks = counter(defWebhooks)
 	m.aiRequests = counter(defAIRequests)
@@ -360,6 +366,40 @@ func (m *Metrics) SetListenerState(state string) {
 		}
 		m.listenerState.WithLabelValues(s).Set(v)
 	}
+}
+
+// WatchListener makes every scrape read the listener's state and lag from
+// fn (e.g. a closure over listener.Status(): string(s.Role), s.LagBytes), so
+// no goroutine has to push them.
+func (m *Metrics) WatchListener(fn func() (state string, lagBytes int64)) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.listener = fn
+	m.mu.Unlock()
+}
+
+// listenerCollector exports the listener gauges, refreshed from the
+// WatchListener function when one is set.
+type listenerCollector struct{ m *Metrics }
+
+func (c listenerCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.m.listenerLag.Describe(ch)
+	c.m.listenerState.Describe(ch)
+}
+
+func (c listenerCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	fn := c.m.listener
+	c.m.mu.Unlock()
+	if fn != nil {
+		state, lag := fn()
+		c.m.SetListenerState(state)
+		c.m.SetListenerLag(lag)
+	}
+	c.m.listenerLag.Collect(ch)
+	c.m.listenerState.Collect(ch)
 }
 
 // SetLocalSessions sets how many sessions of a provider this replica drives.
