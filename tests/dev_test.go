@@ -19,7 +19,7 @@ var dbURLRe = regexp.MustCompile(`postgres://\S+`)
 func TestDevBootsAndServesReadyz(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"__DIR": dir}
-	p := Start(t, env, "dev", "--addr", "127.0.0.1:0")
+	p := Start(t, env, "dev", "--addr", "127.0.0.1:0", "--pg-port", "0")
 
 	var ready struct {
 		Ready bool `json:"ready"`
@@ -48,7 +48,7 @@ func TestDevBootsAndServesReadyz(t *testing.T) {
 
 	// Ctrl-C stops everything cleanly (exit 0), and a second run reuses the data.
 	require.NoError(t, p.Stop(60*time.Second))
-	p2 := Start(t, env, "dev", "--addr", "127.0.0.1:0")
+	p2 := Start(t, env, "dev", "--addr", "127.0.0.1:0", "--pg-port", "0")
 	require.Equal(t, 200, getJSON(t, p2.BaseURL()+"/readyz", nil))
 	conn, err = pgx.Connect(ctx, strings.TrimRight(dbURLRe.FindString(p2.Logs()), "'\""))
 	require.NoError(t, err)

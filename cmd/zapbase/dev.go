@@ -46,13 +46,14 @@ func dev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	dir := fs.String("dir", ".zapbase", "diretório dos dados locais (Postgres, segredos, mídia)")
 	addr := fs.String("addr", "127.0.0.1:8080", "endereço HTTP (somente localhost por padrão)")
+	pgPort := fs.Int("pg-port", -1, "porta do Postgres embutido (0 escolhe uma livre; padrão: a da última execução, ou 54330)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return fmt.Errorf("criar %s: %w", *dir, err)
 	}
-	st, err := loadDevState(filepath.Join(*dir, "dev.json"))
+	st, err := loadDevState(filepath.Join(*dir, "dev.json"), *pgPort)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func dev(ctx context.Context, args []string) error {
 	return err
 }
 
-func loadDevState(path string) (*devState, error) {
+func loadDevState(path string, pgPort int) (*devState, error) {
 	st := &devState{}
 	b, err := os.ReadFile(path)
 	switch {
@@ -121,6 +122,17 @@ func loadDevState(path string) (*devState, error) {
 		return nil, err
 	}
 	changed := false
+	if pgPort >= 0 && st.PGPort != pgPort && !(pgPort == 0 && st.PGPort != 0) {
+		st.PGPort = pgPort
+		changed = true
+	}
+	if pgPort == 0 && st.PGPort == 0 {
+		changed = true
+		if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+			st.PGPort = l.Addr().(*net.TCPAddr).Port
+			l.Close()
+		}
+	}
 	if st.PGPort == 0 || !portFree(st.PGPort) {
 		st.PGPort = 54330
 		if !portFree(st.PGPort) {
