@@ -1,0 +1,618 @@
+package ai
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/secret"
+)
+
+// RuntimeConfig tunes the agent runtime. Zero values take the defaults below.
+type RuntimeConfig struct {
+	// DebounceWindow collects a burst of inbound messages into one turn:
+	// the turn runs once no new message arrived for this long.
+	DebounceWindow time.Duration
+	// HistoryLimit bounds the messages kept verbatim in the conversation
+	// context; older ones are folded into the rolling summary.
+	HistoryLimit int
+	// SummaryChars bounds the rolling summary.
+	SummaryChars int
+	// PauseAfterHuman: an operator's message in the conversation pauses the
+	// agent this long.
+	PauseAfterHuman time.Duration
+	// HandoffDuration: after a handoff the agent stays silent this long
+	// (or until the conversation is reassigned).
+	HandoffDuration time.Duration
+	// MaxConsecutiveReplies caps automatic replies in a row without a quiet
+	// gap of LoopWindow between inbound messages (loop prevention against
+	// other bots); reaching it hands off.
+	MaxConsecutiveReplies int
+	LoopWindow            time.Duration
+	// DailyTokenBudget is the default per-tenant daily token budget
+	// (0: unlimited); wa.ai_tenant_settings overrides it per tenant.
+	DailyTokenBudget int64
+	// MaxMessageAge: older unanswered messages are marked handled without a
+	// reply (after a long outage, answering yesterday's message is wrong).
+	MaxMessageAge time.Duration
+	// ScanInterval is the period of the safety-net scan for unhandled rows.
+	ScanInterval time.Duration
+	// Workers run turns in parallel (different conversations).
+	Workers int
+	// ModelTimeout bounds one turn's model calls; ToolTimeout one tool call.
+	ModelTimeout time.Duration
+	ToolTimeout  time.Duration
+	// MaxModelAttempts: transient model failures are retried this many
+	// times before the conversation is handed off.
+	MaxModelAttempts int
+	// AllowInsecureToolEndpoints accepts http:// tool endpoints (tests).
+	AllowInsecureToolEndpoints bool
+}
+
+// Runtime defaults.
+const (
+	DefaultDebounceWindow        = 3 * time.Second
+	DefaultHistoryLimit          = 20
+	DefaultSummaryChars          = 2000
+	DefaultPauseAfterHuman       = 30 * time.Minute
+	DefaultHandoffDuration       = 24 * time.Hour
+	DefaultMaxConsecutiveReplies = 10
+	DefaultLoopWindow            = 10 * time.Minute
+	DefaultMaxMessageAge         = time.Hour
+	DefaultScanInterval          = 30 * time.Second
+	DefaultWorkers               = 8
+	DefaultModelTimeout          = 90 * time.Second
+	DefaultMaxModelAttempts      = 3
+	maxPendingPerTurn            = 50
+)
+
+func (c RuntimeConfig) withDefaults() RuntimeConfig {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&c.PauseAfterHuman, DefaultPauseAfterHuman)
+	set(&c.HandoffDuration, DefaultHandoffDuration)
+	set(&c.LoopWindow, DefaultLoopWindow)
+	set(&c.MaxMessageAge, DefaultMaxMessageAge)
+	set(&c.ScanInterval, DefaultScanInterval)
+	set(&c.ModelTimeout, DefaultModelTimeout)
+	set(&c.ToolTimeout, DefaultToolTimeout)
+	if c.DebounceWindow < 0 {
+		c.DebounceWindow = 0
+	}
+	if c.HistoryLimit <= 0 {
+		c.HistoryLimit = DefaultHistoryLimit
+	}
+	if c.SummaryChars <= 0 {
+		c.SummaryChars = DefaultSummaryChars
+	}
+	if c.MaxConsecutiveReplies <= 0 {
+		c.MaxConsecutiveReplies = DefaultMaxConsecutiveReplies
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.MaxModelAttempts <= 0 {
+		c.MaxModelAttempts = DefaultMaxModelAttempts
+	}
+	return c
+}
+
+// RuntimeParams build a Runtime.
+type RuntimeParams struct {
+	Pool   *pgxpool.Pool
+	Box    *secret.Box
+	Logger *slog.Logger
+	Config RuntimeConfig
+	// Backends builds models per backend name (see ai/backends).
+	Backends map[string]ModelFactoryFunc
+	// GlobalModels are the deployment's own credentials, in preference
+	// order; tenants' sealed credentials take precedence. Without any, the
+	// local retrieval backend answers.
+	GlobalModels []ModelSpec
+	// Providers are asked for typing indicators (providers.TypingIndicator).
+	Providers []providers.Provider
+	// Registerer receives the runtime's metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	Clock      Clock
+	// HTTPClient calls tenants' tool endpoints.
+	HTTPClient *http.Client
+	// BeforeCommitFunc runs after the model answered and before the reply
+	// transaction; an error aborts the turn as a crash there would. Tests
+	// use it to prove the turn is redone exactly once.
+	BeforeCommitFunc func(ctx context.Context, conversationID string) error
+	// OnTurnFunc observes every finished turn (tests, tracing).
+	OnTurnFunc func(TurnResult)
+}
+
+// TurnResult tells what a turn did.
+type TurnResult struct {
+	ConversationID string
+	TenantID       string
+	AgentID        string
+	// Outcome: replied, handoff, paused, no_agent, stale, empty, duplicate,
+	// retry, aborted, error.
+	Outcome  string
+	ReplyID  string
+	Handled  int
+	Usage    Usage
+	Duration time.Duration
+	Err      error
+}
+
+// Turn outcomes.
+const (
+	OutcomeReplied   = "replied"
+	OutcomeHandoff   = "handoff"
+	OutcomePaused    = "paused"
+	OutcomeNoAgent   = "no_agent"
+	OutcomeStale     = "stale"
+	OutcomeEmpty     = "empty"
+	OutcomeDuplicate = "duplicate"
+	OutcomeRetry     = "retry"
+	OutcomeAborted   = "aborted"
+	OutcomeError     = "error"
+)
+
+// Runtime answers inbound messages of AI-enabled conversations. It is
+// restart-safe: Postgres holds every pending turn (inbound rows with
+// ai_processed = false), so Start picks up whatever a crash left.
+type Runtime struct {
+	p       RuntimeParams
+	cfg     RuntimeConfig
+	log     *slog.Logger
+	clock   Clock
+	metrics *metrics
+	http    *http.Client
+
+	mu       sync.Mutex
+	timers   map[string]Timer
+	running  map[string]bool
+	again    map[string]bool
+	attempts map[string]int
+	scanT    Timer
+	ctx      context.Context
+	cancel   context.CancelFunc
+	queue    chan string
+	wg       sync.WaitGroup
+	started  bool
+	stopped  bool
+
+	models sync.Map // spec key → Model
+}
+
+// NewRuntime returns a Runtime; call Start to run it.
+func NewRuntime(p RuntimeParams) *Runtime {
+	r := &Runtime{
+		p:        p,
+		cfg:      p.Config.withDefaults(),
+		log:      p.Logger,
+		clock:    p.Clock,
+		metrics:  newMetrics(p.Registerer),
+		http:     p.HTTPClient,
+		timers:   map[string]Timer{},
+		running:  map[string]bool{},
+		again:    map[string]bool{},
+		attempts: map[string]int{},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.log = r.log.With("component", "ai")
+	if r.clock == nil {
+		r.clock = systemClock{}
+	}
+	if r.http == nil {
+		r.http = &http.Client{}
+	}
+	return r
+}
+
+// Start runs the workers, recovers pending turns left by a previous process
+// and starts the periodic safety-net scan. It fails fast when the database
+// cannot be read.
+func (r *Runtime) Start(ctx context.Context) error {
+	r.mu.Lock()
+	if r.started {
+		r.mu.Unlock()
+		return errors.New("ai runtime already started")
+	}
+	r.started = true
+	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	r.queue = make(chan string, 4096)
+	r.mu.Unlock()
+	for range r.cfg.Workers {
+		r.wg.Add(1)
+		go r.worker()
+	}
+	if err := r.scan(ctx); err != nil {
+		r.Stop()
+		return fmt.Errorf("ai runtime recovery scan: %w", err)
+	}
+	r.scheduleScan()
+	r.log.Info("ai runtime started", "workers", r.cfg.Workers, "debounce", r.cfg.DebounceWindow.String())
+	return nil
+}
+
+// Stop cancels in-flight turns (their rows stay pending and are redone on
+// the next start), stops timers and waits for the workers. Idempotent.
+func (r *Runtime) Stop() {
+	r.mu.Lock()
+	if !r.started || r.stopped {
+		r.stopped = true
+		r.mu.Unlock()
+		return
+	}
+	r.stopped = true
+	for id, t := range r.timers {
+		t.Stop()
+		delete(r.timers, id)
+	}
+	if r.scanT != nil {
+		r.scanT.Stop()
+	}
+	r.cancel()
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+func (r *Runtime) scheduleScan() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return
+	}
+	r.scanT = r.clock.AfterFunc(r.cfg.ScanInterval, func() {
+		if err := r.scan(r.ctx); err != nil && r.ctx.Err() == nil {
+			r.log.Warn("ai scan failed", "error", err)
+		}
+		r.scheduleScan()
+	})
+}
+
+// scanSQL finds recent inbound rows no agent has handled yet, of tenants
+// that have an active agent.
+const scanSQL = `
+SELECT m.id FROM public.messages m
+ WHERE m.direction = 'inbound' AND NOT m.ai_processed
+   AND m.created_at > $1
+   AND m.tenant_id IN (SELECT a.tenant_id FROM public.ai_agents a WHERE a.is_active)
+ ORDER BY m.created_at
+ LIMIT 1000`
+
+func (r *Runtime) scan(ctx context.Context) error {
+	rows, err := r.p.Pool.Query(ctx, scanSQL, r.clock.Now().Add(-r.cfg.MaxMessageAge))
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return r.HandleInbound(ctx, ids)
+}
+
+// inboundRow is what routing needs of an inbound message.
+type inboundRow struct {
+	ID        string
+	TenantID  string
+	SessionID *string
+	From      *string
+	Meta      map[string]any
+	ConvID    *string
+}
+
+// HandleInbound routes inbound rows to their conversations and schedules a
+// debounced turn for each AI-enabled conversation. Dispatch calls it with
+// the ids of newly inserted inbound rows; it returns quickly (the model is
+// called later, by a worker). Rows that an agent must never answer (own
+// messages, status broadcasts, groups unless enabled) are marked handled.
+func (r *Runtime) HandleInbound(ctx context.Context, rowIDs []string) error {
+	if len(rowIDs) == 0 {
+		return nil
+	}
+	rows, err := r.p.Pool.Query(ctx, `
+SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
+  FROM public.messages
+ WHERE id = ANY($1) AND direction = 'inbound' AND NOT ai_processed`, rowIDs)
+	if err != nil {
+		return fmt.Errorf("load inbound rows: %w", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (inboundRow, error) {
+		var m inboundRow
+		err := row.Scan(&m.ID, &m.TenantID, &m.SessionID, &m.From, &m.Meta, &m.ConvID)
+		return m, err
+	})
+	if err != nil {
+		return fmt.Errorf("load inbound rows: %w", err)
+	}
+	var ignore []string
+	link := map[string][]string{} // conversation → rows
+	for _, m := range msgs {
+		if isTrue(m.Meta["fromMe"]) || isBroadcast(m) {
+			ignore = append(ignore, m.ID)
+			continue
+		}
+		if m.ConvID != nil {
+			link[*m.ConvID] = append(link[*m.ConvID], m.ID)
+			continue
+		}
+		contact := ""
+		if m.From != nil {
+			contact = *m.From
+		}
+		if isTrue(m.Meta["isGroup"]) {
+			if chat, _ := m.Meta["chat"].(string); chat != "" {
+				contact = chat
+			}
+		}
+		if contact == "" {
+			ignore = append(ignore, m.ID)
+			continue
+		}
+		convID, allowGroups, ok, err := r.conversationFor(ctx, m.TenantID, m.SessionID, contact)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // tenant has no agent for this conversation: not AI-enabled
+		}
+		if isTrue(m.Meta["isGroup"]) && !allowGroups {
+			ignore = append(ignore, m.ID)
+			continue
+		}
+		link[convID] = append(link[convID], m.ID)
+	}
+	if len(ignore) > 0 {
+		if _, err := r.p.Pool.Exec(ctx, `UPDATE public.messages SET ai_processed = true WHERE id = ANY($1) AND NOT ai_processed`, ignore); err != nil {
+			return fmt.Errorf("mark ignored inbound rows: %w", err)
+		}
+	}
+	for convID, ids := range link {
+		if _, err := r.p.Pool.Exec(ctx, `UPDATE public.messages SET conversation_id = $2 WHERE id = ANY($1) AND conversation_id IS DISTINCT FROM $2`, ids, convID); err != nil {
+			return fmt.Errorf("link inbound rows to conversation: %w", err)
+		}
+		r.schedule(convID)
+	}
+	return nil
+}
+
+// conversationFor finds or creates the conversation of (tenant, session,
+// contact). A new conversation is created only when the tenant has an
+// active default agent; ok is false when no agent would answer.
+func (r *Runtime) conversationFor(ctx context.Context, tenantID string, sessionID *string, contact string) (id string, allowGroups, ok bool, err error) {
+	var agentID *string
+	var cfg *AgentConfig
+	err = r.p.Pool.QueryRow(ctx, `
+SELECT c.id, a.configuration
+  FROM public.ai_conversations c
+  LEFT JOIN public.ai_agents a ON a.tenant_id = c.tenant_id AND a.id = c.agent_id
+ WHERE c.tenant_id = $1 AND c.session_id IS NOT DISTINCT FROM $2 AND c.contact = $3`, tenantID, sessionID, contact).Scan(&id, &cfg)
+	if err == nil {
+		if cfg == nil { // unassigned: the default agent decides
+			err = r.p.Pool.QueryRow(ctx, `SELECT configuration FROM public.ai_agents WHERE tenant_id = $1 AND is_default AND is_active`, tenantID).Scan(&cfg)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return id, false, false, nil
+			}
+			if err != nil {
+				return "", false, false, fmt.Errorf("load default agent: %w", err)
+			}
+		}
+		return id, cfg.AllowGroups, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", false, false, fmt.Errorf("load conversation: %w", err)
+	}
+	var acfg AgentConfig
+	err = r.p.Pool.QueryRow(ctx, `SELECT id, configuration FROM public.ai_agents WHERE tenant_id = $1 AND is_default AND is_active`, tenantID).Scan(&agentID, &acfg)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, false, nil
+	}
+	if err != nil {
+		return "", false, false, fmt.Errorf("load default agent: %w", err)
+	}
+	err = r.p.Pool.QueryRow(ctx, `
+INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (tenant_id, session_id, contact) DO UPDATE SET contact = excluded.contact
+RETURNING id`, tenantID, sessionID, contact, agentID).Scan(&id)
+	if err != nil {
+		return "", false, false, fmt.Errorf("create conversation: %w", err)
+	}
+	return id, acfg.AllowGroups, true, nil
+}
+
+func isTrue(v any) bool { b, _ := v.(bool); return b }
+
+func isBroadcast(m inboundRow) bool {
+	chat, _ := m.Meta["chat"].(string)
+	from := ""
+	if m.From != nil {
+		from = *m.From
+	}
+	return strings.HasSuffix(chat, "@broadcast") || strings.HasSuffix(from, "@broadcast") || from == "status"
+}
+
+// schedule (re)arms the conversation's debounce timer.
+func (r *Runtime) schedule(convID string) {
+	r.scheduleAfter(convID, r.cfg.DebounceWindow)
+}
+
+func (r *Runtime) scheduleAfter(convID string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.started || r.stopped {
+		return // rows stay pending; Start's recovery scan picks them up
+	}
+	if t, ok := r.timers[convID]; ok {
+		t.Stop()
+		delete(r.timers, convID)
+	}
+	if d <= 0 {
+		r.enqueueLocked(convID)
+		return
+	}
+	var t Timer
+	t = r.clock.AfterFunc(d, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.timers[convID] != t || r.stopped {
+			return
+		}
+		delete(r.timers, convID)
+		r.enqueueLocked(convID)
+	})
+	r.timers[convID] = t
+}
+
+// enqueueLocked hands a conversation to the workers, at most one turn per
+// conversation at a time (a request during a turn reruns it afterwards).
+func (r *Runtime) enqueueLocked(convID string) {
+	if r.running[convID] {
+		r.again[convID] = true
+		return
+	}
+	r.running[convID] = true
+	select {
+	case r.queue <- convID:
+	default:
+		go func() {
+			select {
+			case r.queue <- convID:
+			case <-r.ctx.Done():
+			}
+		}()
+	}
+}
+
+func (r *Runtime) worker() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case convID := <-r.queue:
+			for {
+				res := r.runTurn(r.ctx, convID)
+				r.finishTurn(res)
+				r.mu.Lock()
+				if r.again[convID] && !r.stopped {
+					delete(r.again, convID)
+					r.mu.Unlock()
+					continue
+				}
+				delete(r.running, convID)
+				r.mu.Unlock()
+				break
+			}
+		}
+	}
+}
+
+func (r *Runtime) finishTurn(res TurnResult) {
+	agent := res.AgentID
+	r.metrics.turns.WithLabelValues(res.TenantID, agent, res.Outcome).Inc()
+	if res.Outcome == OutcomeReplied || res.Outcome == OutcomeHandoff {
+		r.metrics.turnDuration.WithLabelValues(res.TenantID, agent).Observe(res.Duration.Seconds())
+	}
+	if res.Err != nil && r.ctx.Err() == nil {
+		r.log.Warn("ai turn failed", "tenant_id", res.TenantID, "conversation_id", res.ConversationID,
+			"outcome", res.Outcome, "error", res.Err)
+	} else if res.Outcome != OutcomeEmpty {
+		r.log.Debug("ai turn", "tenant_id", res.TenantID, "conversation_id", res.ConversationID,
+			"agent_id", agent, "outcome", res.Outcome, "handled", res.Handled, "duration_ms", res.Duration.Milliseconds())
+	}
+	if r.p.OnTurnFunc != nil {
+		r.p.OnTurnFunc(res)
+	}
+}
+
+// modelFor resolves the model of a turn: the tenant's sealed credentials,
+// else the deployment's global ones (the agent's preferred backend first),
+// else the local retrieval backend.
+func (r *Runtime) modelFor(ctx context.Context, tenantID string, cfg AgentConfig) (Model, error) {
+	var spec *ModelSpec
+	if cfg.Model != nil && cfg.Model.Backend == BackendLocal {
+		spec = &ModelSpec{Backend: BackendLocal}
+	}
+	if spec == nil {
+		plain, err := openSecret(ctx, r.p.Pool, r.p.Box, tenantID, modelCredentialsName)
+		if err != nil {
+			return nil, err
+		}
+		if plain != nil {
+			var s ModelSpec
+			if err := json.Unmarshal(plain, &s); err != nil {
+				return nil, fmt.Errorf("decode tenant model credentials: %w", err)
+			}
+			spec = &s
+		}
+	}
+	if spec == nil && len(r.p.GlobalModels) > 0 {
+		s := r.p.GlobalModels[0]
+		if cfg.Model != nil {
+			for _, g := range r.p.GlobalModels {
+				if g.Backend == cfg.Model.Backend {
+					s = g
+					break
+				}
+			}
+		}
+		spec = &s
+	}
+	if spec == nil {
+		spec = &ModelSpec{Backend: BackendLocal}
+	}
+	if cfg.Model != nil && cfg.Model.Name != "" && cfg.Model.Backend == spec.Backend {
+		spec.Model = cfg.Model.Name
+	}
+	sum := sha256.Sum256([]byte(spec.Backend + "\x00" + spec.BaseURL + "\x00" + spec.Model + "\x00" + spec.APIKey))
+	key := hex.EncodeToString(sum[:])
+	if m, ok := r.models.Load(key); ok {
+		return m.(Model), nil
+	}
+	factory := r.p.Backends[spec.Backend]
+	if factory == nil {
+		return nil, fmt.Errorf("backend %q: %w", spec.Backend, errNoModel)
+	}
+	m, err := factory(*spec)
+	if err != nil {
+		return nil, fmt.Errorf("build %s model: %w", spec.Backend, err)
+	}
+	actual, _ := r.models.LoadOrStore(key, m)
+	return actual.(Model), nil
+}
+
+// typing shows or clears the typing indicator, best effort.
+func (r *Runtime) typing(ctx context.Context, provider zapbase.ProviderType, sessionID, to string, on bool) {
+	for _, p := range r.p.Providers {
+		if p.Type() != provider {
+			continue
+		}
+		if ti, ok := p.(providers.TypingIndicator); ok {
+			if err := ti.SetTyping(ctx, sessionID, to, on); err != nil {
+				r.log.Debug("typing indicator failed", "provider", string(provider), "error", err)
+			}
+		}
+		return
+	}
+}

@@ -1,0 +1,489 @@
+package ai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/secret"
+)
+
+// Agent is a stored agent.
+type Agent struct {
+	ID        string      `json:"id"`
+	TenantID  string      `json:"tenantId"`
+	Name      string      `json:"name"`
+	Type      string      `json:"type"`
+	Config    AgentConfig `json:"configuration"`
+	IsActive  bool        `json:"isActive"`
+	IsDefault bool        `json:"isDefault"`
+	CreatedAt time.Time   `json:"createdAt"`
+	UpdatedAt time.Time   `json:"updatedAt"`
+}
+
+// Conversation is an AI conversation (tenant, session, contact).
+type Conversation struct {
+	ID          string     `json:"id"`
+	TenantID    string     `json:"tenantId"`
+	AgentID     *string    `json:"agentId"`
+	SessionID   *string    `json:"sessionId"`
+	Contact     string     `json:"contact"`
+	State       string     `json:"state"`
+	PausedUntil *time.Time `json:"pausedUntil,omitempty"`
+}
+
+// Conversation states.
+const (
+	StateActive  = "active"
+	StatePaused  = "paused"
+	StateHandoff = "handoff"
+)
+
+// Service manages agents, their knowledge and the tenant's AI settings.
+// Every method filters by tenant id.
+type Service struct {
+	pool *pgxpool.Pool
+	box  *secret.Box
+	// AllowInsecureToolEndpoints accepts http:// tool endpoints (tests and
+	// local development only).
+	AllowInsecureToolEndpoints bool
+}
+
+// NewService returns a Service. box seals model credentials and the tool
+// endpoint secret.
+func NewService(pool *pgxpool.Pool, box *secret.Box) *Service {
+	return &Service{pool: pool, box: box}
+}
+
+// CreateAgentParams create an agent from a template, a custom configuration,
+// or a template overridden by a configuration.
+type CreateAgentParams struct {
+	// Template is a template id (real_estate, customer_support); optional.
+	Template string `json:"template,omitempty"`
+	// Config overrides the template (or is the whole configuration).
+	Config *AgentConfig `json:"configuration,omitempty"`
+	// Knowledge adds documents; with a template and no Knowledge, the
+	// template's sample documents are loaded.
+	Knowledge []KnowledgeDocument `json:"knowledge,omitempty"`
+	// IsDefault makes it the tenant's default agent (answers conversations
+	// without an assigned agent). The tenant's first agent is the default.
+	IsDefault *bool `json:"isDefault,omitempty"`
+}
+
+func errNotFound(what string) error {
+	return zapbase.Errorf(zapbase.CodeNotFound, "%s não encontrado", what)
+}
+
+// CreateAgent creates an agent.
+func (s *Service) CreateAgent(ctx context.Context, tenantID string, p CreateAgentParams) (Agent, error) {
+	var cfg AgentConfig
+	knowledge := p.Knowledge
+	if p.Template != "" {
+		t, ok := TemplateByID(p.Template)
+		if !ok {
+			return Agent{}, zapbase.Errorf(zapbase.CodeInvalidInput, "template: modelo desconhecido %q (disponíveis: real_estate, customer_support)", p.Template)
+		}
+		cfg = t.Config
+		if knowledge == nil {
+			knowledge = t.Knowledge
+		}
+		if p.Config != nil {
+			cfg = mergeConfig(cfg, *p.Config)
+		}
+	} else {
+		if p.Config == nil {
+			return Agent{}, zapbase.Errorf(zapbase.CodeInvalidInput, "informe um template ou uma configuração")
+		}
+		cfg = *p.Config
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Agent{}, err
+	}
+	if len(knowledge) > MaxDocumentsPerCall {
+		return Agent{}, zapbase.Errorf(zapbase.CodeInvalidInput, "knowledge: no máximo %d documentos por chamada", MaxDocumentsPerCall)
+	}
+	cfgJSON, _ := json.Marshal(cfg)
+	var a Agent
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Serialize agent creation per tenant so "first agent is default" holds.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.tenants WHERE id = $1 FOR UPDATE`, tenantID); err != nil {
+			return err
+		}
+		isDefault := false
+		if p.IsDefault != nil {
+			isDefault = *p.IsDefault
+		} else if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM public.ai_agents WHERE tenant_id = $1 AND is_default)`, tenantID).Scan(&isDefault); err != nil {
+			return err
+		}
+		if isDefault {
+			if _, err := tx.Exec(ctx, `UPDATE public.ai_agents SET is_default = false WHERE tenant_id = $1 AND is_default`, tenantID); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRow(ctx, `
+INSERT INTO public.ai_agents (tenant_id, name, type, configuration, is_default)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, tenant_id, name, type, configuration, is_active, is_default, created_at, updated_at`,
+			tenantID, cfg.Name, cfg.Type, cfgJSON, isDefault).Scan(agentDest(&a)...)
+		if err != nil {
+			return err
+		}
+		_, err = insertDocuments(ctx, tx, tenantID, a.ID, knowledge)
+		return err
+	})
+	if err != nil {
+		return Agent{}, classifyDBError("create agent", err)
+	}
+	return a, nil
+}
+
+// mergeConfig overlays the non-zero fields of o on base.
+func mergeConfig(base, o AgentConfig) AgentConfig {
+	if o.Name != "" {
+		base.Name = o.Name
+	}
+	if o.Type != "" {
+		base.Type = o.Type
+	}
+	if o.SystemPrompt != "" {
+		base.SystemPrompt = o.SystemPrompt
+	}
+	if o.Capabilities != nil {
+		base.Capabilities = o.Capabilities
+	}
+	if o.KnowledgeBase != "" {
+		base.KnowledgeBase = o.KnowledgeBase
+	}
+	if o.ResponseSettings.MaxTokens != 0 {
+		base.ResponseSettings.MaxTokens = o.ResponseSettings.MaxTokens
+	}
+	if o.ResponseSettings.Temperature != 0 {
+		base.ResponseSettings.Temperature = o.ResponseSettings.Temperature
+	}
+	if o.ResponseSettings.Language != "" {
+		base.ResponseSettings.Language = o.ResponseSettings.Language
+	}
+	if o.Model != nil {
+		base.Model = o.Model
+	}
+	if o.AllowGroups {
+		base.AllowGroups = true
+	}
+	if o.HandoffKeywords != nil {
+		base.HandoffKeywords = o.HandoffKeywords
+	}
+	if o.HandoffMessage != "" {
+		base.HandoffMessage = o.HandoffMessage
+	}
+	return base
+}
+
+func agentDest(a *Agent) []any {
+	return []any{&a.ID, &a.TenantID, &a.Name, &a.Type, &a.Config, &a.IsActive, &a.IsDefault, &a.CreatedAt, &a.UpdatedAt}
+}
+
+const agentColumns = `id, tenant_id, name, type, configuration, is_active, is_default, created_at, updated_at`
+
+// ListAgents lists a tenant's agents, newest first.
+func (s *Service) ListAgents(ctx context.Context, tenantID string) ([]Agent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 ORDER BY created_at DESC, id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	agents, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Agent, error) {
+		var a Agent
+		err := r.Scan(agentDest(&a)...)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	return agents, nil
+}
+
+// GetAgent returns one agent.
+func (s *Service) GetAgent(ctx context.Context, tenantID, agentID string) (Agent, error) {
+	var a Agent
+	err := s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(agentDest(&a)...)
+	if err != nil {
+		return Agent{}, classifyDBError("get agent", err)
+	}
+	return a, nil
+}
+
+// ConfigureAgentParams change an agent. Nil fields are left as they are.
+type ConfigureAgentParams struct {
+	// Config replaces the configuration (validated as a whole).
+	Config    *AgentConfig `json:"configuration,omitempty"`
+	IsActive  *bool        `json:"isActive,omitempty"`
+	IsDefault *bool        `json:"isDefault,omitempty"`
+	// Knowledge, when not nil, replaces the agent's knowledge base.
+	Knowledge []KnowledgeDocument `json:"knowledge,omitempty"`
+}
+
+// ConfigureAgent updates an agent.
+func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, p ConfigureAgentParams) (Agent, error) {
+	if p.Config != nil {
+		c := p.Config.withDefaults()
+		if err := c.Validate(); err != nil {
+			return Agent{}, err
+		}
+		p.Config = &c
+	}
+	if len(p.Knowledge) > MaxDocumentsPerCall {
+		return Agent{}, zapbase.Errorf(zapbase.CodeInvalidInput, "knowledge: no máximo %d documentos por chamada", MaxDocumentsPerCall)
+	}
+	var a Agent
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, agentID).Scan(agentDest(&a)...); err != nil {
+			return err
+		}
+		if p.IsDefault != nil && *p.IsDefault {
+			if _, err := tx.Exec(ctx, `UPDATE public.ai_agents SET is_default = false WHERE tenant_id = $1 AND is_default AND id <> $2`, tenantID, agentID); err != nil {
+				return err
+			}
+		}
+		var cfgJSON []byte
+		if p.Config != nil {
+			cfgJSON, _ = json.Marshal(p.Config)
+		}
+		err := tx.QueryRow(ctx, `
+UPDATE public.ai_agents
+   SET configuration = coalesce($3, configuration),
+       name = coalesce($4, name),
+       type = coalesce($5, type),
+       is_active = coalesce($6, is_active),
+       is_default = coalesce($7, is_default)
+ WHERE tenant_id = $1 AND id = $2
+RETURNING `+agentColumns, tenantID, agentID, cfgJSON, cfgField(p.Config, func(c *AgentConfig) string { return c.Name }),
+			cfgField(p.Config, func(c *AgentConfig) string { return c.Type }), p.IsActive, p.IsDefault).Scan(agentDest(&a)...)
+		if err != nil {
+			return err
+		}
+		if p.Knowledge != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM public.ai_knowledge_documents WHERE tenant_id = $1 AND agent_id = $2`, tenantID, agentID); err != nil {
+				return err
+			}
+			if _, err := insertDocuments(ctx, tx, tenantID, agentID, p.Knowledge); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Agent{}, classifyDBError("configure agent", err)
+	}
+	return a, nil
+}
+
+func cfgField(c *AgentConfig, f func(*AgentConfig) string) *string {
+	if c == nil {
+		return nil
+	}
+	v := f(c)
+	return &v
+}
+
+// AddKnowledge appends documents to an agent's knowledge base.
+func (s *Service) AddKnowledge(ctx context.Context, tenantID, agentID string, docs []KnowledgeDocument) ([]KnowledgeDocument, error) {
+	if len(docs) == 0 || len(docs) > MaxDocumentsPerCall {
+		return nil, zapbase.Errorf(zapbase.CodeInvalidInput, "knowledge: envie de 1 a %d documentos", MaxDocumentsPerCall)
+	}
+	var out []KnowledgeDocument
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(&one); err != nil {
+			return err
+		}
+		var err error
+		out, err = insertDocuments(ctx, tx, tenantID, agentID, docs)
+		return err
+	})
+	if err != nil {
+		return nil, classifyDBError("add knowledge", err)
+	}
+	return out, nil
+}
+
+// AssignConversationParams name the conversation to assign.
+type AssignConversationParams struct {
+	// SessionID is the tenant's WhatsApp session (whatsapp_sessions.id).
+	SessionID string `json:"sessionId"`
+	// Contact is the contact's phone number (international digits) or chat id.
+	Contact string `json:"contact"`
+}
+
+// AssignConversation makes agentID answer the conversation (creating it when
+// needed) and reactivates it if it was paused or handed off.
+func (s *Service) AssignConversation(ctx context.Context, tenantID, agentID string, p AssignConversationParams) (Conversation, error) {
+	contact := strings.TrimSpace(p.Contact)
+	if contact == "" || len(contact) > 200 {
+		return Conversation{}, zapbase.Errorf(zapbase.CodeInvalidInput, "contact: informe o número do contato")
+	}
+	if strings.TrimSpace(p.SessionID) == "" {
+		return Conversation{}, zapbase.Errorf(zapbase.CodeInvalidInput, "sessionId: informe a sessão do WhatsApp")
+	}
+	var c Conversation
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var active bool
+		if err := tx.QueryRow(ctx, `SELECT is_active FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(&active); err != nil {
+			return err
+		}
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM public.whatsapp_sessions WHERE tenant_id = $1 AND id = $2`, tenantID, p.SessionID).Scan(&one); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errNotFound("sessão")
+			}
+			return err
+		}
+		return tx.QueryRow(ctx, `
+INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id, state)
+VALUES ($1, $2, $3, $4, 'active')
+ON CONFLICT (tenant_id, session_id, contact)
+DO UPDATE SET agent_id = excluded.agent_id, state = 'active', paused_until = NULL, consecutive_replies = 0
+RETURNING id, tenant_id, agent_id, session_id, contact, state, paused_until`,
+			tenantID, p.SessionID, contact, agentID).Scan(&c.ID, &c.TenantID, &c.AgentID, &c.SessionID, &c.Contact, &c.State, &c.PausedUntil)
+	})
+	if err != nil {
+		return Conversation{}, classifyDBError("assign conversation", err)
+	}
+	return c, nil
+}
+
+// ModelCredentials are a tenant's own model credentials, sealed at rest.
+type ModelCredentials = ModelSpec
+
+// SetModelCredentials seals and stores a tenant's model credentials (nil
+// deletes them: the global ones apply again).
+func (s *Service) SetModelCredentials(ctx context.Context, tenantID string, c *ModelCredentials) error {
+	if c == nil {
+		_, err := s.pool.Exec(ctx, `DELETE FROM wa.tenant_secrets WHERE tenant_id = $1 AND name = $2`, tenantID, modelCredentialsName)
+		return classifyDBError("delete model credentials", err)
+	}
+	switch c.Backend {
+	case BackendGemini, BackendOpenAI:
+		if c.APIKey == "" {
+			return zapbase.Errorf(zapbase.CodeInvalidInput, "apiKey: obrigatória para o backend %s", c.Backend)
+		}
+	case BackendLocal:
+	default:
+		return zapbase.Errorf(zapbase.CodeInvalidInput, "backend: use gemini, openai ou local")
+	}
+	if c.BaseURL != "" {
+		if u, err := url.Parse(c.BaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return zapbase.Errorf(zapbase.CodeInvalidInput, "baseUrl: URL inválida")
+		}
+	}
+	plain, _ := json.Marshal(c)
+	return s.putSecret(ctx, tenantID, modelCredentialsName, plain)
+}
+
+// SetToolEndpoint configures the tenant's HTTPS tool endpoint and its HMAC
+// secret (an empty url removes it).
+func (s *Service) SetToolEndpoint(ctx context.Context, tenantID, endpointURL, hmacSecret string) error {
+	if endpointURL == "" {
+		_, err := s.pool.Exec(ctx, `UPDATE wa.ai_tenant_settings SET tool_endpoint_url = NULL, updated_at = now() WHERE tenant_id = $1`, tenantID)
+		return classifyDBError("remove tool endpoint", err)
+	}
+	u, err := url.Parse(endpointURL)
+	if err != nil || u.Host == "" || !(u.Scheme == "https" || (s.AllowInsecureToolEndpoints && u.Scheme == "http")) {
+		return zapbase.Errorf(zapbase.CodeInvalidInput, "toolEndpoint: use uma URL https://")
+	}
+	if len(hmacSecret) < 16 {
+		return zapbase.Errorf(zapbase.CodeInvalidInput, "secret: o segredo HMAC deve ter pelo menos 16 caracteres")
+	}
+	if err := s.putSecret(ctx, tenantID, toolEndpointSecretName, []byte(hmacSecret)); err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO wa.ai_tenant_settings (tenant_id, tool_endpoint_url) VALUES ($1, $2)
+ON CONFLICT (tenant_id) DO UPDATE SET tool_endpoint_url = excluded.tool_endpoint_url, updated_at = now()`, tenantID, endpointURL)
+	return classifyDBError("set tool endpoint", err)
+}
+
+// SetDailyTokenBudget sets the tenant's daily token budget (nil: the
+// runtime's default applies; 0 blocks model calls).
+func (s *Service) SetDailyTokenBudget(ctx context.Context, tenantID string, budget *int64) error {
+	if budget != nil && *budget < 0 {
+		return zapbase.Errorf(zapbase.CodeInvalidInput, "dailyTokenBudget: não pode ser negativo")
+	}
+	_, err := s.pool.Exec(ctx, `
+INSERT INTO wa.ai_tenant_settings (tenant_id, daily_token_budget) VALUES ($1, $2)
+ON CONFLICT (tenant_id) DO UPDATE SET daily_token_budget = excluded.daily_token_budget, updated_at = now()`, tenantID, budget)
+	return classifyDBError("set token budget", err)
+}
+
+func (s *Service) putSecret(ctx context.Context, tenantID, name string, plain []byte) error {
+	if s.box == nil {
+		return zapbase.Errorf(zapbase.CodeUnavailable, "criptografia não configurada (ZAPBASE_ENCRYPTION_KEY)")
+	}
+	keyID, sealed, err := s.box.Seal(plain, secretAAD(tenantID, name))
+	if err != nil {
+		return fmt.Errorf("seal %s: %w", name, err)
+	}
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO wa.tenant_secrets (tenant_id, name, key_id, ciphertext) VALUES ($1, $2, $3, $4)
+ON CONFLICT (tenant_id, name) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = now()`,
+		tenantID, name, keyID, sealed)
+	return classifyDBError("store secret", err)
+}
+
+// secretAAD binds a sealed tenant secret to its tenant and name.
+func secretAAD(tenantID, name string) []byte { return []byte("tenant_secret:" + tenantID + ":" + name) }
+
+// openSecret reads and opens a tenant secret; nil when absent.
+func openSecret(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, box *secret.Box, tenantID, name string) ([]byte, error) {
+	var keyID string
+	var sealed []byte
+	err := q.QueryRow(ctx, `SELECT key_id, ciphertext FROM wa.tenant_secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name).Scan(&keyID, &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret %s: %w", name, err)
+	}
+	if box == nil {
+		return nil, fmt.Errorf("open secret %s: no encryption key", name)
+	}
+	return box.Open(keyID, sealed, secretAAD(tenantID, name))
+}
+
+// classifyDBError turns not-found and constraint errors into user errors.
+func classifyDBError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ze *zapbase.Error
+	if errors.As(err, &ze) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &zapbase.Error{Code: zapbase.CodeNotFound, Message: "agente não encontrado", Cause: err}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "22P02": // invalid_text_representation (bad uuid)
+			return &zapbase.Error{Code: zapbase.CodeNotFound, Message: "registro não encontrado (identificador inválido)", Cause: err}
+		case "23505":
+			return &zapbase.Error{Code: zapbase.CodeConflict, Message: "conflito com um registro existente", Cause: err}
+		case "23503", "23514":
+			return &zapbase.Error{Code: zapbase.CodeInvalidInput, Message: "dados inválidos para este cliente", Cause: err}
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
