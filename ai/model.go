@@ -65,6 +65,9 @@ type ToolCall struct {
 	ID   string
 	Name string
 	Args json.RawMessage
+	// Signature is opaque backend data that must be echoed with the call
+	// in the next step (Gemini thought signatures).
+	Signature []byte
 }
 
 // ToolResult answers a ToolCall. Content is a JSON object.
