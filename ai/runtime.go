@@ -25,7 +25,8 @@ import (
 // RuntimeConfig tunes the agent runtime. Zero values take the defaults below.
 type RuntimeConfig struct {
 	// DebounceWindow collects a burst of inbound messages into one turn:
-	// the turn runs once no new message arrived for this long.
+	// the turn runs once no new message arrived for this long (negative:
+	// no debounce).
 	DebounceWindow time.Duration
 	// HistoryLimit bounds the messages kept verbatim in the conversation
 	// context; older ones are folded into the rolling summary.
@@ -93,7 +94,10 @@ func (c RuntimeConfig) withDefaults() RuntimeConfig {
 	set(&c.ScanInterval, DefaultScanInterval)
 	set(&c.ModelTimeout, DefaultModelTimeout)
 	set(&c.ToolTimeout, DefaultToolTimeout)
-	if c.DebounceWindow < 0 {
+	switch {
+	case c.DebounceWindow == 0:
+		c.DebounceWindow = DefaultDebounceWindow
+	case c.DebounceWindow < 0: // explicitly no debounce
 		c.DebounceWindow = 0
 	}
 	if c.HistoryLimit <= 0 {

@@ -257,3 +257,7 @@ func financingTool(args json.RawMessage) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// RunFinancingTool runs calculate_financing on JSON arguments, as a model
+// would call it.
+func RunFinancingTool(args json.RawMessage) (map[string]any, error) { return financingTool(args) }
