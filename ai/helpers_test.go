@@ -2,6 +2,8 @@ package ai_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
@@ -19,7 +22,20 @@ import (
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
 
-func TestMain(m *testing.M) { devdbtest.Main(m) }
+// TestMain stops the throwaway Postgres and checks that no runtime
+// goroutine outlives the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	devdbtest.Shutdown()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // fakeClock is a manual clock: timers fire only when the test advances it.
 type fakeClock struct {
