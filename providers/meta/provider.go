@@ -70,6 +70,7 @@ type Provider struct {
 	now    func() time.Time
 	params Params
 	routes *routeCache
+	inbox  *inboxWriter
 
 	// base lives from New to Stop: background verifications and the inbox
 	// processor run under it.
@@ -130,6 +131,7 @@ func New(p Params) (*Provider, error) {
 		wake:     make(chan struct{}, 1),
 	}
 	pr.routes = newRouteCache(p.RouteCacheTTL, pr.store)
+	pr.inbox = newInboxWriter(p.Pool)
 	return pr, nil
 }
 

@@ -142,9 +142,7 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sum := sha256.Sum256(body)
-	_, err = h.p.store.pool.Exec(r.Context(), `
-INSERT INTO wa.webhook_inbox (source, tenant_id, dedupe_key, payload) VALUES ($1, $2, $3, $4)
-ON CONFLICT (source, dedupe_key) DO NOTHING`, InboxSource, tenant, hex.EncodeToString(sum[:]), body)
+	err = h.p.inbox.insert(r.Context(), tenant, hex.EncodeToString(sum[:]), body)
 	if err != nil {
 		// Not durable: Meta must retry.
 		h.p.log.Error("meta webhook inbox write", "error", err)
