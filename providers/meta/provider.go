@@ -396,8 +396,12 @@ func (p *Provider) WindowOpen(ctx context.Context, tenantID, sessionID, to strin
 
 // usableSession loads a session for sending and refuses states that
 // cannot send.
-func (p *Provider) usableSession(ctx context.Context, sessionID string) (*sessionRow, error) {
+// tenantID, when given, must own the session.
+func (p *Provider) usableSession(ctx context.Context, tenantID, sessionID string) (*sessionRow, error) {
 	sess, err := p.store.session(ctx, sessionID)
+	if err == nil && tenantID != "" && sess.TenantID != tenantID {
+		err = zapbase.Errorf(zapbase.CodeNotFound, "sessão Meta não encontrada")
+	}
 	if err != nil {
 		if zapbase.ErrorCode(err) == zapbase.CodeNotFound {
 			return nil, &providers.SessionUnavailableError{State: providers.StateLoggedOut, Err: err}
@@ -421,7 +425,7 @@ func (p *Provider) usableSession(ctx context.Context, sessionID string) (*sessio
 
 // Send implements providers.Provider.
 func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (providers.SendResult, error) {
-	sess, err := p.usableSession(ctx, msg.SessionID)
+	sess, err := p.usableSession(ctx, msg.TenantID, msg.SessionID)
 	if err != nil {
 		return providers.SendResult{}, err
 	}
@@ -507,7 +511,7 @@ func (p *Provider) afterSendError(ctx context.Context, sess *sessionRow, cls err
 // MarkRead implements providers.ReadMarker (Meta marks earlier messages of
 // the chat read too). With Typing, the typing indicator rides on the last id.
 func (p *Provider) MarkRead(ctx context.Context, mp providers.MarkReadParams) error {
-	sess, err := p.usableSession(ctx, mp.SessionID)
+	sess, err := p.usableSession(ctx, mp.TenantID, mp.SessionID)
 	if err != nil {
 		return err
 	}
@@ -532,7 +536,7 @@ func (p *Provider) SetTyping(ctx context.Context, sessionID, to string, typing b
 	if !typing {
 		return nil
 	}
-	sess, err := p.usableSession(ctx, sessionID)
+	sess, err := p.usableSession(ctx, "", sessionID)
 	if err != nil {
 		return err
 	}
@@ -575,7 +579,7 @@ func (p *Provider) UploadMedia(ctx context.Context, sessionID, mimeType string, 
 	if int64(len(data)) > limit {
 		return "", invalid("o arquivo tem %d bytes; o limite da Meta para %s é %d bytes", len(data), base, limit)
 	}
-	sess, err := p.usableSession(ctx, sessionID)
+	sess, err := p.usableSession(ctx, "", sessionID)
 	if err != nil {
 		return "", err
 	}

@@ -137,3 +137,15 @@ func TestDisconnectStopsSendsButKeepsWebhooks(t *testing.T) {
 	e.openWindow()
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM public.messages WHERE direction = 'inbound'`))
 }
+
+func TestSendRefusesAnotherTenantsSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.openWindow()
+	other := e.newTenant("intruder")
+	_, err := e.prov.Send(e.ctx, providers.OutboundMessage{TenantID: other, SessionID: e.session, To: customer,
+		Type: zapbase.MessageText, Content: providers.Content{Text: "oi"}, Attempt: 1})
+	var su *providers.SessionUnavailableError
+	require.ErrorAs(t, err, &su)
+	require.Empty(t, e.fake.Sends())
+}
