@@ -362,3 +362,37 @@ func TestBackgroundProcessorDrainsInbox(t *testing.T) {
 	e.prov.Stop()
 	e.prov.Stop() // idempotent
 }
+
+func TestTransientMediaFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.fake.AddMedia("1479537139650973", metafake.Media{Data: []byte("jpeg-bytes"), MimeType: "image/jpeg"})
+	e.fake.ScriptMediaLookup(metafake.ErrorOutcome("error_131000.json", http.StatusInternalServerError))
+	e.deliver(metafake.Fixture("webhook_image.json"))
+	var lastErr *string
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT last_error FROM wa.webhook_inbox WHERE processed_at IS NULL`).Scan(&lastErr))
+	require.NotNil(t, lastErr)
+	require.Zero(t, e.count(`SELECT count(*) FROM public.messages`), "not stored before the media is")
+
+	// The backoff elapses (the clock is the database's): the retry succeeds.
+	_, err := e.pool.Exec(e.ctx, `UPDATE wa.webhook_inbox SET next_attempt_at = now()`)
+	require.NoError(t, err)
+	e.drain()
+	var url string
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT content->>'mediaUrl' FROM public.messages WHERE direction = 'inbound'`).Scan(&url))
+	require.NotEmpty(t, url)
+	require.Zero(t, e.count(`SELECT count(*) FROM wa.webhook_inbox WHERE processed_at IS NULL`))
+}
+
+func TestWebhookRejectsOversizedBodiesAndOtherMethods(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	big := bytes.Repeat([]byte(" "), meta.MaxWebhookBytes+1)
+	require.Equal(t, http.StatusRequestEntityTooLarge, e.post(big, meta.Sign(appSecret, big)))
+	req, _ := http.NewRequest(http.MethodPut, e.web.URL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Zero(t, e.count(`SELECT count(*) FROM wa.webhook_inbox`))
+}

@@ -106,6 +106,7 @@ type Server struct {
 	waIDs   map[string]string
 	script  map[string][]Outcome // by recipient digits or BSUID; "*" for any
 	phone   []Outcome            // scripted answers of GET /{phone-number-id}
+	mediaQ  []Outcome            // scripted answers of GET /{media-id}
 	media   map[string]Media
 	counter int
 	hang    chan struct{}
@@ -157,6 +158,13 @@ func (s *Server) ScriptPhoneLookup(outcomes ...Outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.phone = append(s.phone, outcomes...)
+}
+
+// ScriptMediaLookup queues outcomes of GET /{media-id}.
+func (s *Server) ScriptMediaLookup(outcomes ...Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mediaQ = append(s.mediaQ, outcomes...)
 }
 
 // AddMedia makes a media id downloadable (inbound media).
@@ -395,6 +403,11 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) {
 		s.phone = s.phone[1:]
 		scripted = &o
 	}
+	if isMedia && len(s.mediaQ) > 0 {
+		o := s.mediaQ[0]
+		s.mediaQ = s.mediaQ[1:]
+		scripted = &o
+	}
 	s.mu.Unlock()
 	switch {
 	case isNumber:
@@ -409,6 +422,10 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) {
 			"verified_name": "Loja Exemplo", "quality_rating": "GREEN"})
 		writeJSON(w, http.StatusOK, b)
 	case isMedia:
+		if scripted != nil {
+			s.answer(w, r, *scripted)
+			return
+		}
 		if !s.anyToken(r) {
 			writeJSON(w, http.StatusUnauthorized, Fixture("error_190_token_expired.json"))
 			return
