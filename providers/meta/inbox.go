@@ -1,0 +1,539 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+)
+
+// Inbox processing: claimed rows carry a lease (next_attempt_at pushed
+// forward) so a crash mid-processing is retried by any replica; every step
+// is idempotent (inbound rows unique on wamid, receipts monotonic, contact
+// upserts), so reprocessing a payload is harmless.
+const (
+	inboxLease       = time.Minute
+	inboxMaxBackoff  = time.Hour
+	mediaMaxAttempts = 3
+)
+
+// runInbox drains the inbox until Stop: woken by webhooks, polling as a
+// safety net.
+func (p *Provider) runInbox() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.params.PollInterval)
+	defer t.Stop()
+	for {
+		n, err := p.ProcessInbox(p.base)
+		if err != nil && p.base.Err() == nil {
+			p.log.Error("meta inbox", "error", err)
+		}
+		if n == DefaultInboxBatch {
+			continue // more may be waiting
+		}
+		select {
+		case <-p.base.Done():
+			return
+		case <-p.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// ProcessInbox claims and processes one batch of pending Meta webhooks and
+// returns how many were claimed. Start runs it in the background; tests
+// call it directly.
+func (p *Provider) ProcessInbox(ctx context.Context) (int, error) {
+	rows, err := p.store.pool.Query(ctx, `
+WITH c AS (
+  SELECT id FROM wa.webhook_inbox
+   WHERE source = $1 AND processed_at IS NULL AND next_attempt_at <= now()
+   ORDER BY next_attempt_at, id
+   LIMIT $2
+   FOR UPDATE SKIP LOCKED)
+UPDATE wa.webhook_inbox i
+   SET attempts = i.attempts + 1, next_attempt_at = now() + $3::interval
+  FROM c WHERE i.id = c.id
+RETURNING i.id, i.payload, i.attempts`, InboxSource, DefaultInboxBatch, inboxLease.String())
+	if err != nil {
+		return 0, fmt.Errorf("claim meta webhooks: %w", err)
+	}
+	type item struct {
+		id       int64
+		payload  []byte
+		attempts int
+	}
+	var items []item
+	for rows.Next() {
+		var it item
+		if err := rows.Scan(&it.id, &it.payload, &it.attempts); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("claim meta webhooks: %w", err)
+		}
+		items = append(items, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("claim meta webhooks: %w", err)
+	}
+	for _, it := range items {
+		perr := p.processPayload(ctx, it.payload, it.attempts)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if perr == nil {
+			_, err = p.store.pool.Exec(wctx, `UPDATE wa.webhook_inbox SET processed_at = now(), last_error = NULL WHERE id = $1`, it.id)
+		} else {
+			backoff := min(time.Duration(1<<min(it.attempts, 12))*time.Second, inboxMaxBackoff)
+			p.log.Warn("meta webhook processing failed, will retry", "inbox_id", it.id, "attempt", it.attempts,
+				"retry_in", backoff.String(), "error", perr)
+			_, err = p.store.pool.Exec(wctx, `
+UPDATE wa.webhook_inbox SET last_error = $2, next_attempt_at = now() + $3::interval WHERE id = $1`,
+				it.id, perr.Error(), backoff.String())
+		}
+		cancel()
+		if err != nil {
+			return len(items), fmt.Errorf("record meta webhook %d: %w", it.id, err)
+		}
+	}
+	return len(items), nil
+}
+
+// Webhook payload (the parts zapbase reads; unknown fields are ignored).
+type (
+	webhookPayload struct {
+		Object string `json:"object"`
+		Entry  []struct {
+			ID      string `json:"id"`
+			Changes []struct {
+				Field string          `json:"field"`
+				Value json.RawMessage `json:"value"`
+			} `json:"changes"`
+		} `json:"entry"`
+	}
+	changeValue struct {
+		Metadata struct {
+			DisplayPhoneNumber string `json:"display_phone_number"`
+			PhoneNumberID      string `json:"phone_number_id"`
+		} `json:"metadata"`
+		Contacts []waContact       `json:"contacts"`
+		Messages []json.RawMessage `json:"messages"`
+		Statuses []waStatus        `json:"statuses"`
+		Errors   []waError         `json:"errors"`
+	}
+	waContact struct {
+		Profile struct {
+			Name     string `json:"name"`
+			Username string `json:"username"`
+		} `json:"profile"`
+		WaID   string `json:"wa_id"`
+		UserID string `json:"user_id"`
+	}
+	waError struct {
+		Code      int    `json:"code"`
+		Title     string `json:"title"`
+		Message   string `json:"message"`
+		ErrorData struct {
+			Details string `json:"details"`
+		} `json:"error_data"`
+	}
+	waStatus struct {
+		ID                    string    `json:"id"`
+		Status                string    `json:"status"`
+		Timestamp             string    `json:"timestamp"`
+		RecipientID           string    `json:"recipient_id"`
+		RecipientUserID       string    `json:"recipient_user_id"`
+		BizOpaqueCallbackData string    `json:"biz_opaque_callback_data"`
+		Errors                []waError `json:"errors"`
+	}
+	waMedia struct {
+		ID       string `json:"id"`
+		MimeType string `json:"mime_type"`
+		SHA256   string `json:"sha256"`
+		Caption  string `json:"caption"`
+		Filename string `json:"filename"`
+		Voice    bool   `json:"voice"`
+		Animated bool   `json:"animated"`
+	}
+	waMessage struct {
+		From       string                 `json:"from"`
+		FromUserID string                 `json:"from_user_id"`
+		ID         string                 `json:"id"`
+		Timestamp  string                 `json:"timestamp"`
+		Type       string                 `json:"type"`
+		Context    json.RawMessage        `json:"context"`
+		Referral   json.RawMessage        `json:"referral"`
+		Errors     []waError              `json:"errors"`
+		Text       *struct{ Body string } `json:"text"`
+		Image      *waMedia               `json:"image"`
+		Video      *waMedia               `json:"video"`
+		Document   *waMedia               `json:"document"`
+		Audio      *waMedia               `json:"audio"`
+		Sticker    *waMedia               `json:"sticker"`
+		Location   *struct {
+			Latitude  float64 `json:"latitude"`
+			Longitude float64 `json:"longitude"`
+			Name      string  `json:"name"`
+			Address   string  `json:"address"`
+		} `json:"location"`
+		Contacts []struct {
+			Name struct {
+				FormattedName string `json:"formatted_name"`
+			} `json:"name"`
+			Phones []struct {
+				Phone string `json:"phone"`
+				WaID  string `json:"wa_id"`
+			} `json:"phones"`
+			Emails []struct {
+				Email string `json:"email"`
+			} `json:"emails"`
+			Org struct {
+				Company string `json:"company"`
+			} `json:"org"`
+			VCard string `json:"vcard"`
+		} `json:"contacts"`
+		Interactive *struct {
+			Type        string `json:"type"`
+			ButtonReply *struct {
+				ID    string `json:"id"`
+				Title string `json:"title"`
+			} `json:"button_reply"`
+			ListReply *struct {
+				ID          string `json:"id"`
+				Title       string `json:"title"`
+				Description string `json:"description"`
+			} `json:"list_reply"`
+			NfmReply *struct {
+				Name string `json:"name"`
+				Body string `json:"body"`
+			} `json:"nfm_reply"`
+		} `json:"interactive"`
+		Button *struct {
+			Payload string `json:"payload"`
+			Text    string `json:"text"`
+		} `json:"button"`
+		Reaction *struct {
+			MessageID string  `json:"message_id"`
+			Emoji     *string `json:"emoji"`
+		} `json:"reaction"`
+		System *struct {
+			Body string `json:"body"`
+			Type string `json:"type"`
+			WaID string `json:"wa_id"`
+		} `json:"system"`
+	}
+	waContext struct {
+		From                string `json:"from"`
+		ID                  string `json:"id"`
+		Forwarded           bool   `json:"forwarded"`
+		FrequentlyForwarded bool   `json:"frequently_forwarded"`
+	}
+)
+
+// processPayload applies one stored webhook. It returns an error only for
+// failures worth retrying the whole payload (database, transient media).
+func (p *Provider) processPayload(ctx context.Context, body []byte, attempt int) error {
+	var pl webhookPayload
+	if err := json.Unmarshal(body, &pl); err != nil {
+		p.log.Error("meta webhook payload is not JSON, dropped", "error", err)
+		return nil // verified but unparseable: retrying cannot help
+	}
+	var errs []error
+	for _, e := range pl.Entry {
+		for _, ch := range e.Changes {
+			if ch.Field != "messages" {
+				// Template status, account updates…: acknowledged, not messages.
+				p.log.Debug("meta webhook field ignored", "field", ch.Field, "waba_id", e.ID)
+				continue
+			}
+			var v changeValue
+			if err := json.Unmarshal(ch.Value, &v); err != nil {
+				p.log.Error("meta webhook change is malformed, skipped", "waba_id", e.ID, "error", err)
+				continue
+			}
+			rt, err := p.routes.routeFor(ctx, v.Metadata.PhoneNumberID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if rt == nil {
+				p.log.Warn("meta webhook for an unknown number, skipped", "phone_number_id", v.Metadata.PhoneNumberID)
+				continue
+			}
+			for _, s := range v.Statuses {
+				if err := p.applyStatus(ctx, rt, v, s); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			for _, raw := range v.Messages {
+				if err := p.applyMessage(ctx, rt, v, raw, attempt); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			for _, se := range v.Errors {
+				// System-level asynchronous errors (e.g. 130429) name no message.
+				p.log.Warn("meta asynchronous error", "tenant_id", rt.TenantID, "session_id", rt.SessionID,
+					"code", se.Code, "title", se.Title, "details", se.ErrorData.Details)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func parseTimestamp(s string) time.Time {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+var statusMap = map[string]zapbase.Status{
+	"sent": zapbase.StatusSent, "delivered": zapbase.StatusDelivered, "read": zapbase.StatusRead,
+	"played": zapbase.StatusPlayed, "failed": zapbase.StatusFailed,
+}
+
+func (p *Provider) applyStatus(ctx context.Context, rt *route, v changeValue, s waStatus) error {
+	st, ok := statusMap[s.Status]
+	if !ok || s.ID == "" {
+		p.log.Warn("meta status ignored", "tenant_id", rt.TenantID, "status", s.Status)
+		return nil
+	}
+	if rowID, ok := strings.CutPrefix(s.BizOpaqueCallbackData, callbackPrefix); ok && uuidPattern.MatchString(rowID) {
+		// A send whose answer was lost still gets its wamid.
+		if err := p.store.bindMessageID(ctx, rt.TenantID, rowID, s.ID); err != nil {
+			return err
+		}
+	}
+	rc := providers.Receipt{
+		TenantID: rt.TenantID, SessionID: rt.SessionID, Provider: zapbase.ProviderMeta,
+		ProviderMessageIDs: []string{s.ID}, Status: st, Timestamp: parseTimestamp(s.Timestamp),
+		Recipient: s.RecipientID,
+	}
+	if rc.Recipient == "" {
+		rc.Recipient = s.RecipientUserID
+	}
+	if st == zapbase.StatusFailed {
+		if len(s.Errors) > 0 {
+			rc.ErrorCode = codeString(s.Errors[0].Code)
+			rc.ErrorReason = Reason(s.Errors[0].Code)
+		} else {
+			rc.ErrorCode, rc.ErrorReason = "unknown", "A Meta informou falha no envio sem detalhar o motivo."
+		}
+	}
+	if err := p.events.Receipt(ctx, rc); err != nil {
+		return err
+	}
+	// 2026 status webhooks carry the recipient's identities: link them.
+	id := contactIdentity{WaID: s.RecipientID, BSUID: s.RecipientUserID}
+	for _, c := range v.Contacts {
+		if (c.WaID != "" && c.WaID == id.WaID) || (c.UserID != "" && c.UserID == id.BSUID) {
+			id.WaID, id.BSUID = firstNonEmpty(id.WaID, c.WaID), firstNonEmpty(id.BSUID, c.UserID)
+			id.ProfileName, id.Username = c.Profile.Name, c.Profile.Username
+		}
+	}
+	if id.WaID != "" && id.BSUID != "" {
+		return p.store.linkContact(ctx, rt.TenantID, rt.SessionID, id)
+	}
+	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (p *Provider) applyMessage(ctx context.Context, rt *route, v changeValue, raw json.RawMessage, attempt int) error {
+	var m waMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		p.log.Error("meta inbound message malformed, skipped", "tenant_id", rt.TenantID, "error", err)
+		return nil
+	}
+	if m.ID == "" {
+		p.log.Warn("meta inbound message without id, skipped", "tenant_id", rt.TenantID)
+		return nil
+	}
+	// Sender: phone (from) and/or BSUID (from_user_id); value.contacts
+	// holds the profile and, since 2026, user_id.
+	id := contactIdentity{WaID: m.From, BSUID: m.FromUserID}
+	for _, c := range v.Contacts {
+		if (c.WaID != "" && c.WaID == m.From) || (c.UserID != "" && c.UserID == m.FromUserID) || len(v.Contacts) == 1 {
+			id.WaID, id.BSUID = firstNonEmpty(id.WaID, c.WaID), firstNonEmpty(id.BSUID, c.UserID)
+			id.ProfileName, id.Username = c.Profile.Name, c.Profile.Username
+			break
+		}
+	}
+	ts := parseTimestamp(m.Timestamp)
+	msgType, content, media := normalize(m, raw)
+
+	var mediaErr error
+	if media != nil && media.ID != "" && p.media != nil {
+		mediaErr = p.fetchMedia(ctx, rt, media, &content)
+		if mediaErr != nil {
+			var perm *providers.PermanentError
+			if !errors.As(mediaErr, &perm) && attempt < mediaMaxAttempts {
+				return fmt.Errorf("fetch media %s of %s: %w", media.ID, m.ID, mediaErr)
+			}
+			p.log.Warn("meta inbound media not downloaded", "tenant_id", rt.TenantID, "message_id", m.ID, "error", mediaErr)
+		}
+	}
+
+	in := providers.InboundMessage{
+		TenantID: rt.TenantID, SessionID: rt.SessionID, Provider: zapbase.ProviderMeta,
+		ProviderMessageID: m.ID, From: firstNonEmpty(id.WaID, id.BSUID), PushName: firstNonEmpty(id.ProfileName, id.Username),
+		To: rt.PhoneNumber, Type: msgType, Content: content, Timestamp: ts,
+	}
+	if id.WaID != "" && id.BSUID != "" {
+		in.FromAlt = id.BSUID
+	}
+	if err := p.events.Inbound(ctx, in); err != nil {
+		return err
+	}
+	switch {
+	case len(m.Errors) > 0:
+		e := m.Errors[0]
+		if err := p.store.markInboundError(ctx, rt.TenantID, m.ID, codeString(e.Code), Reason(e.Code)); err != nil {
+			return err
+		}
+	case mediaErr != nil:
+		if err := p.store.markInboundError(ctx, rt.TenantID, m.ID, "media_download_failed",
+			"Não foi possível baixar a mídia recebida da Meta. Peça para o contato reenviar."); err != nil {
+			return err
+		}
+	}
+	if m.Type == "system" && m.System != nil && m.System.Type == "user_changed_number" && m.System.WaID != "" && m.From != "" {
+		return p.store.changeNumber(ctx, rt.TenantID, rt.SessionID, m.From, m.System.WaID)
+	}
+	if m.Type != "system" {
+		// A customer message opens (refreshes) the 24-hour window.
+		id.InboundAt = ts
+		if id.InboundAt.IsZero() {
+			id.InboundAt = p.now()
+		}
+	}
+	return p.store.linkContact(ctx, rt.TenantID, rt.SessionID, id)
+}
+
+// normalize maps a Meta message to the canonical type and content. Unknown
+// types become "unsupported" placeholders keeping the raw message.
+func normalize(m waMessage, raw json.RawMessage) (zapbase.MessageType, providers.Content, *waMedia) {
+	var c providers.Content
+	extra := map[string]any{}
+	if len(m.Context) > 0 {
+		var ctx waContext
+		if json.Unmarshal(m.Context, &ctx) == nil && ctx.ID != "" {
+			c.ReplyTo = ctx.ID // a reply or a button tap; forwarded has no id
+		}
+		extra["context"] = m.Context
+	}
+	if len(m.Referral) > 0 {
+		extra["referral"] = m.Referral
+	}
+	if len(m.Errors) > 0 {
+		extra["errors"] = m.Errors
+	}
+	var t zapbase.MessageType
+	var media *waMedia
+	setMedia := func(md *waMedia) {
+		media = md
+		c.MediaID, c.MimeType, c.Caption, c.Filename = md.ID, md.MimeType, md.Caption, md.Filename
+		if md.SHA256 != "" {
+			extra["sha256"] = md.SHA256
+		}
+		if md.Animated {
+			extra["animated"] = true
+		}
+	}
+	switch {
+	case m.Type == "text" && m.Text != nil:
+		t, c.Text = zapbase.MessageText, m.Text.Body
+	case m.Type == "image" && m.Image != nil:
+		t = zapbase.MessageImage
+		setMedia(m.Image)
+	case m.Type == "video" && m.Video != nil:
+		t = zapbase.MessageVideo
+		setMedia(m.Video)
+	case m.Type == "document" && m.Document != nil:
+		t = zapbase.MessageDocument
+		setMedia(m.Document)
+	case m.Type == "sticker" && m.Sticker != nil:
+		t = zapbase.MessageSticker
+		setMedia(m.Sticker)
+	case m.Type == "audio" && m.Audio != nil:
+		t = zapbase.MessageAudio
+		if m.Audio.Voice {
+			t = zapbase.MessageVoice
+		}
+		setMedia(m.Audio)
+	case m.Type == "location" && m.Location != nil:
+		t = zapbase.MessageLocation
+		lat, lng := m.Location.Latitude, m.Location.Longitude
+		c.Latitude, c.Longitude, c.Name, c.Address = &lat, &lng, m.Location.Name, m.Location.Address
+	case m.Type == "contacts" && len(m.Contacts) > 0:
+		t = zapbase.MessageContacts
+		for _, mc := range m.Contacts {
+			card := providers.ContactCard{Name: mc.Name.FormattedName, Org: mc.Org.Company, VCard: mc.VCard}
+			for _, ph := range mc.Phones {
+				card.Phones = append(card.Phones, firstNonEmpty(ph.Phone, ph.WaID))
+			}
+			for _, em := range mc.Emails {
+				card.Emails = append(card.Emails, em.Email)
+			}
+			c.Contacts = append(c.Contacts, card)
+		}
+	case m.Type == "interactive" && m.Interactive != nil:
+		t = zapbase.MessageInteractive
+		switch {
+		case m.Interactive.ButtonReply != nil:
+			c.Text = m.Interactive.ButtonReply.Title
+		case m.Interactive.ListReply != nil:
+			c.Text = m.Interactive.ListReply.Title
+		case m.Interactive.NfmReply != nil:
+			c.Text = m.Interactive.NfmReply.Body
+		}
+		c.Interactive = fieldOf(raw, "interactive")
+	case m.Type == "button" && m.Button != nil:
+		// A template quick-reply tap: canonical interactive reply.
+		t, c.Text = zapbase.MessageInteractive, m.Button.Text
+		c.Interactive, _ = json.Marshal(map[string]any{"type": "button", "button": m.Button})
+	case m.Type == "reaction" && m.Reaction != nil:
+		t, c.TargetMessageID = zapbase.MessageReaction, m.Reaction.MessageID
+		if m.Reaction.Emoji != nil {
+			c.Emoji = *m.Reaction.Emoji // missing or "" means removed
+		}
+	case m.Type == "system" && m.System != nil:
+		t, c.Text = zapbase.MessageSystem, m.System.Body
+		extra["system"] = m.System
+	default:
+		// unsupported, order, revoke, a media type whose object is missing
+		// (131052), or anything Meta adds later: keep it, never drop it.
+		t = zapbase.MessageUnsupported
+		if (m.Type == "image" || m.Type == "video" || m.Type == "audio" || m.Type == "document" || m.Type == "sticker") && len(m.Errors) > 0 {
+			t = zapbase.MessageType(m.Type)
+		}
+		extra["type"] = m.Type
+		extra["message"] = raw
+	}
+	if len(extra) > 0 {
+		c.Raw, _ = json.Marshal(extra)
+	}
+	return t, c, media
+}
+
+// fieldOf extracts one top-level field of a JSON object as raw bytes.
+func fieldOf(raw json.RawMessage, name string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	return m[name]
+}
