@@ -12,8 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/api"
+	"github.com/zapbase/zapbase/media"
 	"github.com/zapbase/zapbase/migrations"
+	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/supabase"
 )
@@ -38,6 +41,16 @@ type Main struct {
 	components []component
 	// beforeStop run before components stop (stop intake first).
 	closed bool
+
+	// Set by wire for the HTTP API: the provider registry, dispatch's
+	// Waiter/Waker, raw handlers of other packages (Meta webhook, metrics)
+	// and extra operations (agents).
+	providers    map[zapbase.ProviderType]providers.Provider
+	waiter       api.Waiter
+	waker        api.Waker
+	mounts       []api.Mount
+	apiRegisters []func(*api.Router)
+	verifier     *supabase.Verifier
 }
 
 // NewMain prepares a Main from a validated configuration.
@@ -76,14 +89,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	handler := api.NewHandler(api.Params{
-		Pool:   pool,
-		Logger: m.log.With("component", "api"),
-		ReadyChecks: []api.ReadyCheck{
-			{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
-			{Name: "migrations", Check: m.migrationsCurrent},
-		},
-	})
+	handler, err := m.apiHandler(ctx)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.cfg.HTTPAddr, err)
@@ -108,6 +117,46 @@ func (m *Main) Run(ctx context.Context) error {
 // wire builds and starts the pipeline components.
 func (m *Main) wire(ctx context.Context) error {
 	return nil
+}
+
+// apiHandler builds the HTTP API from the configuration and what wire set.
+func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
+	vcfg := supabase.VerifierConfig{HS256Secret: m.cfg.JWTSecret, Issuer: m.cfg.JWTIssuer, Audience: m.cfg.JWTAudience}
+	if m.cfg.SupabaseURL != "" {
+		vcfg.JWKSURL = m.cfg.SupabaseURL + "/auth/v1/.well-known/jwks.json"
+	}
+	verifier, err := supabase.NewVerifier(ctx, vcfg)
+	if err != nil {
+		return nil, err
+	}
+	m.verifier = verifier
+	var store media.Store = &media.Local{Dir: m.cfg.MediaDir}
+	if m.cfg.SupabaseURL != "" && m.cfg.SupabaseServiceKey != "" {
+		store = &media.SupabaseStore{Storage: supabase.NewStorage(m.cfg.SupabaseURL, m.cfg.SupabaseServiceKey, nil), Bucket: m.cfg.StorageBucket}
+	}
+	sendWait := m.cfg.SendWait
+	if sendWait == 0 {
+		sendWait = -1 // ZAPBASE_SEND_WAIT=0: never wait
+	}
+	return api.NewHandler(api.Params{
+		Pool:   m.pool,
+		Logger: m.log.With("component", "api"),
+		ReadyChecks: []api.ReadyCheck{
+			{Name: "database", Check: func(ctx context.Context) error { return m.pool.Ping(ctx) }},
+			{Name: "migrations", Check: m.migrationsCurrent},
+		},
+		Providers:             m.providers,
+		Waiter:                m.waiter,
+		Waker:                 m.waker,
+		Verifier:              verifier,
+		Box:                   m.box,
+		Media:                 store,
+		AdminToken:            m.cfg.AdminToken,
+		SupabaseWebhookSecret: m.cfg.SupabaseWebhookSecret,
+		SendWait:              sendWait,
+		Mounts:                m.mounts,
+		RegisterFuncs:         m.apiRegisters,
+	}), nil
 }
 
 func (m *Main) start(ctx context.Context, c component) error {
@@ -151,6 +200,9 @@ func (m *Main) Close() error {
 	}
 	for i := len(m.components) - 1; i >= 0; i-- {
 		m.components[i].Stop()
+	}
+	if m.verifier != nil {
+		m.verifier.Close()
 	}
 	if m.pool != nil {
 		m.pool.Close()

@@ -1,0 +1,325 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/zapbase/zapbase"
+)
+
+// Tenant is the authenticated caller's tenant, in the request context of
+// every operation registered with Router.Tenant.
+type Tenant struct {
+	ID                 string
+	ClientID           string
+	Name               string
+	DefaultProvider    zapbase.ProviderType
+	RateLimitPerMinute int
+	// Actor names the caller for the audit log: "user:<uuid>" or
+	// "api_key:<id>".
+	Actor string
+	// UserID is set for JWT callers.
+	UserID string
+	// Role is the member role (API keys act as admin).
+	Role zapbase.MemberRole
+}
+
+// CanManage reports whether the caller may change tenant settings.
+func (t Tenant) CanManage() bool { return t.Role == zapbase.RoleOwner || t.Role == zapbase.RoleAdmin }
+
+type tenantKey struct{}
+
+// TenantFromContext returns the authenticated tenant of a request.
+func TenantFromContext(ctx context.Context) (Tenant, bool) {
+	t, ok := ctx.Value(tenantKey{}).(Tenant)
+	return t, ok
+}
+
+// MustTenant returns the tenant of an operation registered with
+// Router.Tenant (it panics elsewhere: a wiring bug).
+func MustTenant(ctx context.Context) Tenant {
+	t, ok := TenantFromContext(ctx)
+	if !ok {
+		panic("api: no tenant in context (operation not registered with Router.Tenant)")
+	}
+	return t
+}
+
+// APIKeyPrefix starts every tenant API key.
+const APIKeyPrefix = "zb_"
+
+var tenantErrors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests}
+
+func (s *Server) tenantOp(op huma.Operation) huma.Operation {
+	op.Security = []map[string][]string{{"supabaseJWT": {}, "clientId": {}}, {"apiKey": {}}}
+	op.Middlewares = append(huma.Middlewares{s.tenantAuth}, op.Middlewares...)
+	op.Errors = mergeErrors(op.Errors, tenantErrors)
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = DefaultBodyLimit
+	}
+	return op
+}
+
+func (s *Server) adminOp(op huma.Operation) huma.Operation {
+	op.Security = []map[string][]string{{"adminToken": {}}}
+	op.Middlewares = append(huma.Middlewares{s.adminAuth}, op.Middlewares...)
+	op.Errors = mergeErrors(op.Errors, []int{http.StatusUnauthorized, http.StatusUnprocessableEntity})
+	op.Tags = []string{"Administração"}
+	return op
+}
+
+func mergeErrors(a, b []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, c := range append(a, b...) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tenantAuth authenticates the caller, resolves its tenant, applies the
+// rate limit and puts the Tenant in the context.
+func (s *Server) tenantAuth(hctx huma.Context, next func(huma.Context)) {
+	ctx := hctx.Context()
+	t, p := s.authenticate(ctx, hctx.Header("Authorization"), hctx.Header("X-API-Key"), hctx.Header("X-Client-Id"))
+	if p != nil {
+		writeHumaProblem(hctx, p)
+		return
+	}
+	if ri := reqInfoFrom(ctx); ri != nil {
+		ri.tenantID, ri.actor = t.ID, t.Actor
+	}
+	if p := s.rateLimit(ctx, t); p != nil {
+		writeHumaProblem(hctx, p)
+		return
+	}
+	next(huma.WithValue(hctx, tenantKey{}, t))
+}
+
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func errUnauthorized(msg string) *Problem {
+	p := NewProblem(http.StatusUnauthorized, zapbase.CodeUnauthorized, msg)
+	p.GetHeaders().Set("WWW-Authenticate", `Bearer realm="zapbase"`)
+	return p
+}
+
+func (s *Server) authenticate(ctx context.Context, authz, apiKey, clientID string) (Tenant, *Problem) {
+	tok, hasBearer := bearer(authz)
+	if apiKey == "" && hasBearer && strings.HasPrefix(tok, APIKeyPrefix) {
+		apiKey = tok
+	}
+	if apiKey != "" {
+		return s.authenticateAPIKey(ctx, apiKey, clientID)
+	}
+	if !hasBearer {
+		return Tenant{}, errUnauthorized("Autenticação ausente: envie Authorization: Bearer <JWT do Supabase> com X-Client-Id, ou X-API-Key.")
+	}
+	if s.p.Verifier == nil {
+		return Tenant{}, errUnauthorized("Autenticação por JWT não está configurada neste servidor; use X-API-Key.")
+	}
+	claims, err := s.p.Verifier.Verify(ctx, tok)
+	if err != nil {
+		return Tenant{}, errUnauthorized("Token inválido ou expirado.").WithCause(err)
+	}
+	if clientID == "" {
+		return Tenant{}, NewProblem(http.StatusBadRequest, zapbase.CodeMissingClientID,
+			"Cabeçalho X-Client-Id obrigatório: informe o client_id do tenant.",
+			FieldError{Location: "header.X-Client-Id", Message: "obrigatório"})
+	}
+	if !zapbase.ValidClientID(clientID) {
+		return Tenant{}, NewProblem(http.StatusUnauthorized, "unknown_tenant", "Tenant desconhecido.")
+	}
+	var t Tenant
+	var role *string
+	var active bool
+	err = s.p.Pool.QueryRow(ctx, `
+SELECT t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_minute, t.is_active, m.role
+  FROM public.tenants t
+  LEFT JOIN public.tenant_members m ON m.tenant_id = t.id AND m.user_id = $2
+ WHERE t.client_id = $1`, clientID, claims.UserID()).Scan(&t.ID, &t.ClientID, &t.Name, &t.DefaultProvider,
+		&t.RateLimitPerMinute, &active, &role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, NewProblem(http.StatusUnauthorized, "unknown_tenant", "Tenant desconhecido.")
+	}
+	if err != nil {
+		return Tenant{}, Internal(err)
+	}
+	if role == nil {
+		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeForbidden, "Você não é membro deste tenant.")
+	}
+	if !active {
+		return Tenant{}, NewProblem(http.StatusForbidden, "tenant_inactive", "Este tenant está desativado.")
+	}
+	t.Role = zapbase.MemberRole(*role)
+	t.UserID = claims.UserID()
+	t.Actor = "user:" + t.UserID
+	return t, nil
+}
+
+// hashAPIKey is how keys are stored (SHA-256; keys are 256-bit random, so
+// a slow hash adds nothing).
+func hashAPIKey(key string) []byte {
+	sum := sha256.Sum256([]byte(key))
+	return sum[:]
+}
+
+func (s *Server) authenticateAPIKey(ctx context.Context, key, clientID string) (Tenant, *Problem) {
+	if !strings.HasPrefix(key, APIKeyPrefix) || len(key) > 200 {
+		return Tenant{}, errUnauthorized("Chave de API inválida.")
+	}
+	var t Tenant
+	var keyID string
+	var active bool
+	err := s.p.Pool.QueryRow(ctx, `
+UPDATE wa.api_keys k SET last_used_at = now()
+  FROM public.tenants t
+ WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND t.id = k.tenant_id
+RETURNING k.id, t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_minute, t.is_active`,
+		hashAPIKey(key)).Scan(&keyID, &t.ID, &t.ClientID, &t.Name, &t.DefaultProvider, &t.RateLimitPerMinute, &active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, errUnauthorized("Chave de API inválida ou revogada.")
+	}
+	if err != nil {
+		return Tenant{}, Internal(err)
+	}
+	if clientID != "" && clientID != t.ClientID {
+		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeForbidden, "A chave de API não pertence ao tenant informado em X-Client-Id.")
+	}
+	if !active {
+		return Tenant{}, NewProblem(http.StatusForbidden, "tenant_inactive", "Este tenant está desativado.")
+	}
+	t.Role = zapbase.RoleAdmin
+	t.Actor = "api_key:" + keyID
+	return t, nil
+}
+
+func (s *Server) adminAuth(hctx huma.Context, next func(huma.Context)) {
+	if s.p.AdminToken == "" {
+		writeHumaProblem(hctx, NewProblem(http.StatusForbidden, "admin_disabled",
+			"A administração está desativada: defina ZAPBASE_ADMIN_TOKEN."))
+		return
+	}
+	tok, ok := bearer(hctx.Header("Authorization"))
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.p.AdminToken)) != 1 {
+		writeHumaProblem(hctx, errUnauthorized("Credencial de administração inválida."))
+		return
+	}
+	if ri := reqInfoFrom(hctx.Context()); ri != nil {
+		ri.actor = "admin"
+	}
+	next(hctx)
+}
+
+// Rate limiting: GCRA over wa.rate_limits. A tenant may burst its whole
+// per-minute allowance, then one request every 60s/limit.
+const rateWindow = time.Minute
+
+const rateLimitSQL = `
+INSERT INTO wa.rate_limits AS r (tenant_id, tat)
+VALUES ($1, now() + make_interval(secs => $2))
+ON CONFLICT (tenant_id) DO UPDATE
+   SET tat = greatest(r.tat, now()) + make_interval(secs => $2)
+ WHERE greatest(r.tat, now()) + make_interval(secs => $2) - now() <= make_interval(secs => $3)
+RETURNING true`
+
+func (s *Server) rateLimit(ctx context.Context, t Tenant) *Problem {
+	limit := t.RateLimitPerMinute
+	if limit <= 0 {
+		limit = zapbase.DefaultRateLimitPerMinute
+	}
+	interval := rateWindow.Seconds() / float64(limit)
+	var ok bool
+	err := s.p.Pool.QueryRow(ctx, rateLimitSQL, t.ID, interval, rateWindow.Seconds()).Scan(&ok)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		// Fail open: the limit protects capacity; an outage of the limiter
+		// must not take the API down with it. The cause is logged.
+		if ri := reqInfoFrom(ctx); ri != nil {
+			ri.err = err
+		}
+		return nil
+	}
+	var wait float64
+	_ = s.p.Pool.QueryRow(ctx, `SELECT extract(epoch FROM (tat + make_interval(secs => $2) - make_interval(secs => $3)) - now())::float8
+  FROM wa.rate_limits WHERE tenant_id = $1`, t.ID, interval, rateWindow.Seconds()).Scan(&wait)
+	secs := int(math.Ceil(wait))
+	if secs < 1 {
+		secs = 1
+	}
+	return NewProblem(http.StatusTooManyRequests, zapbase.CodeRateLimited,
+		"Limite de requisições do tenant excedido; tente novamente em alguns segundos.").WithRetryAfter(secs)
+}
+
+// Audit log.
+
+type auditEntry struct {
+	TenantID string
+	Action   string
+	Target   string
+	Result   string
+	Details  map[string]any
+}
+
+// dbExecer is a pool or a transaction.
+type dbExecer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (s *Server) audit(ctx context.Context, db dbExecer, e auditEntry) {
+	ri := reqInfoFrom(ctx)
+	actor, reqID := "system", ""
+	if ri != nil {
+		reqID = ri.id
+		if ri.actor != "" {
+			actor = ri.actor
+		}
+	}
+	if e.TenantID == "" {
+		if t, ok := TenantFromContext(ctx); ok {
+			e.TenantID = t.ID
+		}
+	}
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	if e.Result == "" {
+		e.Result = "ok"
+	}
+	details, _ := json.Marshal(e.Details)
+	if _, err := db.Exec(ctx, `INSERT INTO wa.audit_log (tenant_id, actor, action, target, request_id, result, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, nullIfEmpty(e.TenantID), actor, e.Action, nullIfEmpty(e.Target),
+		nullIfEmpty(reqID), e.Result, details); err != nil {
+		s.log.Error("write audit log", "error", err, "action", e.Action, "tenant_id", e.TenantID, "request_id", reqID)
+	}
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,636 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+)
+
+// Recipient pattern: international digits (optional +), or a WhatsApp JID
+// / provider contact id (user@server).
+const recipientPattern = `^(\+?[0-9]{8,15}|[0-9A-Za-z._:-]{1,80}@[a-z.]{2,32})$`
+
+// SendCommon are the fields shared by every send request.
+type SendCommon struct {
+	To       string `json:"to" pattern:"^(\\+?[0-9]{8,15}|[0-9A-Za-z._:-]{1,80}@[a-z.]{2,32})$" doc:"Destinatário: número internacional só com dígitos (ex.: 5511988887777) ou JID do WhatsApp" example:"5511988887777"`
+	Provider string `json:"provider,omitempty" enum:"baileys,meta_api,sandbox,auto" default:"auto" doc:"Provedor: baileys (WhatsApp Web), meta_api (API oficial), sandbox ou auto (preferência do tenant)"`
+	From     string `json:"from,omitempty" pattern:"^[0-9]{8,15}$" doc:"Número da sessão que envia (opcional; padrão: escolhida pelo despachante)" example:"5511900000000"`
+	EnableAI bool   `json:"enableAI,omitempty" doc:"Ativa o agente de IA para as respostas desta conversa"`
+	AgentID  string `json:"agentId,omitempty" format:"uuid" doc:"Agente de IA que deve responder (opcional)"`
+	// Metadata is free-form data stored with the row (max 16 keys).
+	Metadata map[string]any `json:"metadata,omitempty" maxProperties:"16" doc:"Dados livres guardados com a mensagem"`
+}
+
+// TextRequest is POST /messages/text (the original spec's example).
+type TextRequest struct {
+	SendCommon
+	Content    string `json:"content" minLength:"1" maxLength:"4096" doc:"Texto da mensagem" example:"Olá do zapbase!"`
+	PreviewURL bool   `json:"previewUrl,omitempty" doc:"Mostra a prévia do primeiro link"`
+	ReplyTo    string `json:"replyTo,omitempty" maxLength:"128" doc:"Id (do provedor) da mensagem citada"`
+}
+
+// SendRequest is POST /messages/send: any message type in the canonical
+// content format.
+type SendRequest struct {
+	SendCommon
+	Type    string            `json:"type" enum:"text,image,video,audio,voice,document,sticker,location,contacts,template,interactive,reaction" doc:"Tipo da mensagem" example:"text"`
+	Content providers.Content `json:"content" doc:"Conteúdo canônico (somente os campos do tipo são usados)"`
+}
+
+// LocationRequest is POST /messages/location.
+type LocationRequest struct {
+	SendCommon
+	Latitude  float64 `json:"latitude" minimum:"-90" maximum:"90" example:"-23.5614"`
+	Longitude float64 `json:"longitude" minimum:"-180" maximum:"180" example:"-46.6559"`
+	Name      string  `json:"name,omitempty" maxLength:"256" example:"MASP"`
+	Address   string  `json:"address,omitempty" maxLength:"512" example:"Av. Paulista, 1578 - São Paulo"`
+}
+
+// MediaRequest is POST /messages/media (JSON form; multipart carries the
+// same fields plus a `file` part).
+type MediaRequest struct {
+	SendCommon
+	Type        string `json:"type" enum:"image,video,audio,voice,document,sticker" doc:"Tipo da mídia" example:"image"`
+	MediaURL    string `json:"mediaUrl,omitempty" format:"uri" maxLength:"2048" doc:"URL pública (https) da mídia" example:"https://exemplo.com/foto.jpg"`
+	MediaBase64 string `json:"mediaBase64,omitempty" doc:"Conteúdo da mídia em base64 (alternativa à URL)"`
+	MimeType    string `json:"mimeType,omitempty" maxLength:"128" example:"image/jpeg"`
+	Caption     string `json:"caption,omitempty" maxLength:"1024" example:"Nossa vitrine"`
+	Filename    string `json:"filename,omitempty" maxLength:"240" example:"catalogo.pdf"`
+}
+
+// AudioRequest is POST /messages/audio (JSON form; multipart also accepted).
+type AudioRequest struct {
+	SendCommon
+	MediaURL    string `json:"mediaUrl,omitempty" format:"uri" maxLength:"2048" example:"https://exemplo.com/audio.ogg"`
+	MediaBase64 string `json:"mediaBase64,omitempty" doc:"Áudio em base64 (alternativa à URL)"`
+	MimeType    string `json:"mimeType,omitempty" maxLength:"128" example:"audio/ogg"`
+	Voice       bool   `json:"voice,omitempty" doc:"Envia como mensagem de voz (PTT) em vez de arquivo de áudio"`
+}
+
+// BulkRequest is POST /messages/send-bulk.
+type BulkRequest struct {
+	Messages []SendRequest `json:"messages" minItems:"1" maxItems:"100" doc:"Até 100 mensagens, gravadas numa única transação"`
+}
+
+// SendResponse answers a send.
+type SendResponse struct {
+	MessageID         string    `json:"messageId" doc:"Id da mensagem no zapbase (messages.id)" example:"0b8f6c1e-8a47-4c1b-9f7e-3f1d2a9c4e55"`
+	Status            string    `json:"status" enum:"pending,sending,sent,delivered,read,played,failed" example:"sent"`
+	Provider          string    `json:"provider" example:"sandbox"`
+	Timestamp         time.Time `json:"timestamp" doc:"Última mudança de status"`
+	To                string    `json:"to,omitempty" example:"5511988887777"`
+	ProviderMessageID string    `json:"providerMessageId,omitempty" doc:"Id atribuído pelo provedor"`
+	ErrorCode         string    `json:"errorCode,omitempty" doc:"Código do erro do provedor (status failed)"`
+	ErrorReason       string    `json:"errorReason,omitempty" doc:"Motivo em português (status failed)"`
+}
+
+// MessageStatus answers GET /messages/{messageId}/status.
+type MessageStatus struct {
+	SendResponse
+	Direction   string     `json:"direction" enum:"outbound,inbound"`
+	Type        string     `json:"type"`
+	Attempts    int        `json:"attempts"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	SentAt      *time.Time `json:"sentAt,omitempty"`
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+	ReadAt      *time.Time `json:"readAt,omitempty"`
+	FailedAt    *time.Time `json:"failedAt,omitempty"`
+}
+
+// BulkResponse answers send-bulk.
+type BulkResponse struct {
+	Count    int            `json:"count"`
+	Messages []SendResponse `json:"messages"`
+}
+
+type sendQuery struct {
+	Wait           bool   `query:"wait" default:"true" doc:"Espera o envio (sent/failed) até o limite configurado; false responde 202 pending imediatamente"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência: repetir a requisição com a mesma chave devolve a primeira resposta"`
+}
+
+type sendOutput struct {
+	Status   int
+	Replayed string `header:"Idempotent-Replayed"`
+	Body     SendResponse
+}
+
+type bulkOutput struct {
+	Status   int
+	Replayed string `header:"Idempotent-Replayed"`
+	Body     BulkResponse
+}
+
+// outRow is one outbound row to insert.
+type outRow struct {
+	ID        string            `json:"id"`
+	SessionID *string           `json:"session_id"`
+	To        string            `json:"to_number"`
+	Type      string            `json:"message_type"`
+	Content   providers.Content `json:"content"`
+	Provider  string            `json:"provider"`
+	EnableAI  bool              `json:"enable_ai"`
+	AgentID   *string           `json:"agent_id"`
+	Metadata  map[string]any    `json:"metadata"`
+}
+
+func (s *Server) registerMessages(r *Router) {
+	tags := []string{"Mensagens"}
+	sendErrors := []int{http.StatusConflict, http.StatusServiceUnavailable}
+
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "send-text", Method: http.MethodPost, Path: "/messages/text", Tags: tags,
+		Summary:       "Envia uma mensagem de texto",
+		Description:   "Grava a mensagem em `messages` (status `pending`) e espera o envio até o limite configurado (`ZAPBASE_SEND_WAIT`). Responde 200 com `sent`/`failed`, ou 202 com `pending` se o tempo acabar ou `wait=false`.",
+		DefaultStatus: http.StatusOK, Errors: sendErrors,
+	}), func(ctx context.Context, in *struct {
+		sendQuery
+		Body TextRequest
+	}) (*sendOutput, error) {
+		c := providers.Content{Text: in.Body.Content, PreviewURL: in.Body.PreviewURL, ReplyTo: in.Body.ReplyTo}
+		return s.sendOne(ctx, in.sendQuery, "text", in.Body, in.Body.SendCommon, zapbase.MessageText, c)
+	})
+
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "send-message", Method: http.MethodPost, Path: "/messages/send", Tags: tags,
+		Summary:     "Envia uma mensagem de qualquer tipo",
+		Description: "Aceita o conteúdo canônico do zapbase (`type` + `content`): texto, mídia por URL ou id, localização, contatos, template, interativa ou reação.",
+		Errors:      sendErrors,
+	}), func(ctx context.Context, in *struct {
+		sendQuery
+		Body SendRequest
+	}) (*sendOutput, error) {
+		if p := validateContent(zapbase.MessageType(in.Body.Type), &in.Body.Content, "body.content"); p != nil {
+			return nil, p
+		}
+		return s.sendOne(ctx, in.sendQuery, "send", in.Body, in.Body.SendCommon, zapbase.MessageType(in.Body.Type), in.Body.Content)
+	})
+
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "send-location", Method: http.MethodPost, Path: "/messages/location", Tags: tags,
+		Summary: "Envia uma localização", Errors: sendErrors,
+	}), func(ctx context.Context, in *struct {
+		sendQuery
+		Body LocationRequest
+	}) (*sendOutput, error) {
+		lat, lng := in.Body.Latitude, in.Body.Longitude
+		c := providers.Content{Latitude: &lat, Longitude: &lng, Name: in.Body.Name, Address: in.Body.Address}
+		return s.sendOne(ctx, in.sendQuery, "location", in.Body, in.Body.SendCommon, zapbase.MessageLocation, c)
+	})
+
+	s.registerMedia(tags, sendErrors)
+
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "send-bulk", Method: http.MethodPost, Path: "/messages/send-bulk", Tags: tags,
+		Summary:       "Envia várias mensagens (até 100)",
+		Description:   "Grava todas as mensagens numa única transação (tudo ou nada) e responde 202 com os ids, sem esperar o envio. Acompanhe cada uma por `GET /messages/{messageId}/status` ou pelo Realtime do Supabase.",
+		DefaultStatus: http.StatusAccepted, Errors: sendErrors,
+	}), func(ctx context.Context, in *struct {
+		IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência"`
+		Body           BulkRequest
+	}) (*bulkOutput, error) {
+		t := MustTenant(ctx)
+		if len(in.Body.Messages) > MaxBulkMessages {
+			return nil, errInvalid(fmt.Sprintf("No máximo %d mensagens por lote.", MaxBulkMessages))
+		}
+		rows := make([]outRow, 0, len(in.Body.Messages))
+		sessions := map[string]sessionRef{}
+		for i, m := range in.Body.Messages {
+			loc := fmt.Sprintf("body.messages[%d]", i)
+			if p := validateContent(zapbase.MessageType(m.Type), &m.Content, loc+".content"); p != nil {
+				return nil, p
+			}
+			row, p := s.prepare(ctx, t, m.SendCommon, zapbase.MessageType(m.Type), m.Content, loc, sessions)
+			if p != nil {
+				return nil, p
+			}
+			rows = append(rows, row)
+		}
+		res, replay, p := s.enqueue(ctx, t, rows, in.IdempotencyKey, requestHash("send-bulk", in.Body), "message.send_bulk")
+		if p != nil {
+			return nil, p
+		}
+		if replay != nil {
+			out := &bulkOutput{Status: replay.status, Replayed: "true"}
+			if err := json.Unmarshal(replay.body, &out.Body); err != nil {
+				return nil, Internal(err)
+			}
+			return out, nil
+		}
+		return &bulkOutput{Status: http.StatusAccepted, Body: BulkResponse{Count: len(res), Messages: res}}, nil
+	})
+
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "message-status", Method: http.MethodGet, Path: "/messages/{messageId}/status", Tags: tags,
+		Summary:     "Consulta o status de uma mensagem",
+		Description: "Aceita o id do zapbase (UUID) ou o id do provedor.",
+		Errors:      []int{http.StatusNotFound},
+	}), func(ctx context.Context, in *struct {
+		MessageID string `path:"messageId" minLength:"1" maxLength:"256" doc:"Id da mensagem (UUID do zapbase ou id do provedor)"`
+	}) (*struct{ Body MessageStatus }, error) {
+		t := MustTenant(ctx)
+		col := "message_id"
+		if _, err := uuid.Parse(in.MessageID); err == nil {
+			col = "id::text"
+		}
+		var m MessageStatus
+		var msgID, to, errCode, errReason *string
+		err := s.p.Pool.QueryRow(ctx, `
+SELECT id, status, provider, updated_at, to_number, message_id, error_code, error_reason, direction, message_type,
+       attempts, created_at, sent_at, delivered_at, read_at, failed_at
+  FROM public.messages WHERE tenant_id = $1 AND `+col+` = $2
+ ORDER BY created_at DESC LIMIT 1`, t.ID, in.MessageID).Scan(&m.MessageID, &m.Status, &m.Provider, &m.Timestamp,
+			&to, &msgID, &errCode, &errReason, &m.Direction, &m.Type, &m.Attempts, &m.CreatedAt, &m.SentAt,
+			&m.DeliveredAt, &m.ReadAt, &m.FailedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, errNotFound("message_not_found", "Mensagem não encontrada neste tenant.")
+		}
+		if err != nil {
+			return nil, Internal(err)
+		}
+		m.To, m.ProviderMessageID, m.ErrorCode, m.ErrorReason = deref(to), deref(msgID), deref(errCode), deref(errReason)
+		return &struct{ Body MessageStatus }{m}, nil
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func requestHash(op string, body any) []byte {
+	b, _ := json.Marshal(body)
+	sum := sha256.Sum256(append([]byte(op+"\n"), b...))
+	return sum[:]
+}
+
+// sendOne is the shared path of the single-send endpoints.
+func (s *Server) sendOne(ctx context.Context, q sendQuery, op string, body any, c SendCommon, typ zapbase.MessageType, content providers.Content) (*sendOutput, error) {
+	t := MustTenant(ctx)
+	row, p := s.prepare(ctx, t, c, typ, content, "body", nil)
+	if p != nil {
+		return nil, p
+	}
+	res, replay, p := s.enqueue(ctx, t, []outRow{row}, q.IdempotencyKey, requestHash(op, body), "message.send")
+	if p != nil {
+		return nil, p
+	}
+	if replay != nil {
+		out := &sendOutput{Status: replay.status, Replayed: "true"}
+		if err := json.Unmarshal(replay.body, &out.Body); err != nil {
+			return nil, Internal(err)
+		}
+		return out, nil
+	}
+	resp := res[0]
+	if q.Wait && s.p.SendWait > 0 {
+		resp = s.wait(ctx, t, resp)
+	}
+	status := http.StatusAccepted
+	if zapbase.Status(resp.Status).Terminal() {
+		status = http.StatusOK
+	}
+	if q.IdempotencyKey != "" && status == http.StatusOK {
+		b, _ := json.Marshal(resp)
+		_, err := s.p.Pool.Exec(context.WithoutCancel(ctx), `UPDATE wa.idempotency_keys SET status_code = $3, response = $4
+ WHERE tenant_id = $1 AND key = $2`, t.ID, q.IdempotencyKey, status, b)
+		if err != nil {
+			s.log.Warn("update idempotency answer", "error", err, "tenant_id", t.ID)
+		}
+	}
+	return &sendOutput{Status: status, Body: resp}, nil
+}
+
+type sessionRef struct {
+	id       string
+	provider zapbase.ProviderType
+}
+
+// prepare validates one send against the tenant's sessions and the
+// registered providers and returns the row to insert.
+func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbase.MessageType, content providers.Content, loc string, cache map[string]sessionRef) (outRow, *Problem) {
+	row := outRow{ID: uuid.NewString(), To: strings.TrimPrefix(c.To, "+"), Type: string(typ), Content: content,
+		Provider: c.Provider, EnableAI: c.EnableAI, Metadata: c.Metadata}
+	if row.Provider == "" {
+		row.Provider = string(zapbase.ProviderAuto)
+	}
+	if c.AgentID != "" {
+		a := c.AgentID
+		row.AgentID = &a
+	}
+	if row.Metadata == nil {
+		row.Metadata = map[string]any{}
+	}
+	if c.From != "" {
+		ref, ok := cache[c.From]
+		if !ok {
+			err := s.p.Pool.QueryRow(ctx, `SELECT id, provider_type FROM public.whatsapp_sessions
+ WHERE tenant_id = $1 AND phone_number = $2 AND is_active`, t.ID, c.From).Scan(&ref.id, &ref.provider)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return row, NewProblem(http.StatusUnprocessableEntity, "session_not_found",
+					"Nenhuma sessão ativa com este número no tenant.", FieldError{Location: loc + ".from", Message: "sessão não encontrada", Value: c.From})
+			}
+			if err != nil {
+				return row, Internal(err)
+			}
+			if cache != nil {
+				cache[c.From] = ref
+			}
+		}
+		if row.Provider == string(zapbase.ProviderAuto) {
+			row.Provider = string(ref.provider)
+		} else if row.Provider != string(ref.provider) {
+			return row, NewProblem(http.StatusUnprocessableEntity, "session_provider_mismatch",
+				fmt.Sprintf("A sessão %s usa o provedor %s, não %s.", c.From, ref.provider, row.Provider),
+				FieldError{Location: loc + ".provider", Message: "diferente do provedor da sessão", Value: row.Provider})
+		}
+		id := ref.id
+		row.SessionID = &id
+	}
+	if p := s.checkProvider(zapbase.ProviderType(row.Provider), typ, loc); p != nil {
+		return row, p
+	}
+	return row, nil
+}
+
+// checkProvider refuses sends no registered provider can carry.
+func (s *Server) checkProvider(pt zapbase.ProviderType, typ zapbase.MessageType, loc string) *Problem {
+	unavailable := NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnavailable,
+		fmt.Sprintf("O provedor %s não está disponível neste servidor.", pt))
+	if pt != zapbase.ProviderAuto {
+		prov, ok := s.p.Providers[pt]
+		if !ok || prov == nil {
+			return unavailable
+		}
+		if !prov.Capabilities().Supports(typ) {
+			return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeUnsupported,
+				fmt.Sprintf("O provedor %s não envia mensagens do tipo %s.", pt, typ),
+				FieldError{Location: loc + ".type", Message: "tipo não suportado pelo provedor", Value: string(typ)})
+		}
+		return nil
+	}
+	if len(s.p.Providers) == 0 {
+		return NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnavailable, "Nenhum provedor está disponível neste servidor.")
+	}
+	for _, prov := range s.p.Providers {
+		if prov != nil && prov.Capabilities().Supports(typ) {
+			return nil
+		}
+	}
+	return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeUnsupported,
+		fmt.Sprintf("Nenhum provedor disponível envia mensagens do tipo %s.", typ))
+}
+
+type replayed struct {
+	status int
+	body   []byte
+}
+
+const insertMessagesSQL = `
+INSERT INTO public.messages (id, tenant_id, session_id, direction, to_number, message_type, content, provider,
+  enable_ai, agent_id, metadata)
+SELECT x.id, $1, x.session_id, 'outbound', x.to_number, x.message_type, x.content, x.provider,
+       x.enable_ai, x.agent_id, x.metadata
+  FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, session_id uuid, to_number text, message_type text,
+       content jsonb, provider text, enable_ai boolean, agent_id uuid, metadata jsonb)
+RETURNING id, status, provider, updated_at, to_number`
+
+// enqueue inserts rows in one transaction together with the idempotency
+// record and the audit entry: all or nothing. A repeated Idempotency-Key
+// returns the stored answer instead.
+func (s *Server) enqueue(ctx context.Context, t Tenant, rows []outRow, idemKey string, hash []byte, action string) ([]SendResponse, *replayed, *Problem) {
+	payload, err := json.Marshal(rows)
+	if err != nil {
+		return nil, nil, Internal(err)
+	}
+	tx, err := s.p.Pool.Begin(ctx)
+	if err != nil {
+		return nil, nil, Internal(err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if idemKey != "" {
+		tag, err := tx.Exec(ctx, `INSERT INTO wa.idempotency_keys (tenant_id, key, request_hash)
+VALUES ($1, $2, $3) ON CONFLICT (tenant_id, key) DO NOTHING`, t.ID, idemKey, hash)
+		if err != nil {
+			return nil, nil, Internal(err)
+		}
+		if tag.RowsAffected() == 0 {
+			_ = tx.Rollback(ctx)
+			return s.replay(ctx, t, idemKey, hash)
+		}
+	}
+	out := make([]SendResponse, 0, len(rows))
+	dbRows, err := tx.Query(ctx, insertMessagesSQL, t.ID, payload)
+	if err != nil {
+		return nil, nil, s.insertProblem(err)
+	}
+	for dbRows.Next() {
+		var r SendResponse
+		if err := dbRows.Scan(&r.MessageID, &r.Status, &r.Provider, &r.Timestamp, &r.To); err != nil {
+			dbRows.Close()
+			return nil, nil, Internal(err)
+		}
+		out = append(out, r)
+	}
+	if err := dbRows.Err(); err != nil {
+		return nil, nil, s.insertProblem(err)
+	}
+	// RETURNING order follows the input order for INSERT ... SELECT from
+	// jsonb_to_recordset, but do not rely on it: reorder by id.
+	byID := make(map[string]SendResponse, len(out))
+	for _, r := range out {
+		byID[r.MessageID] = r
+	}
+	for i, row := range rows {
+		out[i] = byID[row.ID]
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	target := ids[0]
+	if len(ids) > 1 {
+		target = fmt.Sprintf("%d messages", len(ids))
+	}
+	s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: action, Target: target, Details: map[string]any{"count": len(ids), "ids": truncateIDs(ids)}})
+	if idemKey != "" {
+		var body any = out[0]
+		if action == "message.send_bulk" {
+			body = BulkResponse{Count: len(out), Messages: out}
+		}
+		b, _ := json.Marshal(body)
+		if _, err := tx.Exec(ctx, `UPDATE wa.idempotency_keys SET status_code = 202, response = $3
+ WHERE tenant_id = $1 AND key = $2`, t.ID, idemKey, b); err != nil {
+			return nil, nil, Internal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, s.insertProblem(err)
+	}
+	return out, nil, nil
+}
+
+func truncateIDs(ids []string) []string {
+	if len(ids) > 20 {
+		return ids[:20]
+	}
+	return ids
+}
+
+func (s *Server) replay(ctx context.Context, t Tenant, key string, hash []byte) ([]SendResponse, *replayed, *Problem) {
+	var stored []byte
+	var status *int
+	var body []byte
+	err := s.p.Pool.QueryRow(ctx, `SELECT request_hash, status_code, response FROM wa.idempotency_keys
+ WHERE tenant_id = $1 AND key = $2`, t.ID, key).Scan(&stored, &status, &body)
+	if err != nil {
+		return nil, nil, Internal(err)
+	}
+	if string(stored) != string(hash) {
+		return nil, nil, NewProblem(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"Esta Idempotency-Key já foi usada com outra requisição.", FieldError{Location: "header.Idempotency-Key", Message: "reutilizada com outro corpo"})
+	}
+	if status == nil || body == nil {
+		return nil, nil, NewProblem(http.StatusConflict, "idempotency_in_progress",
+			"Uma requisição com esta Idempotency-Key ainda está em andamento.")
+	}
+	return nil, &replayed{status: *status, body: body}, nil
+}
+
+// insertProblem maps constraint violations to 4xx.
+func (s *Server) insertProblem(err error) *Problem {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23503" && strings.Contains(pe.ConstraintName, "agent"):
+			return NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
+				FieldError{Location: "body.agentId", Message: "agente não encontrado"})
+		case pe.Code == "23503" && strings.Contains(pe.ConstraintName, "session"):
+			return NewProblem(http.StatusUnprocessableEntity, "session_not_found", "Sessão não encontrada neste tenant.")
+		case pe.Code == "23514" || pe.Code == "22P02" || pe.Code == "22001":
+			return errInvalid("Dados de entrada inválidos.").WithCause(err)
+		}
+	}
+	return Internal(err)
+}
+
+// wait waits for sent/failed until SendWait and answers the row's state.
+func (s *Server) wait(ctx context.Context, t Tenant, r SendResponse) SendResponse {
+	wctx, cancel := context.WithTimeout(ctx, s.p.SendWait)
+	defer cancel()
+	if s.p.Waiter != nil {
+		_, _ = s.p.Waiter.WaitFinal(wctx, r.MessageID)
+	} else {
+		s.pollFinal(wctx, t, r.MessageID)
+	}
+	var msgID, errCode, errReason *string
+	err := s.p.Pool.QueryRow(context.WithoutCancel(ctx), `SELECT status, provider, updated_at, message_id, error_code, error_reason
+  FROM public.messages WHERE tenant_id = $1 AND id = $2`, t.ID, r.MessageID).Scan(&r.Status, &r.Provider, &r.Timestamp,
+		&msgID, &errCode, &errReason)
+	if err != nil {
+		s.log.Warn("read message after wait", "error", err, "tenant_id", t.ID)
+		return r
+	}
+	r.ProviderMessageID, r.ErrorCode, r.ErrorReason = deref(msgID), deref(errCode), deref(errReason)
+	return r
+}
+
+// pollInterval paces pollFinal when no Waiter is wired.
+const pollInterval = 100 * time.Millisecond
+
+func (s *Server) pollFinal(ctx context.Context, t Tenant, id string) {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		var st zapbase.Status
+		if err := s.p.Pool.QueryRow(ctx, `SELECT status FROM public.messages WHERE tenant_id = $1 AND id = $2`, t.ID, id).Scan(&st); err != nil {
+			return
+		}
+		if st.Terminal() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// validateContent checks that content carries what type needs.
+func validateContent(typ zapbase.MessageType, c *providers.Content, loc string) *Problem {
+	field := func(name, msg string) *Problem {
+		return errInvalid("Conteúdo inválido para o tipo "+string(typ)+".", FieldError{Location: loc + "." + name, Message: msg})
+	}
+	c.Raw = nil // never accepted from clients
+	switch typ {
+	case zapbase.MessageText:
+		if strings.TrimSpace(c.Text) == "" {
+			return field("text", "obrigatório")
+		}
+		if len([]rune(c.Text)) > 4096 {
+			return field("text", "tamanho máximo 4096")
+		}
+	case zapbase.MessageImage, zapbase.MessageVideo, zapbase.MessageAudio, zapbase.MessageVoice,
+		zapbase.MessageDocument, zapbase.MessageSticker:
+		c.MediaPath = "" // only set by uploads through the API
+		if c.MediaURL == "" && c.MediaID == "" {
+			return field("mediaUrl", "informe mediaUrl ou mediaId")
+		}
+		if c.MediaURL != "" && !validMediaURL(c.MediaURL) {
+			return field("mediaUrl", "URL http(s) absoluta inválida")
+		}
+		if len([]rune(c.Caption)) > 1024 {
+			return field("caption", "tamanho máximo 1024")
+		}
+	case zapbase.MessageLocation:
+		if c.Latitude == nil || c.Longitude == nil {
+			return field("latitude", "latitude e longitude são obrigatórias")
+		}
+		if *c.Latitude < -90 || *c.Latitude > 90 {
+			return field("latitude", "entre -90 e 90")
+		}
+		if *c.Longitude < -180 || *c.Longitude > 180 {
+			return field("longitude", "entre -180 e 180")
+		}
+	case zapbase.MessageContacts:
+		if len(c.Contacts) == 0 {
+			return field("contacts", "informe ao menos um contato")
+		}
+	case zapbase.MessageTemplate:
+		if c.Template == nil || c.Template.Name == "" || c.Template.Language == "" {
+			return field("template", "name e language são obrigatórios")
+		}
+	case zapbase.MessageInteractive:
+		if len(c.Interactive) == 0 || string(c.Interactive) == "null" {
+			return field("interactive", "obrigatório")
+		}
+	case zapbase.MessageReaction:
+		if c.TargetMessageID == "" {
+			return field("targetMessageId", "obrigatório")
+		}
+	default:
+		return errInvalid("Tipo de mensagem não pode ser enviado: "+string(typ), FieldError{Location: "body.type", Message: "tipo não enviável", Value: string(typ)})
+	}
+	return nil
+}
+
+func validMediaURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}

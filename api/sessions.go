@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+)
+
+// InitializeRequest is POST /sessions/initialize.
+type InitializeRequest struct {
+	PhoneNumber  string          `json:"phoneNumber" pattern:"^[0-9]{8,15}$" doc:"Número do WhatsApp da sessão, só dígitos com DDI" example:"5511900000000"`
+	Provider     string          `json:"provider" enum:"baileys,meta_api,sandbox" doc:"Provedor da sessão" example:"sandbox"`
+	PairWithCode bool            `json:"pairWithCode,omitempty" doc:"WhatsApp Web: pede código de pareamento em vez de QR code"`
+	Options      json.RawMessage `json:"options,omitempty" doc:"Configuração específica do provedor (ex.: credenciais da Meta)"`
+}
+
+// SessionInfo describes a session and its state.
+type SessionInfo struct {
+	SessionID   string     `json:"sessionId" example:"7d7f8c1a-3f55-4a8e-9d2e-0c4b6a1f2e33"`
+	PhoneNumber string     `json:"phoneNumber" example:"5511900000000"`
+	Provider    string     `json:"provider" example:"sandbox"`
+	State       string     `json:"state" doc:"connected, pairing, disconnected, logged_out, banned..." example:"connected"`
+	Reason      string     `json:"reason,omitempty"`
+	Until       *time.Time `json:"until,omitempty"`
+	QRCode      string     `json:"qrCode,omitempty" doc:"QR code a escanear (WhatsApp Web, estado pairing)"`
+	PairCode    string     `json:"pairCode,omitempty" doc:"Código de pareamento (WhatsApp Web)"`
+	ConnectedAt *time.Time `json:"connectedAt,omitempty"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+}
+
+// SessionList answers GET /sessions/status.
+type SessionList struct {
+	Sessions []SessionInfo `json:"sessions"`
+}
+
+func (s *Server) registerSessions(r *Router) {
+	tags := []string{"Sessões"}
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "initialize-session", Method: http.MethodPost, Path: "/sessions/initialize", Tags: tags,
+		Summary: "Inicia (ou retoma) uma sessão de WhatsApp",
+		Description: "Cria a sessão do número no tenant, se ainda não existir, e a inicia no provedor. No WhatsApp Web a resposta traz o QR code " +
+			"(ou o código de pareamento) a escanear; o estado também chega pelo Realtime em `whatsapp_sessions`.",
+		Errors: []int{http.StatusConflict, http.StatusServiceUnavailable, http.StatusBadGateway},
+	}), func(ctx context.Context, in *struct{ Body InitializeRequest }) (*struct{ Body SessionInfo }, error) {
+		t := MustTenant(ctx)
+		pt := zapbase.ProviderType(in.Body.Provider)
+		prov, ok := s.p.Providers[pt]
+		if !ok || prov == nil {
+			return nil, NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnavailable,
+				fmt.Sprintf("O provedor %s não está disponível neste servidor.", pt))
+		}
+		info, p := s.upsertSession(ctx, t, in.Body.PhoneNumber, pt)
+		if p != nil {
+			return nil, p
+		}
+		mgr, ok := prov.(providers.SessionManager)
+		var st providers.SessionState
+		if !ok {
+			// Stateless channel: usable as soon as it exists.
+			st = providers.SessionState{State: providers.StateConnected}
+		} else {
+			var err error
+			st, err = mgr.Initialize(ctx, providers.InitializeParams{TenantID: t.ID, SessionID: info.SessionID,
+				PhoneNumber: in.Body.PhoneNumber, PairWithCode: in.Body.PairWithCode, Options: in.Body.Options})
+			if err != nil {
+				s.audit(ctx, s.p.Pool, auditEntry{Action: "session.initialize", Target: info.SessionID, Result: "error",
+					Details: map[string]any{"provider": pt, "phone": in.Body.PhoneNumber}})
+				return nil, providerProblem(err)
+			}
+		}
+		if err := s.p.Events.SessionState(ctx, info.SessionID, st); err != nil {
+			return nil, Internal(err)
+		}
+		s.audit(ctx, s.p.Pool, auditEntry{Action: "session.initialize", Target: info.SessionID,
+			Details: map[string]any{"provider": pt, "phone": in.Body.PhoneNumber, "state": st.State}})
+		out, p := s.loadSession(ctx, t, info.PhoneNumber)
+		if p != nil {
+			return nil, p
+		}
+		if st.QRCode != "" {
+			out.QRCode = st.QRCode
+		}
+		return &struct{ Body SessionInfo }{out}, nil
+	})
+
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "session-status", Method: http.MethodGet, Path: "/sessions/status", Tags: tags,
+		Summary:     "Consulta o estado das sessões",
+		Description: "Sem `phoneNumber`, lista todas as sessões do tenant. Com ele, consulta o provedor e devolve o estado atual da sessão.",
+		Errors:      []int{http.StatusNotFound},
+	}), func(ctx context.Context, in *struct {
+		PhoneNumber string `query:"phoneNumber" pattern:"^[0-9]{8,15}$" doc:"Número da sessão"`
+	}) (*struct{ Body SessionList }, error) {
+		t := MustTenant(ctx)
+		if in.PhoneNumber != "" {
+			info, p := s.loadSession(ctx, t, in.PhoneNumber)
+			if p != nil {
+				return nil, p
+			}
+			if mgr, ok := s.p.Providers[zapbase.ProviderType(info.Provider)].(providers.SessionManager); ok {
+				if st, err := mgr.Status(ctx, info.SessionID); err == nil {
+					applyState(&info, st)
+				}
+			}
+			return &struct{ Body SessionList }{SessionList{Sessions: []SessionInfo{info}}}, nil
+		}
+		rows, err := s.p.Pool.Query(ctx, sessionSelect+` WHERE tenant_id = $1 ORDER BY created_at`, t.ID)
+		if err != nil {
+			return nil, Internal(err)
+		}
+		list, err := pgx.CollectRows(rows, scanSession)
+		if err != nil {
+			return nil, Internal(err)
+		}
+		if list == nil {
+			list = []SessionInfo{}
+		}
+		return &struct{ Body SessionList }{SessionList{Sessions: list}}, nil
+	})
+
+	huma.Register(s.v1, s.tenantOp(huma.Operation{
+		OperationID: "disconnect-session", Method: http.MethodDelete, Path: "/sessions/disconnect", Tags: tags,
+		Summary:     "Desconecta uma sessão",
+		Description: "Fecha a conexão da sessão. Com `logout=true` também desvincula o aparelho (WhatsApp Web) ou esquece as credenciais.",
+		Errors:      []int{http.StatusNotFound, http.StatusServiceUnavailable, http.StatusBadGateway},
+	}), func(ctx context.Context, in *struct {
+		PhoneNumber string `query:"phoneNumber" required:"true" pattern:"^[0-9]{8,15}$" doc:"Número da sessão"`
+		Logout      bool   `query:"logout" doc:"Também faz logout (desvincula o aparelho)"`
+	}) (*struct{ Body SessionInfo }, error) {
+		t := MustTenant(ctx)
+		info, p := s.loadSession(ctx, t, in.PhoneNumber)
+		if p != nil {
+			return nil, p
+		}
+		pt := zapbase.ProviderType(info.Provider)
+		prov, ok := s.p.Providers[pt]
+		if !ok || prov == nil {
+			return nil, NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnavailable,
+				fmt.Sprintf("O provedor %s não está disponível neste servidor.", pt))
+		}
+		if mgr, ok := prov.(providers.SessionManager); ok {
+			if err := mgr.Disconnect(ctx, info.SessionID, in.Logout); err != nil {
+				return nil, providerProblem(err)
+			}
+		}
+		st := providers.SessionState{State: providers.StateDisconnected}
+		if in.Logout {
+			st.State = providers.StateLoggedOut
+		}
+		if err := s.p.Events.SessionState(ctx, info.SessionID, st); err != nil {
+			return nil, Internal(err)
+		}
+		s.audit(ctx, s.p.Pool, auditEntry{Action: "session.disconnect", Target: info.SessionID,
+			Details: map[string]any{"logout": in.Logout, "phone": in.PhoneNumber}})
+		info, p = s.loadSession(ctx, t, in.PhoneNumber)
+		if p != nil {
+			return nil, p
+		}
+		return &struct{ Body SessionInfo }{info}, nil
+	})
+}
+
+func applyState(info *SessionInfo, st providers.SessionState) {
+	info.State, info.Reason, info.Until, info.QRCode, info.PairCode = st.State, st.Reason, st.Until, st.QRCode, st.PairCode
+}
+
+const sessionSelect = `SELECT id, phone_number, provider_type, state, coalesce(state_reason, ''), state_until,
+       coalesce(qr_code, ''), coalesce(pair_code, ''), connected_at, updated_at FROM public.whatsapp_sessions`
+
+func scanSession(row pgx.CollectableRow) (SessionInfo, error) {
+	var i SessionInfo
+	err := row.Scan(&i.SessionID, &i.PhoneNumber, &i.Provider, &i.State, &i.Reason, &i.Until, &i.QRCode, &i.PairCode,
+		&i.ConnectedAt, &i.UpdatedAt)
+	return i, err
+}
+
+func (s *Server) loadSession(ctx context.Context, t Tenant, phone string) (SessionInfo, *Problem) {
+	rows, err := s.p.Pool.Query(ctx, sessionSelect+` WHERE tenant_id = $1 AND phone_number = $2`, t.ID, phone)
+	if err != nil {
+		return SessionInfo{}, Internal(err)
+	}
+	info, err := pgx.CollectExactlyOneRow(rows, scanSession)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SessionInfo{}, errNotFound("session_not_found", "Sessão não encontrada para este número.")
+	}
+	if err != nil {
+		return SessionInfo{}, Internal(err)
+	}
+	return info, nil
+}
+
+// upsertSession creates the tenant's session for phone (within
+// max_sessions) or returns the existing one; a number already bound to
+// another provider is a conflict.
+func (s *Server) upsertSession(ctx context.Context, t Tenant, phone string, pt zapbase.ProviderType) (SessionInfo, *Problem) {
+	var info SessionInfo
+	var created bool
+	err := s.p.Pool.QueryRow(ctx, `
+WITH existing AS (
+  SELECT id, provider_type FROM public.whatsapp_sessions WHERE tenant_id = $1 AND phone_number = $2
+), ins AS (
+  INSERT INTO public.whatsapp_sessions (tenant_id, phone_number, provider_type, state)
+  SELECT $1, $2, $3, 'disconnected'
+   WHERE NOT EXISTS (SELECT 1 FROM existing)
+     AND (SELECT count(*) FROM public.whatsapp_sessions WHERE tenant_id = $1)
+         < (SELECT max_sessions FROM public.tenants WHERE id = $1)
+  ON CONFLICT (tenant_id, phone_number) DO NOTHING
+  RETURNING id, provider_type
+)
+SELECT id, provider_type, true FROM ins
+UNION ALL
+SELECT id, provider_type, false FROM existing`, t.ID, phone, string(pt)).Scan(&info.SessionID, &info.Provider, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return info, NewProblem(http.StatusConflict, "session_limit_reached", "O tenant atingiu o limite de sessões.")
+	}
+	if err != nil {
+		return info, Internal(err)
+	}
+	if info.Provider != string(pt) {
+		return info, NewProblem(http.StatusConflict, "session_provider_mismatch",
+			fmt.Sprintf("O número %s já está registrado com o provedor %s; desconecte-o antes de trocar.", phone, info.Provider))
+	}
+	info.PhoneNumber = phone
+	if !created {
+		_, _ = s.p.Pool.Exec(ctx, `UPDATE public.whatsapp_sessions SET is_active = true WHERE id = $1 AND NOT is_active`, info.SessionID)
+	}
+	return info, nil
+}
+
+// providerProblem maps a classified provider error to a problem.
+func providerProblem(err error) *Problem {
+	var ze *zapbase.Error
+	if errors.As(err, &ze) {
+		return FromError(http.StatusUnprocessableEntity, err)
+	}
+	var perm *providers.PermanentError
+	var auth *providers.AuthLostError
+	var unav *providers.SessionUnavailableError
+	var rl *providers.RateLimitedError
+	switch {
+	case errors.As(err, &perm):
+		msg := perm.Reason
+		if msg == "" {
+			msg = "O provedor recusou a operação."
+		}
+		return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeProviderRejected, msg).WithCause(err)
+	case errors.As(err, &auth):
+		msg := auth.Reason
+		if msg == "" {
+			msg = "As credenciais da sessão não são mais válidas; configure a sessão de novo."
+		}
+		return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeAuthLost, msg).WithCause(err)
+	case errors.As(err, &unav):
+		return NewProblem(http.StatusServiceUnavailable, zapbase.CodeSessionUnavailable, "A sessão não está disponível agora ("+unav.State+").").WithCause(err)
+	case errors.As(err, &rl):
+		secs := int(rl.After.Seconds())
+		if secs < 1 {
+			secs = 1
+		}
+		return NewProblem(http.StatusTooManyRequests, zapbase.CodeRateLimited, "O provedor pediu para reduzir o ritmo.").WithCause(err).WithRetryAfter(secs)
+	}
+	return NewProblem(http.StatusBadGateway, "provider_error", "O provedor falhou; tente novamente.").WithCause(err)
+}
