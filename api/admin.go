@@ -72,7 +72,8 @@ type WebhookSecretSet struct {
 	Secret string `json:"secret" doc:"O segredo de assinatura. Guarde agora: ele não será mostrado de novo."`
 }
 
-type clientPath struct {
+// AdminTenantPath names the tenant of admin operations.
+type AdminTenantPath struct {
 	ClientID string `path:"clientId" pattern:"^[a-z0-9][a-z0-9_-]{1,62}$" doc:"client_id do tenant"`
 }
 
@@ -119,7 +120,7 @@ RETURNING id, client_id, name, default_provider, rate_limit_per_minute, max_sess
 		Summary: "Adiciona (ou altera o papel de) um membro do tenant", DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		clientPath
+		AdminTenantPath
 		Body AddMemberRequest
 	}) (*struct{ Body Member }, error) {
 		tid, p := s.tenantID(ctx, in.ClientID)
@@ -147,7 +148,7 @@ ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Bo
 		OperationID: "admin-remove-member", Method: http.MethodDelete, Path: "/admin/tenants/{clientId}/members/{userId}",
 		Summary: "Remove um membro do tenant", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		clientPath
+		AdminTenantPath
 		UserID string `path:"userId" format:"uuid"`
 	}) (*struct{}, error) {
 		tid, p := s.tenantID(ctx, in.ClientID)
@@ -170,7 +171,7 @@ ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Bo
 		Summary: "Cria uma chave de API do tenant", Description: "A chave é mostrada uma única vez; só o hash SHA-256 é guardado.",
 		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		clientPath
+		AdminTenantPath
 		Body CreateAPIKeyRequest
 	}) (*struct{ Body APIKeyCreated }, error) {
 		tid, p := s.tenantID(ctx, in.ClientID)
@@ -193,7 +194,7 @@ VALUES ($1, $2, $3, $4, 'admin') RETURNING id, created_at`, tid, in.Body.Name, o
 		OperationID: "admin-revoke-api-key", Method: http.MethodDelete, Path: "/admin/tenants/{clientId}/api-keys/{keyId}",
 		Summary: "Revoga uma chave de API", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		clientPath
+		AdminTenantPath
 		KeyID string `path:"keyId" format:"uuid"`
 	}) (*struct{}, error) {
 		tid, p := s.tenantID(ctx, in.ClientID)
@@ -217,7 +218,7 @@ VALUES ($1, $2, $3, $4, 'admin') RETURNING id, created_at`, tid, in.Body.Name, o
 		Description: "Usado para assinar `/webhooks/incoming-message` e `/webhooks/status-update`. Guardado cifrado (AES-256-GCM); mostrado uma única vez.",
 		Errors:      []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		clientPath
+		AdminTenantPath
 		Body *WebhookSecretRequest `required:"false"`
 	}) (*struct{ Body WebhookSecretSet }, error) {
 		tid, p := s.tenantID(ctx, in.ClientID)

@@ -25,7 +25,7 @@ import (
 const mediaBodyLimit = MaxMediaUploadBytes*4/3 + 64<<10
 
 type rawSendInput struct {
-	sendQuery
+	SendParams
 	ContentType string `header:"Content-Type"`
 	RawBody     []byte
 }
@@ -62,6 +62,9 @@ func (s *Server) registerMedia(tags []string, sendErrors []int) {
 			"imagem até 5 MiB (jpeg, png, webp), vídeo até 16 MiB (mp4, 3gpp), áudio até 16 MiB, figurinha até 500 KiB (webp); uploads pela API até 25 MiB.",
 		Errors:       sendErrors,
 		MaxBodyBytes: mediaBodyLimit,
+		// The body is decoded and validated by decodeMediaBody (JSON or
+		// multipart); huma only reads it.
+		SkipValidateBody: true,
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json": {Schema: reg.Schema(reflect.TypeFor[MediaRequest](), true, "MediaRequest")},
 			"multipart/form-data": {Schema: multipartSchema(map[string]*huma.Schema{
@@ -77,7 +80,7 @@ func (s *Server) registerMedia(tags []string, sendErrors []int) {
 		if p != nil {
 			return nil, p
 		}
-		return s.sendMedia(ctx, in.sendQuery, req.SendCommon, zapbase.MessageType(req.Type), req.MediaURL, req.MediaBase64,
+		return s.sendMedia(ctx, in.SendParams, req.SendCommon, zapbase.MessageType(req.Type), req.MediaURL, req.MediaBase64,
 			req.MimeType, providers.Content{Caption: req.Caption, Filename: req.Filename}, up, req)
 	})
 
@@ -87,6 +90,9 @@ func (s *Server) registerMedia(tags []string, sendErrors []int) {
 		Description:  "Como `/messages/media`, para áudio. `voice: true` envia como mensagem de voz (PTT; use ogg/opus).",
 		Errors:       sendErrors,
 		MaxBodyBytes: mediaBodyLimit,
+		// The body is decoded and validated by decodeMediaBody (JSON or
+		// multipart); huma only reads it.
+		SkipValidateBody: true,
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json":    {Schema: reg.Schema(reflect.TypeFor[AudioRequest](), true, "AudioRequest")},
 			"multipart/form-data": {Schema: multipartSchema(map[string]*huma.Schema{"voice": {Type: "boolean"}})},
@@ -102,11 +108,11 @@ func (s *Server) registerMedia(tags []string, sendErrors []int) {
 		if req.Voice {
 			typ = zapbase.MessageVoice
 		}
-		return s.sendMedia(ctx, in.sendQuery, req.SendCommon, typ, req.MediaURL, req.MediaBase64, req.MimeType, providers.Content{}, up, req)
+		return s.sendMedia(ctx, in.SendParams, req.SendCommon, typ, req.MediaURL, req.MediaBase64, req.MimeType, providers.Content{}, up, req)
 	})
 }
 
-func (s *Server) sendMedia(ctx context.Context, q sendQuery, c SendCommon, typ zapbase.MessageType, mediaURL, b64, mimeType string, content providers.Content, up *uploaded, body any) (*sendOutput, error) {
+func (s *Server) sendMedia(ctx context.Context, q SendParams, c SendCommon, typ zapbase.MessageType, mediaURL, b64, mimeType string, content providers.Content, up *uploaded, body any) (*sendOutput, error) {
 	t := MustTenant(ctx)
 	sources := 0
 	for _, present := range []bool{mediaURL != "", b64 != "", up != nil} {
@@ -168,7 +174,7 @@ func (s *Server) sendMedia(ctx context.Context, q sendQuery, c SendCommon, typ z
 		return out, nil
 	}
 	resp := res[0]
-	if q.Wait && s.p.SendWait > 0 {
+	if q.Wait != "false" && s.p.SendWait > 0 {
 		resp = s.wait(ctx, t, resp)
 	}
 	status := http.StatusAccepted

@@ -117,8 +117,9 @@ type BulkResponse struct {
 	Messages []SendResponse `json:"messages"`
 }
 
-type sendQuery struct {
-	Wait           bool   `query:"wait" default:"true" doc:"Espera o envio (sent/failed) até o limite configurado; false responde 202 pending imediatamente"`
+// SendParams are the query and header parameters of single sends.
+type SendParams struct {
+	Wait           string `query:"wait" enum:"true,false" default:"true" doc:"Espera o envio (sent/failed) até o limite configurado; false responde 202 pending imediatamente"`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência: repetir a requisição com a mesma chave devolve a primeira resposta"`
 }
 
@@ -157,11 +158,11 @@ func (s *Server) registerMessages(r *Router) {
 		Description:   "Grava a mensagem em `messages` (status `pending`) e espera o envio até o limite configurado (`ZAPBASE_SEND_WAIT`). Responde 200 com `sent`/`failed`, ou 202 com `pending` se o tempo acabar ou `wait=false`.",
 		DefaultStatus: http.StatusOK, Errors: sendErrors,
 	}), func(ctx context.Context, in *struct {
-		sendQuery
+		SendParams
 		Body TextRequest
 	}) (*sendOutput, error) {
 		c := providers.Content{Text: in.Body.Content, PreviewURL: in.Body.PreviewURL, ReplyTo: in.Body.ReplyTo}
-		return s.sendOne(ctx, in.sendQuery, "text", in.Body, in.Body.SendCommon, zapbase.MessageText, c)
+		return s.sendOne(ctx, in.SendParams, "text", in.Body, in.Body.SendCommon, zapbase.MessageText, c)
 	})
 
 	huma.Register(s.v1, s.tenantOp(huma.Operation{
@@ -170,25 +171,25 @@ func (s *Server) registerMessages(r *Router) {
 		Description: "Aceita o conteúdo canônico do zapbase (`type` + `content`): texto, mídia por URL ou id, localização, contatos, template, interativa ou reação.",
 		Errors:      sendErrors,
 	}), func(ctx context.Context, in *struct {
-		sendQuery
+		SendParams
 		Body SendRequest
 	}) (*sendOutput, error) {
 		if p := validateContent(zapbase.MessageType(in.Body.Type), &in.Body.Content, "body.content"); p != nil {
 			return nil, p
 		}
-		return s.sendOne(ctx, in.sendQuery, "send", in.Body, in.Body.SendCommon, zapbase.MessageType(in.Body.Type), in.Body.Content)
+		return s.sendOne(ctx, in.SendParams, "send", in.Body, in.Body.SendCommon, zapbase.MessageType(in.Body.Type), in.Body.Content)
 	})
 
 	huma.Register(s.v1, s.tenantOp(huma.Operation{
 		OperationID: "send-location", Method: http.MethodPost, Path: "/messages/location", Tags: tags,
 		Summary: "Envia uma localização", Errors: sendErrors,
 	}), func(ctx context.Context, in *struct {
-		sendQuery
+		SendParams
 		Body LocationRequest
 	}) (*sendOutput, error) {
 		lat, lng := in.Body.Latitude, in.Body.Longitude
 		c := providers.Content{Latitude: &lat, Longitude: &lng, Name: in.Body.Name, Address: in.Body.Address}
-		return s.sendOne(ctx, in.sendQuery, "location", in.Body, in.Body.SendCommon, zapbase.MessageLocation, c)
+		return s.sendOne(ctx, in.SendParams, "location", in.Body, in.Body.SendCommon, zapbase.MessageLocation, c)
 	})
 
 	s.registerMedia(tags, sendErrors)
@@ -280,7 +281,7 @@ func requestHash(op string, body any) []byte {
 }
 
 // sendOne is the shared path of the single-send endpoints.
-func (s *Server) sendOne(ctx context.Context, q sendQuery, op string, body any, c SendCommon, typ zapbase.MessageType, content providers.Content) (*sendOutput, error) {
+func (s *Server) sendOne(ctx context.Context, q SendParams, op string, body any, c SendCommon, typ zapbase.MessageType, content providers.Content) (*sendOutput, error) {
 	t := MustTenant(ctx)
 	row, p := s.prepare(ctx, t, c, typ, content, "body", nil)
 	if p != nil {
@@ -298,7 +299,7 @@ func (s *Server) sendOne(ctx context.Context, q sendQuery, op string, body any, 
 		return out, nil
 	}
 	resp := res[0]
-	if q.Wait && s.p.SendWait > 0 {
+	if q.Wait != "false" && s.p.SendWait > 0 {
 		resp = s.wait(ctx, t, resp)
 	}
 	status := http.StatusAccepted

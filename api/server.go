@@ -168,6 +168,8 @@ func (s *Server) humaConfig() huma.Config {
 			Description: "client_id do tenant em nome do qual o usuário age (ele precisa ser membro)."},
 		"apiKey": {Type: "apiKey", In: "header", Name: "X-API-Key",
 			Description: "Chave de API do tenant (`zb_...`), para integrações servidor-a-servidor. Também aceita como `Authorization: Bearer zb_...`."},
+		"supabaseWebhookSecret": {Type: "apiKey", In: "header", Name: "X-Zapbase-Webhook-Secret",
+			Description: "Segredo compartilhado `ZAPBASE_SUPABASE_WEBHOOK_SECRET` do Database Webhook."},
 		"adminToken": {Type: "http", Scheme: "bearer",
 			Description: "Credencial de serviço `ZAPBASE_ADMIN_TOKEN` (somente endpoints /admin)."},
 	}

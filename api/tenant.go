@@ -17,7 +17,7 @@ const (
 
 // AISettings are the tenant's AI defaults (stored in tenants.settings.ai).
 type AISettings struct {
-	Enabled               bool     `json:"enabled" doc:"Agentes de IA respondem mensagens recebidas"`
+	Enabled               bool     `json:"enabled,omitempty" doc:"Agentes de IA respondem mensagens recebidas"`
 	DefaultAgentID        string   `json:"defaultAgentId,omitempty" format:"uuid" doc:"Agente padrão do tenant"`
 	MaxConsecutiveReplies int      `json:"maxConsecutiveReplies,omitempty" minimum:"0" maximum:"100" doc:"Máximo de respostas seguidas do agente sem mensagem humana (0: padrão)"`
 	HandoffKeywords       []string `json:"handoffKeywords,omitempty" maxItems:"50" doc:"Palavras que passam a conversa para um humano" example:"[\"atendente\",\"humano\"]"`

@@ -92,8 +92,8 @@ type SupabaseWebhook struct {
 	Type      string         `json:"type" doc:"INSERT, UPDATE ou DELETE" example:"INSERT"`
 	Table     string         `json:"table" example:"messages"`
 	Schema    string         `json:"schema" example:"public"`
-	Record    map[string]any `json:"record" doc:"Linha nova"`
-	OldRecord map[string]any `json:"old_record" doc:"Linha anterior (UPDATE)"`
+	Record    map[string]any `json:"record" nullable:"true" doc:"Linha nova"`
+	OldRecord map[string]any `json:"old_record,omitempty" nullable:"true" doc:"Linha anterior (UPDATE)"`
 }
 
 // SupabaseWebhookAck answers POST /webhooks/supabase.
@@ -119,7 +119,7 @@ func (s *Server) registerWebhooks(r *Router) {
 		OperationID: "webhook-incoming-message", Method: http.MethodPost, Path: "/webhooks/incoming-message", Tags: tags,
 		Summary:     "Recebe mensagem de um gateway externo",
 		Description: signedDoc + "A mensagem vira uma linha `inbound` em `messages` (idempotente pelo `messageId`).",
-		Errors:      webhookErrors, MaxBodyBytes: DefaultBodyLimit,
+		Errors:      webhookErrors, MaxBodyBytes: DefaultBodyLimit, SkipValidateBody: true,
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json": {Schema: reg.Schema(reflect.TypeFor[IncomingMessageWebhook](), true, "IncomingMessageWebhook")}}},
 	}, func(ctx context.Context, in *signedInput) (*struct{ Body WebhookAck }, error) {
@@ -149,7 +149,7 @@ func (s *Server) registerWebhooks(r *Router) {
 		OperationID: "webhook-status-update", Method: http.MethodPost, Path: "/webhooks/status-update", Tags: tags,
 		Summary:     "Recebe atualização de status de um gateway externo",
 		Description: signedDoc + "O status só avança (um recibo atrasado ou repetido é ignorado).",
-		Errors:      webhookErrors, MaxBodyBytes: DefaultBodyLimit,
+		Errors:      webhookErrors, MaxBodyBytes: DefaultBodyLimit, SkipValidateBody: true,
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
 			"application/json": {Schema: reg.Schema(reflect.TypeFor[StatusUpdateWebhook](), true, "StatusUpdateWebhook")}}},
 	}, func(ctx context.Context, in *signedInput) (*struct{ Body WebhookAck }, error) {
@@ -183,21 +183,11 @@ func (s *Server) registerWebhooks(r *Router) {
 			"(ou `Authorization: Bearer <segredo>`). O webhook só acorda o despachante; o envio sempre parte da tabela.",
 		Errors:       []int{http.StatusUnauthorized, http.StatusForbidden},
 		MaxBodyBytes: DefaultBodyLimit,
+		Security:     []map[string][]string{{"supabaseWebhookSecret": {}}},
+		Middlewares:  huma.Middlewares{s.supabaseWebhookAuth},
 	}, func(ctx context.Context, in *struct {
-		Secret        string `header:"X-Zapbase-Webhook-Secret" doc:"Segredo compartilhado"`
-		Authorization string `header:"Authorization" doc:"Alternativa: Bearer <segredo>"`
-		Body          SupabaseWebhook
+		Body SupabaseWebhook
 	}) (*struct{ Body SupabaseWebhookAck }, error) {
-		if s.p.SupabaseWebhookSecret == "" {
-			return nil, NewProblem(http.StatusForbidden, "webhook_disabled", "Webhook do Supabase desativado: defina ZAPBASE_SUPABASE_WEBHOOK_SECRET.")
-		}
-		got := in.Secret
-		if got == "" {
-			got, _ = bearer(in.Authorization)
-		}
-		if subtle.ConstantTimeCompare([]byte(got), []byte(s.p.SupabaseWebhookSecret)) != 1 {
-			return nil, NewProblem(http.StatusUnauthorized, zapbase.CodeInvalidSignature, "Segredo do webhook inválido.")
-		}
 		woken := 0
 		if in.Body.Table == "messages" && (in.Body.Type == "INSERT" || in.Body.Type == "UPDATE") && in.Body.Record != nil {
 			id, _ := in.Body.Record["id"].(string)
@@ -214,6 +204,26 @@ func (s *Server) registerWebhooks(r *Router) {
 		}
 		return &struct{ Body SupabaseWebhookAck }{SupabaseWebhookAck{Woken: woken}}, nil
 	})
+}
+
+// supabaseWebhookAuth checks the shared secret before the body is read.
+func (s *Server) supabaseWebhookAuth(hctx huma.Context, next func(huma.Context)) {
+	if s.p.SupabaseWebhookSecret == "" {
+		writeHumaProblem(hctx, NewProblem(http.StatusForbidden, "webhook_disabled", "Webhook do Supabase desativado: defina ZAPBASE_SUPABASE_WEBHOOK_SECRET."))
+		return
+	}
+	got := hctx.Header("X-Zapbase-Webhook-Secret")
+	if got == "" {
+		got, _ = bearer(hctx.Header("Authorization"))
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.p.SupabaseWebhookSecret)) != 1 {
+		writeHumaProblem(hctx, NewProblem(http.StatusUnauthorized, zapbase.CodeInvalidSignature, "Segredo do webhook inválido."))
+		return
+	}
+	if ri := reqInfoFrom(hctx.Context()); ri != nil {
+		ri.actor = "supabase_webhook"
+	}
+	next(hctx)
 }
 
 // verifySigned resolves the tenant, checks the signature over the raw

@@ -81,6 +81,9 @@ func Check(t zapbase.MessageType, declared string, data []byte) (string, error) 
 	if mt == "" || mt == "application/octet-stream" {
 		mt = normalize(http.DetectContentType(data))
 	}
+	if mt == "application/ogg" && (t == zapbase.MessageAudio || t == zapbase.MessageVoice) {
+		mt = "audio/ogg" // what sniffing reports for Ogg containers
+	}
 	if list, ok := allowed[t]; ok {
 		for _, a := range list {
 			if a == mt {
