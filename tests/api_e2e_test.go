@@ -490,4 +490,3 @@ func refs(b []byte) []string {
 		s = s[j:]
 	}
 }
-
