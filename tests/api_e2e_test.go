@@ -1,22 +1,16 @@
-// Package tests holds end-to-end suites that boot the real zapbase binary
-// and talk HTTP and SQL to it.
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,28 +27,10 @@ import (
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
 
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "zapbase-e2e")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "zapbase")
-	out, err := exec.Command("go", "build", "-o", binary, "../cmd/zapbase").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build zapbase: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	defer os.RemoveAll(dir)
-	devdbtest.Main(m)
-}
-
 const (
-	e2eHS256  = "e2e-secret-with-at-least-32-characters-long"
-	e2eAdmin  = "e2e-admin-token-0123456789abcdef"
-	e2eHook   = "e2e-supabase-webhook-secret"
-	e2eKeyB64 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+	e2eHS256 = "e2e-secret-with-at-least-32-characters-long"
+	e2eAdmin = "e2e-admin-token-0123456789abcdef"
+	e2eHook  = "e2e-supabase-webhook-secret"
 )
 
 // jwks serves a JWKS at /auth/v1/.well-known/jwks.json (the Supabase path);
@@ -108,56 +84,28 @@ type instance struct {
 	k1   *ecdsa.PrivateKey
 }
 
-// start runs `zapbase serve` on port 0 and waits for its "http listening"
-// log line.
+// start runs `zapbase serve` (shared harness) with JWKS at SUPABASE_URL
+// and, when hs256, the legacy secret too.
 func start(t *testing.T, hs256 bool) *instance {
 	t.Helper()
 	in := &instance{t: t, db: devdbtest.NewDatabase(t), jwks: newJWKS(t)}
 	in.iss = in.jwks.URL + "/auth/v1"
 	in.k1 = in.jwks.add("k1") // published before start; later keys are a rotation
-	env := append(os.Environ(),
-		"DATABASE_URL="+in.db,
-		"SUPABASE_URL="+in.jwks.URL,
-		"ZAPBASE_ENCRYPTION_KEY="+e2eKeyB64,
-		"ZAPBASE_ADMIN_TOKEN="+e2eAdmin,
-		"ZAPBASE_SUPABASE_WEBHOOK_SECRET="+e2eHook,
-		"ZAPBASE_HTTP_ADDR=127.0.0.1:0",
-		"ZAPBASE_MEDIA_DIR="+t.TempDir(),
-		"ZAPBASE_LISTENER=false",
-		"ZAPBASE_SEND_WAIT=1s",
-		"SUPABASE_JWT_SECRET=",
-	)
+	env := map[string]string{
+		"SUPABASE_URL":                    in.jwks.URL,
+		"SUPABASE_JWT_ISSUER":             in.iss,
+		"ZAPBASE_ADMIN_TOKEN":             e2eAdmin,
+		"ZAPBASE_SUPABASE_WEBHOOK_SECRET": e2eHook,
+		"ZAPBASE_MEDIA_DIR":               t.TempDir(),
+		"ZAPBASE_LISTENER":                "false",
+		"ZAPBASE_SEND_WAIT":               "1s",
+		"SUPABASE_JWT_SECRET":             "",
+	}
 	if hs256 {
-		env = append(env, "SUPABASE_JWT_SECRET="+e2eHS256)
+		env["SUPABASE_JWT_SECRET"] = e2eHS256
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, binary, "serve")
-	cmd.Env = env
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "http listening" {
-				addr <- line["addr"].(string)
-			}
-		}
-		close(addr)
-	}()
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	select {
-	case a, ok := <-addr:
-		require.True(t, ok, "zapbase exited before listening")
-		in.base = "http://" + a
-	case <-time.After(60 * time.Second):
-		t.Fatal("zapbase did not start")
-	}
+	p := StartServe(t, in.db, env)
+	in.base = p.BaseURL()
 	return in
 }
 
