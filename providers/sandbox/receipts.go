@@ -33,8 +33,8 @@ func (h receiptHeap) Less(i, j int) bool {
 	}
 	return h[i].due.Before(h[j].due)
 }
-func (h receiptHeap) Swap(i, j int)  { h[i], h[j] = h[j], h[i] }
-func (h *receiptHeap) Push(x any)    { *h = append(*h, x.(pendingReceipt)) }
+func (h receiptHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *receiptHeap) Push(x any)   { *h = append(*h, x.(pendingReceipt)) }
 func (h *receiptHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
