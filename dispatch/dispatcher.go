@@ -55,8 +55,11 @@ type Dispatcher struct {
 	loops      sync.WaitGroup
 	scanMu     sync.Mutex
 
-	smu      sync.Mutex
-	chats    map[string]*chat
+	smu   sync.Mutex
+	chats map[string]*chat
+	// holds: a message of the chat was put back until then; later ones
+	// wait too, so the chat's order holds (outlives the chat's queue).
+	holds    map[string]time.Time
 	inMemory int
 	draining bool
 	drainCh  chan struct{}
@@ -73,9 +76,6 @@ type chat struct {
 	key     string
 	q       []*job
 	running bool
-	// deferUntil: a message of this chat was put back until then; later
-	// ones wait too, so the chat's order holds.
-	deferUntil time.Time
 }
 
 // New builds a dispatcher. It validates cfg (filling defaults).
@@ -100,7 +100,7 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound,
 		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"),
 		pacer: newPacer(), waiters: newWaiters(),
-		kick: make(chan struct{}, 1), chats: map[string]*chat{}, drainCh: make(chan struct{}),
+		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
 		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),
 		flushDone: make(chan struct{}),
 	}, nil
@@ -466,6 +466,38 @@ func (d *Dispatcher) runChat(c *chat) {
 	}
 }
 
+// hold makes the chat's later messages wait until at least `until`.
+func (d *Dispatcher) hold(key string, until time.Time) {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	if until.After(d.holds[key]) {
+		d.holds[key] = until
+	}
+	if len(d.holds) > 10000 {
+		now := time.Now()
+		for k, t := range d.holds {
+			if !t.After(now) {
+				delete(d.holds, k)
+			}
+		}
+	}
+}
+
+// heldUntil answers the chat's hold, zero when none is active.
+func (d *Dispatcher) heldUntil(key string, now time.Time) time.Time {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	t, ok := d.holds[key]
+	if !ok {
+		return time.Time{}
+	}
+	if !t.After(now) {
+		delete(d.holds, key)
+		return time.Time{}
+	}
+	return t
+}
+
 func (d *Dispatcher) isDraining() bool {
 	select {
 	case <-d.drainCh:
@@ -479,17 +511,15 @@ func (d *Dispatcher) isDraining() bool {
 func (d *Dispatcher) process(c *chat, j *job) {
 	now := time.Now()
 	release := func(at time.Time) {
-		if at.After(c.deferUntil) {
-			c.deferUntil = at
-		}
+		d.hold(c.key, at)
 		d.emit(releaseOutcome(j.id, at, "", ""))
 	}
 	if d.isDraining() {
 		d.emit(releaseOutcome(j.id, now, "", ""))
 		return
 	}
-	if c.deferUntil.After(now) {
-		release(c.deferUntil)
+	if until := d.heldUntil(c.key, now); !until.IsZero() {
+		release(until)
 		return
 	}
 	wait, blocked := d.pacer.reserve(j, now, d.cfg.MaxPaceWait)
@@ -538,8 +568,8 @@ func (d *Dispatcher) process(c *chat, j *job) {
 	if dec.blockScope != "" {
 		d.pacer.block(j, dec.blockScope, dec.blockUntil)
 	}
-	if dec.deferUntil.After(c.deferUntil) {
-		c.deferUntil = dec.deferUntil
+	if !dec.deferUntil.IsZero() {
+		d.hold(c.key, dec.deferUntil)
 	}
 	if dec.authLost != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(d.sendCtx), 10*time.Second)
