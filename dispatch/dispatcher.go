@@ -1,0 +1,676 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+)
+
+// ErrStopped is returned by Wake, HandleInserts and Resync once the
+// dispatcher stops accepting work.
+var ErrStopped = errors.New("dispatch: dispatcher is not running")
+
+// claimMargin is kept between the end of a send's timeout and the claim's
+// deadline: a message whose claim is closer to expiry than SendTimeout plus
+// this margin is not sent but put back (another replica may take it over
+// at expiry).
+const claimMargin = 5 * time.Second
+
+// Dispatcher claims outbound message rows and sends them through providers.
+// See the package documentation for the invariants.
+type Dispatcher struct {
+	cfg      Config
+	pool     *pgxpool.Pool
+	registry *Registry
+	events   providers.EventSink
+	inbound  InboundHandler
+	handoff  func(ctx context.Context, sessionID string, rowIDs []string)
+	log      *slog.Logger
+	pacer    *pacer
+	waiters  *waiters
+
+	mu        sync.Mutex
+	started   bool
+	stopped   bool
+	accepting bool
+	intake    sync.WaitGroup // Wake/Resync calls admitting rows
+
+	runCtx     context.Context // reconciler; cancelled first on Stop
+	runCancel  context.CancelFunc
+	sendCtx    context.Context // in-flight sends; cancelled at the drain deadline
+	sendCancel context.CancelFunc
+	flushCtx   context.Context // status writes; cancelled after the drain deadline
+	flushStop  context.CancelFunc
+	kick       chan struct{}
+	loops      sync.WaitGroup
+	scanMu     sync.Mutex
+
+	smu   sync.Mutex
+	chats map[string]*chat
+	// holds: a message of the chat was put back until then; later ones
+	// wait too, so the chat's order holds (outlives the chat's queue).
+	holds    map[string]time.Time
+	inMemory int
+	draining bool
+	drainCh  chan struct{}
+	runners  sync.WaitGroup
+	sem      chan struct{}
+
+	outcomes  chan *outcome
+	flushDone chan struct{}
+}
+
+// chat is the in-memory queue of one chat (session + recipient): its jobs
+// are sent one after the other, in claim order.
+type chat struct {
+	key     string
+	q       []*job
+	running bool
+}
+
+// New builds a dispatcher. It validates cfg (filling defaults).
+func New(cfg Config, deps Deps) (*Dispatcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Pool == nil {
+		return nil, errors.New("dispatch: Deps.Pool is required")
+	}
+	if deps.Registry == nil {
+		deps.Registry = NewRegistry()
+	}
+	if deps.Events == nil {
+		deps.Events = NewEvents(deps.Pool)
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{
+		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound,
+		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"),
+		pacer: newPacer(), waiters: newWaiters(),
+		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
+		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),
+		flushDone: make(chan struct{}),
+	}, nil
+}
+
+// Config returns the validated configuration.
+func (d *Dispatcher) Config() Config { return d.cfg }
+
+// Start checks the database answers, then runs the reconciler and the
+// status writer in the background. The dispatcher's life is governed by
+// Stop, not by ctx (cancelling ctx does not drain in-flight sends).
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started {
+		return errors.New("dispatch: already started")
+	}
+	if err := d.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("dispatch start: %w", err)
+	}
+	if len(d.registry.Types()) == 0 {
+		d.log.Warn("no provider registered: every outbound message will fail with session_unavailable")
+	}
+	base := context.WithoutCancel(ctx)
+	d.runCtx, d.runCancel = context.WithCancel(base)
+	d.sendCtx, d.sendCancel = context.WithCancel(base)
+	d.flushCtx, d.flushStop = context.WithCancel(base)
+	d.started, d.accepting = true, true
+	d.loops.Add(1)
+	go d.reconcileLoop()
+	go d.flushLoop()
+	d.log.Info("dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers,
+		"reconcile_interval", d.cfg.ReconcileInterval.String(), "lease_holder", d.cfg.LeaseHolder)
+	return nil
+}
+
+// Stop stops claiming, puts queued (unsent) messages back to pending, waits
+// for in-flight sends up to DrainTimeout (then cancels them), writes every
+// outcome and returns. It is idempotent.
+func (d *Dispatcher) Stop() {
+	d.mu.Lock()
+	if !d.started || d.stopped {
+		d.mu.Unlock()
+		return
+	}
+	d.stopped, d.accepting = true, false
+	d.mu.Unlock()
+	start := time.Now()
+	guard := time.AfterFunc(d.cfg.DrainTimeout+10*time.Second, d.flushStop)
+	defer guard.Stop()
+
+	d.runCancel()
+	d.loops.Wait()
+	d.intake.Wait()
+
+	d.smu.Lock()
+	d.draining = true
+	close(d.drainCh)
+	d.smu.Unlock()
+
+	done := make(chan struct{})
+	go func() { d.runners.Wait(); close(done) }()
+	t := time.NewTimer(d.cfg.DrainTimeout)
+	select {
+	case <-done:
+		t.Stop()
+	case <-t.C:
+		d.log.Warn("drain deadline reached, cancelling in-flight sends", "drain_timeout", d.cfg.DrainTimeout.String())
+		d.sendCancel()
+		<-done
+	}
+	close(d.outcomes)
+	<-d.flushDone
+	d.sendCancel()
+	d.flushStop()
+	d.log.Info("dispatcher stopped", "took", time.Since(start).String())
+}
+
+// enter registers an intake call; false once stopping.
+func (d *Dispatcher) enter() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.accepting {
+		return false
+	}
+	d.intake.Add(1)
+	return true
+}
+
+// Wake claims the given rows if they are outbound, pending and due, in one
+// statement, and returns once the claim committed; the sends continue in
+// the background. Rows that are not claimable (inbound, already claimed,
+// not due, leased elsewhere) are simply ignored: they are handled. When the
+// in-memory queue is full nothing is claimed and the reconciler catches up.
+func (d *Dispatcher) Wake(ctx context.Context, rowIDs []string) error {
+	_, err := d.wake(ctx, rowIDs)
+	return err
+}
+
+func (d *Dispatcher) wake(ctx context.Context, rowIDs []string) ([]claimedRow, error) {
+	if len(rowIDs) == 0 {
+		return nil, nil
+	}
+	if !d.enter() {
+		return nil, ErrStopped
+	}
+	defer d.intake.Done()
+	if d.queued() >= d.cfg.MaxInFlight {
+		d.kickReconciler()
+		return nil, nil
+	}
+	rows, tenants, err := d.claim(ctx, wakeSQL, rowIDs)
+	if err != nil {
+		return nil, fmt.Errorf("claim %d rows: %w", len(rowIDs), err)
+	}
+	d.admit(ctx, rows, tenants)
+	return rows, nil
+}
+
+// HandleInserts implements the listener's handler: outbound rows are
+// claimed (Wake) and inbound rows not yet processed by an agent go to the
+// InboundHandler. A nil error means every row is durably handled.
+func (d *Dispatcher) HandleInserts(ctx context.Context, rowIDs []string) error {
+	claimed, err := d.wake(ctx, rowIDs)
+	if err != nil {
+		return err
+	}
+	if d.inbound == nil || len(claimed) == len(rowIDs) {
+		return nil
+	}
+	rest := make(map[string]bool, len(rowIDs))
+	for _, id := range rowIDs {
+		rest[id] = true
+	}
+	for _, r := range claimed {
+		delete(rest, r.ID)
+	}
+	ids := make([]string, 0, len(rest))
+	for id := range rest {
+		ids = append(ids, id)
+	}
+	rows, err := d.pool.Query(ctx, `SELECT id::text FROM public.messages
+ WHERE id = ANY($1::uuid[]) AND direction = 'inbound' AND NOT ai_processed ORDER BY created_at`, ids)
+	if err != nil {
+		return fmt.Errorf("find inbound rows: %w", err)
+	}
+	var inbound []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("find inbound rows: %w", err)
+		}
+		inbound = append(inbound, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find inbound rows: %w", err)
+	}
+	if len(inbound) == 0 {
+		return nil
+	}
+	if err := d.inbound.HandleInbound(ctx, inbound); err != nil {
+		return fmt.Errorf("handle %d inbound rows: %w", len(inbound), err)
+	}
+	return nil
+}
+
+// Resync runs a reconciliation scan now and returns when it is done (the
+// listener calls it after recreating a lost slot).
+func (d *Dispatcher) Resync(ctx context.Context) error {
+	if !d.enter() {
+		return ErrStopped
+	}
+	defer d.intake.Done()
+	return d.scan(ctx)
+}
+
+func (d *Dispatcher) kickReconciler() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) reconcileLoop() {
+	defer d.loops.Done()
+	jitter := func() time.Duration {
+		return time.Duration(float64(d.cfg.ReconcileInterval) * (0.9 + 0.2*rand.Float64()))
+	}
+	t := time.NewTimer(jitter())
+	defer t.Stop()
+	for {
+		select {
+		case <-d.runCtx.Done():
+			return
+		case <-t.C:
+		case <-d.kick:
+		}
+		if err := d.scan(d.runCtx); err != nil && d.runCtx.Err() == nil {
+			d.log.Warn("reconciliation scan failed", "error", err)
+		}
+		t.Reset(jitter())
+	}
+}
+
+// scan claims due pending rows and expired claims until none is left or
+// the in-memory queue is full.
+func (d *Dispatcher) scan(ctx context.Context) error {
+	d.scanMu.Lock()
+	defer d.scanMu.Unlock()
+	for {
+		room := d.cfg.MaxInFlight - d.queued()
+		if room <= 0 {
+			return nil
+		}
+		n := min(d.cfg.ReconcileBatch, room)
+		rows, tenants, err := d.claim(ctx, scanSQL, n)
+		if err != nil {
+			return fmt.Errorf("reconcile claim: %w", err)
+		}
+		if len(rows) > 0 {
+			recovered := 0
+			for _, r := range rows {
+				if r.Recovered {
+					recovered++
+				}
+			}
+			d.log.Debug("reconciler claimed rows", "rows", len(rows), "recovered", recovered)
+			if recovered > 0 {
+				d.log.Info("recovered expired claims", "rows", recovered)
+			}
+		}
+		d.admit(ctx, rows, tenants)
+		if len(rows) < n {
+			return nil
+		}
+	}
+}
+
+func (d *Dispatcher) queued() int {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	return d.inMemory
+}
+
+// admit routes claimed rows: immediate outcomes go to the status writer,
+// routing decisions and provider ids are stored (one statement) before any
+// send, and jobs are queued per chat in creation order.
+func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[string]*tenantInfo) {
+	if len(rows) == 0 {
+		return
+	}
+	slices.SortStableFunc(rows, func(a, b claimedRow) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	now := time.Now()
+	var (
+		jobs, toPrepare []*job
+		handoffs        = map[string][]string{}
+	)
+	for _, r := range rows {
+		j, o, h := d.route(r, tenants[r.TenantID], now)
+		if o != nil {
+			if o.status == zapbase.StatusFailed {
+				d.log.Info("message failed before sending", "tenant_id", r.TenantID, "message_row_id", r.ID,
+					"error_code", deref(o.errorCode))
+			}
+			d.emit(o)
+			if h != "" {
+				handoffs[h] = append(handoffs[h], r.ID)
+			}
+			continue
+		}
+		jobs = append(jobs, j)
+		if j.prepare {
+			toPrepare = append(toPrepare, j)
+		}
+	}
+	if len(toPrepare) > 0 {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		got, err := d.prepare(pctx, toPrepare)
+		cancel()
+		drop := map[string]bool{}
+		if err != nil {
+			// Never send what could not be recorded first: put it back.
+			d.log.Warn("store routing before send failed, releasing rows", "rows", len(toPrepare), "error", err)
+			for _, j := range toPrepare {
+				drop[j.id] = true
+				d.emit(releaseOutcome(j.id, time.Now(), "", ""))
+			}
+		} else {
+			for _, j := range toPrepare {
+				mid, ok := got[j.id]
+				if !ok {
+					drop[j.id] = true // claim lost meanwhile: not ours to send
+					continue
+				}
+				j.messageID = mid
+			}
+		}
+		if len(drop) > 0 {
+			jobs = slices.DeleteFunc(jobs, func(j *job) bool { return drop[j.id] })
+		}
+	}
+	for _, j := range jobs {
+		d.enqueue(j)
+	}
+	if d.handoff != nil {
+		for sid, ids := range handoffs {
+			d.handoff(ctx, sid, ids)
+		}
+	}
+}
+
+func (d *Dispatcher) enqueue(j *job) {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	key := j.chatKey()
+	c := d.chats[key]
+	if c == nil {
+		c = &chat{key: key}
+		d.chats[key] = c
+	}
+	c.q = append(c.q, j)
+	d.inMemory++
+	if !c.running {
+		c.running = true
+		d.runners.Add(1)
+		go d.runChat(c)
+	}
+}
+
+func (d *Dispatcher) runChat(c *chat) {
+	defer d.runners.Done()
+	for {
+		d.smu.Lock()
+		if len(c.q) == 0 {
+			c.running = false
+			delete(d.chats, c.key)
+			d.smu.Unlock()
+			return
+		}
+		j := c.q[0]
+		c.q[0] = nil
+		c.q = c.q[1:]
+		d.smu.Unlock()
+
+		d.process(c, j)
+
+		d.smu.Lock()
+		d.inMemory--
+		d.smu.Unlock()
+	}
+}
+
+// hold makes the chat's later messages wait until at least `until`.
+func (d *Dispatcher) hold(key string, until time.Time) {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	if until.After(d.holds[key]) {
+		d.holds[key] = until
+	}
+	if len(d.holds) > 10000 {
+		now := time.Now()
+		for k, t := range d.holds {
+			if !t.After(now) {
+				delete(d.holds, k)
+			}
+		}
+	}
+}
+
+// heldUntil answers the chat's hold, zero when none is active.
+func (d *Dispatcher) heldUntil(key string, now time.Time) time.Time {
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	t, ok := d.holds[key]
+	if !ok {
+		return time.Time{}
+	}
+	if !t.After(now) {
+		delete(d.holds, key)
+		return time.Time{}
+	}
+	return t
+}
+
+func (d *Dispatcher) isDraining() bool {
+	select {
+	case <-d.drainCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// process sends one job, or puts it back when it must not be sent now.
+func (d *Dispatcher) process(c *chat, j *job) {
+	now := time.Now()
+	release := func(at time.Time) {
+		d.hold(c.key, at)
+		d.emit(releaseOutcome(j.id, at, "", ""))
+	}
+	if d.isDraining() {
+		d.emit(releaseOutcome(j.id, now, "", ""))
+		return
+	}
+	if until := d.heldUntil(c.key, now); !until.IsZero() {
+		release(until)
+		return
+	}
+	wait, blocked := d.pacer.reserve(j, now, d.cfg.MaxPaceWait)
+	if !blocked.IsZero() {
+		release(blocked)
+		return
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.drainCh:
+			t.Stop()
+			d.emit(releaseOutcome(j.id, time.Now(), "", ""))
+			return
+		}
+	}
+	if time.Now().Add(d.cfg.SendTimeout + claimMargin).After(j.claimExpires) {
+		// Too close to the claim deadline: another replica could take the
+		// row over while we send. Put it back instead.
+		d.emit(releaseOutcome(j.id, time.Now(), "", ""))
+		return
+	}
+	select {
+	case d.sem <- struct{}{}:
+	case <-d.drainCh:
+		d.emit(releaseOutcome(j.id, time.Now(), "", ""))
+		return
+	}
+	sctx, cancel := context.WithTimeout(d.sendCtx, d.cfg.SendTimeout)
+	res, err := j.provider.Send(sctx, providers.OutboundMessage{
+		RowID: j.id, TenantID: j.tenantID, SessionID: j.sessionID, From: j.from, To: j.to,
+		Type: j.msgType, Content: j.content, ProviderMessageID: j.messageID, Attempt: j.attempts,
+	})
+	cancel()
+	<-d.sem
+	if err != nil && !j.provider.Capabilities().CallerMessageIDs && isContextErr(err) && !classified(err) {
+		// A provider without idempotency timed out mid-request.
+		err = &providers.AmbiguousError{Err: err}
+	}
+	dec := d.decide(j, res, err, time.Now())
+	if err != nil {
+		d.log.Info("send failed", "tenant_id", j.tenantID, "message_row_id", j.id, "provider", string(j.ptype),
+			"attempt", j.attempts, "next_status", string(dec.out.status), "error_code", deref(dec.out.errorCode), "error", err)
+	}
+	if dec.blockScope != "" {
+		d.pacer.block(j, dec.blockScope, dec.blockUntil)
+	}
+	if !dec.deferUntil.IsZero() {
+		d.hold(c.key, dec.deferUntil)
+	}
+	if dec.authLost != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(d.sendCtx), 10*time.Second)
+		reason := dec.authLost.Reason
+		if reason == "" {
+			reason = deref(dec.out.errorReason)
+		}
+		if err := d.events.SessionState(sctx, j.sessionID, providers.SessionState{State: providers.StateAuthLost, Reason: reason}); err != nil {
+			d.log.Warn("persist auth_lost session state", "tenant_id", j.tenantID, "session_id", j.sessionID, "error", err)
+		}
+		cancel()
+	}
+	d.emit(dec.out)
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+func classified(err error) bool {
+	var (
+		am *providers.AmbiguousError
+		pe *providers.PermanentError
+		al *providers.AuthLostError
+		su *providers.SessionUnavailableError
+		rl *providers.RateLimitedError
+		re *providers.RetryableError
+	)
+	return errors.As(err, &am) || errors.As(err, &pe) || errors.As(err, &al) || errors.As(err, &su) ||
+		errors.As(err, &rl) || errors.As(err, &re)
+}
+
+// emit hands an outcome to the status writer.
+func (d *Dispatcher) emit(o *outcome) { d.outcomes <- o }
+
+// flushLoop writes outcomes in batches: it takes what accumulated while the
+// previous write ran (group commit), so a busy dispatcher writes many rows
+// per statement and an idle one writes at once.
+func (d *Dispatcher) flushLoop() {
+	defer close(d.flushDone)
+	for {
+		o, ok := <-d.outcomes
+		if !ok {
+			return
+		}
+		batch := []*outcome{o}
+		closed := false
+	drain:
+		for len(batch) < d.cfg.FlushMax {
+			select {
+			case o, ok := <-d.outcomes:
+				if !ok {
+					closed = true
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		d.flush(batch)
+		if closed {
+			return
+		}
+	}
+}
+
+// flush writes a batch, retrying with capped backoff while the database is
+// unreachable (up to half the claim TTL: after that the reconciler owns the
+// rows). A batch that fails for another reason is written row by row so one
+// bad row cannot block the others.
+func (d *Dispatcher) flush(batch []*outcome) {
+	deadline := time.Now().Add(d.cfg.ClaimTTL / 2)
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(d.flushCtx, 30*time.Second)
+		err := d.writeOutcomes(ctx, batch)
+		cancel()
+		if err == nil {
+			d.waiters.notify(batch)
+			return
+		}
+		if !isConnErr(err) && len(batch) > 1 {
+			d.log.Warn("batched status write failed, writing rows one by one", "rows", len(batch), "error", err)
+			for _, o := range batch {
+				d.flush([]*outcome{o})
+			}
+			return
+		}
+		if !isConnErr(err) || time.Now().After(deadline) || d.flushCtx.Err() != nil {
+			d.log.Error("status write abandoned; rows will be recovered after their claim expires",
+				"rows", len(batch), "attempts", attempt, "error", err)
+			return
+		}
+		d.log.Warn("status write failed, retrying", "rows", len(batch), "attempt", attempt, "delay", delay.String(), "error", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-d.flushCtx.Done():
+			t.Stop()
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}

@@ -1,0 +1,213 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+)
+
+// outcome is the status write that ends a claim. Many are flushed in one
+// UPDATE.
+type outcome struct {
+	id     string
+	status zapbase.Status // pending, sent or failed
+	// Optional columns (nil: unchanged).
+	messageID, provider, sessionID, from *string
+	// errorCode/errorReason are written as given (nil clears them).
+	errorCode, errorReason *string
+	nextAttemptAt          *time.Time
+	// refund gives the claim's attempt back (the message was not sent).
+	refund bool
+}
+
+func failOutcome(id, code, reason string) *outcome {
+	return &outcome{id: id, status: zapbase.StatusFailed, errorCode: ptr(code), errorReason: ptr(reason)}
+}
+
+// releaseOutcome puts a row back to pending at `at` without counting the
+// attempt (it was not sent).
+func releaseOutcome(id string, at time.Time, code, reason string) *outcome {
+	o := &outcome{id: id, status: zapbase.StatusPending, nextAttemptAt: &at, refund: true}
+	if code != "" {
+		o.errorCode, o.errorReason = &code, &reason
+	}
+	return o
+}
+
+// decision is what a send's result means for the row and for pacing.
+type decision struct {
+	out *outcome
+	// deferUntil: later messages of the same chat wait at least until then
+	// (order is kept per chat).
+	deferUntil time.Time
+	// block pacing scopes until a time.
+	blockScope providers.RateLimitScope
+	blockUntil time.Time
+	// authLost: persist the session state.
+	authLost *providers.AuthLostError
+}
+
+// decide maps a send result to the row's next state. Classified errors are
+// told apart with errors.As, never by text; the most specific meaning wins
+// (ambiguous, then permanent, auth lost, session unavailable, rate limited,
+// retryable). Unclassified errors are treated as retryable.
+func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now time.Time) decision {
+	if err == nil {
+		mid := res.ProviderMessageID
+		if mid == "" {
+			mid = j.messageID
+		}
+		o := &outcome{id: j.id, status: zapbase.StatusSent}
+		if mid != "" {
+			o.messageID = &mid
+		}
+		return decision{out: o}
+	}
+	var (
+		am *providers.AmbiguousError
+		pe *providers.PermanentError
+		al *providers.AuthLostError
+		su *providers.SessionUnavailableError
+		rl *providers.RateLimitedError
+		re *providers.RetryableError
+	)
+	switch {
+	case errors.As(err, &am):
+		return decision{out: failOutcome(j.id, string(zapbase.CodeAmbiguousSend),
+			"O provedor não confirmou o envio a tempo; a mensagem pode ter sido entregue e não será reenviada automaticamente para evitar duplicidade.")}
+	case errors.As(err, &pe):
+		code, reason := pe.Code, pe.Reason
+		if errors.Is(err, providers.ErrUnsupported) && code == "" {
+			code = string(zapbase.CodeUnsupported)
+		}
+		if code == "" {
+			code = string(zapbase.CodeProviderRejected)
+		}
+		if reason == "" {
+			reason = "O provedor recusou a mensagem."
+		}
+		return decision{out: failOutcome(j.id, code, reason)}
+	case errors.As(err, &al):
+		until := now.Add(d.cfg.AuthLostDelay)
+		reason := al.Reason
+		if reason == "" {
+			reason = "A sessão de WhatsApp perdeu a autenticação; reconecte o número para retomar os envios."
+		}
+		return decision{
+			out:        releaseOutcome(j.id, until, string(zapbase.CodeAuthLost), reason),
+			deferUntil: until, blockScope: providers.ScopeNumber, blockUntil: until, authLost: al,
+		}
+	case errors.As(err, &su):
+		until := su.Until
+		if until.Before(now) {
+			until = now.Add(d.cfg.SessionRetryDelay)
+		}
+		if now.Sub(j.createdAt) >= d.cfg.SessionWaitMax {
+			return decision{out: failOutcome(j.id, string(zapbase.CodeSessionUnavailable),
+				fmt.Sprintf("Nenhuma sessão de WhatsApp ficou disponível a tempo (estado: %s); a mensagem não foi enviada.", su.State))}
+		}
+		return decision{
+			out: releaseOutcome(j.id, until, string(zapbase.CodeSessionUnavailable),
+				fmt.Sprintf("Sessão de WhatsApp indisponível (estado: %s); nova tentativa em breve.", su.State)),
+			deferUntil: until, blockScope: providers.ScopeNumber, blockUntil: until,
+		}
+	case errors.As(err, &rl):
+		after := rl.After
+		if after <= 0 {
+			after = d.backoff(1)
+		}
+		until := now.Add(after)
+		scope := rl.Scope
+		if scope == "" {
+			scope = providers.ScopeNumber
+		}
+		// The channel refused before sending: the attempt is given back.
+		return decision{
+			out: releaseOutcome(j.id, until, string(zapbase.CodeRateLimited),
+				"Limite de envio do WhatsApp atingido; a mensagem será reenviada automaticamente."),
+			deferUntil: until, blockScope: scope, blockUntil: until,
+		}
+	}
+	after := time.Duration(0)
+	if errors.As(err, &re) {
+		after = re.After
+	} else {
+		d.log.Warn("unclassified provider error, retrying", "tenant_id", j.tenantID, "message_row_id", j.id,
+			"provider", string(j.ptype), "error", err)
+	}
+	if j.attempts >= d.cfg.MaxAttempts {
+		return decision{out: failOutcome(j.id, string(zapbase.CodeRetriesExhausted),
+			fmt.Sprintf("Não foi possível enviar a mensagem após %d tentativas.", j.attempts))}
+	}
+	if after <= 0 {
+		after = d.backoff(j.attempts)
+	}
+	until := now.Add(after)
+	return decision{
+		out: &outcome{id: j.id, status: zapbase.StatusPending, nextAttemptAt: &until,
+			errorCode:   ptr(string(zapbase.CodeProviderUnavailable)),
+			errorReason: ptr("Falha temporária no provedor; nova tentativa agendada.")},
+		deferUntil: until,
+	}
+}
+
+// backoff is base·2^(attempt-1) capped at BackoffMax, with ±20% jitter.
+func (d *Dispatcher) backoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	b := d.cfg.BackoffBase
+	for i := 1; i < attempt && b < d.cfg.BackoffMax; i++ {
+		b *= 2
+	}
+	if b > d.cfg.BackoffMax {
+		b = d.cfg.BackoffMax
+	}
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(b) * jitter)
+}
+
+// flushSQL ends many claims in one statement. Rows no longer claimed by us
+// (a receipt overtook the send, or another replica recovered the claim) are
+// left alone.
+const flushSQL = `
+UPDATE public.messages m
+   SET status = v.status,
+       message_id = coalesce(v.message_id, m.message_id),
+       provider = coalesce(v.provider, m.provider),
+       session_id = coalesce(v.session_id, m.session_id),
+       from_number = coalesce(m.from_number, v.from_number),
+       error_code = v.error_code,
+       error_reason = v.error_reason,
+       next_attempt_at = coalesce(v.next_attempt_at, m.next_attempt_at),
+       attempts = m.attempts - CASE WHEN v.refund THEN 1 ELSE 0 END,
+       claimed_by = NULL, claim_expires_at = NULL
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
+              $9::timestamptz[], $10::bool[])
+       AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund)
+ WHERE m.id = v.id AND m.status = 'sending' AND m.claimed_by = $11`
+
+func (d *Dispatcher) writeOutcomes(ctx context.Context, os []*outcome) error {
+	n := len(os)
+	var (
+		ids, statuses                            = make([]string, n), make([]string, n)
+		mids, provs, sess, froms, codes, reasons = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		nexts                                    = make([]*time.Time, n)
+		refunds                                  = make([]bool, n)
+	)
+	for i, o := range os {
+		ids[i], statuses[i] = o.id, string(o.status)
+		mids[i], provs[i], sess[i], froms[i] = o.messageID, o.provider, o.sessionID, o.from
+		codes[i], reasons[i], nexts[i], refunds[i] = o.errorCode, o.errorReason, o.nextAttemptAt, o.refund
+	}
+	_, err := d.pool.Exec(ctx, flushSQL, ids, statuses, mids, provs, sess, froms, codes, reasons, nexts, refunds, d.cfg.Owner)
+	if err != nil {
+		return fmt.Errorf("write %d message outcomes: %w", n, err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package dispatch
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+)
+
+// job is a claimed row on its way to a provider.
+type job struct {
+	id, tenantID, sessionID string
+	to, from                string
+	msgType                 zapbase.MessageType
+	content                 providers.Content
+	ptype                   zapbase.ProviderType
+	provider                providers.Provider
+	messageID               string
+	attempts                int
+	createdAt, claimExpires time.Time
+	// prepare: routing changed something that must be stored before sending.
+	prepare bool
+	// numberRate and tenantRate are the pacing limits (0: unlimited).
+	numberRate, tenantRate float64
+}
+
+// chatKey orders sends: one chat is one session talking to one recipient.
+func (j *job) chatKey() string { return j.tenantID + "|" + j.sessionID + "|" + j.to }
+
+// route decides what to do with a claimed row: a job to send, or an
+// immediate outcome (final failure, or back to pending). handoff is set
+// when the row belongs to a WhatsApp Web session leased by another replica.
+func (d *Dispatcher) route(r claimedRow, t *tenantInfo, now time.Time) (j *job, o *outcome, handoff string) {
+	if t == nil {
+		return nil, failOutcome(r.ID, "tenant_not_found", "A conta (tenant) desta mensagem não existe mais."), ""
+	}
+	if !t.Active {
+		return nil, failOutcome(r.ID, "tenant_inactive", "A conta (tenant) está desativada; a mensagem não foi enviada."), ""
+	}
+	var content providers.Content
+	if len(r.Content) > 0 {
+		if err := json.Unmarshal(r.Content, &content); err != nil {
+			return nil, failOutcome(r.ID, string(zapbase.CodeInvalidInput), "O conteúdo da mensagem não é um objeto JSON válido."), ""
+		}
+	}
+	if r.To == "" {
+		return nil, failOutcome(r.ID, string(zapbase.CodeInvalidInput), "Mensagem sem destinatário (to_number)."), ""
+	}
+
+	s, o := d.pickSession(r, t, now)
+	if o != nil {
+		return nil, o, ""
+	}
+	p := d.registry.Get(s.Provider)
+	if s.Provider == zapbase.ProviderBaileys && d.cfg.LeaseHolder != "" &&
+		(s.Holder == nil || *s.Holder != d.cfg.LeaseHolder || s.LeaseValid == nil || !*s.LeaseValid) {
+		// Another replica drives this device: store the routing decision so
+		// only the lease holder claims the row again, and hand it over.
+		rel := releaseOutcome(r.ID, now, "", "")
+		rel.provider, rel.sessionID = ptr(string(s.Provider)), ptr(s.ID)
+		return nil, rel, s.ID
+	}
+	caps := p.Capabilities()
+	if !caps.Supports(r.Type) {
+		return nil, failOutcome(r.ID, string(zapbase.CodeUnsupported),
+			fmt.Sprintf("O tipo de mensagem %q não é suportado pelo provedor %s.", r.Type, s.Provider)), ""
+	}
+	if r.Recovered && !caps.CallerMessageIDs && r.Provider.Concrete() {
+		// The previous owner died while this row was claimed. The provider
+		// cannot deduplicate a repeated send, so we cannot know whether the
+		// message left: record it instead of sending it twice.
+		return nil, failOutcome(r.ID, string(zapbase.CodeAmbiguousSend),
+			"O envio foi interrompido e não é possível saber se a mensagem chegou ao WhatsApp; ela não foi reenviada para evitar duplicidade."), ""
+	}
+
+	j = &job{
+		id: r.ID, tenantID: r.TenantID, sessionID: s.ID, to: r.To, from: r.From,
+		msgType: r.Type, content: content, ptype: s.Provider, provider: p,
+		messageID: r.MessageID, attempts: r.Attempts, createdAt: r.CreatedAt, claimExpires: r.ClaimExpires,
+	}
+	if j.from == "" && s.Phone != "" {
+		j.from = s.Phone
+		j.prepare = true
+	}
+	if r.SessionID != s.ID || r.Provider != s.Provider {
+		j.prepare = true
+	}
+	if j.messageID == "" {
+		if gen, ok := p.(providers.IDGenerator); ok {
+			j.messageID = gen.NewMessageID()
+			j.prepare = true
+		}
+	}
+	j.numberRate, j.tenantRate = d.rates(s, t)
+	return j, nil, ""
+}
+
+// pickSession resolves the session a row is sent from.
+//
+//   - session_id set: that session (it must be active and match an explicit
+//     provider);
+//   - provider concrete: the tenant's active sessions of that provider;
+//   - provider auto: all the tenant's active sessions, the preferred
+//     provider (settings.preferredProvider, else default_provider) first.
+//
+// Among candidates a usable (connected) session wins; with none usable the
+// row waits (SessionRetryDelay, without burning an attempt) until
+// SessionWaitMax after its creation, then fails session_unavailable. With
+// no candidate at all it fails at once: nothing could ever send it.
+func (d *Dispatcher) pickSession(r claimedRow, t *tenantInfo, now time.Time) (*sessionInfo, *outcome) {
+	if r.SessionID != "" {
+		for i := range t.Sessions {
+			s := &t.Sessions[i]
+			if s.ID != r.SessionID {
+				continue
+			}
+			if r.Provider.Concrete() && r.Provider != s.Provider {
+				return nil, failOutcome(r.ID, "session_provider_mismatch",
+					fmt.Sprintf("A sessão informada é do provedor %s, mas a mensagem pede %s.", s.Provider, r.Provider))
+			}
+			if d.registry.Get(s.Provider) == nil {
+				return nil, failOutcome(r.ID, string(zapbase.CodeProviderUnavailable),
+					fmt.Sprintf("O provedor %s não está habilitado neste servidor.", s.Provider))
+			}
+			if !providers.Usable(s.State) {
+				return nil, d.waitForSession(r, now, s.State)
+			}
+			return s, nil
+		}
+		return nil, failOutcome(r.ID, "session_not_found", "A sessão de WhatsApp informada não existe ou está desativada.")
+	}
+
+	var pref zapbase.ProviderType
+	if r.Provider.Concrete() {
+		pref = r.Provider
+	} else if t.Settings.PreferredProvider.Concrete() {
+		pref = t.Settings.PreferredProvider
+	} else if t.DefaultProvider.Concrete() {
+		pref = t.DefaultProvider
+	}
+	var best *sessionInfo
+	score := func(s *sessionInfo) int {
+		n := 0
+		if providers.Usable(s.State) {
+			n += 2
+		}
+		if s.Provider == pref {
+			n++
+		}
+		return n
+	}
+	candidates := 0
+	for i := range t.Sessions {
+		s := &t.Sessions[i]
+		if r.Provider.Concrete() && s.Provider != r.Provider {
+			continue
+		}
+		if d.registry.Get(s.Provider) == nil {
+			continue
+		}
+		candidates++
+		if best == nil || score(s) > score(best) {
+			best = s
+		}
+	}
+	if best == nil {
+		if r.Provider.Concrete() {
+			return nil, failOutcome(r.ID, string(zapbase.CodeSessionUnavailable),
+				fmt.Sprintf("Nenhuma sessão de WhatsApp do provedor %s está configurada para esta conta.", r.Provider))
+		}
+		return nil, failOutcome(r.ID, string(zapbase.CodeSessionUnavailable),
+			"Nenhuma sessão de WhatsApp está configurada para esta conta.")
+	}
+	if !providers.Usable(best.State) {
+		return nil, d.waitForSession(r, now, best.State)
+	}
+	return best, nil
+}
+
+func (d *Dispatcher) waitForSession(r claimedRow, now time.Time, state string) *outcome {
+	if now.Sub(r.CreatedAt) >= d.cfg.SessionWaitMax {
+		return failOutcome(r.ID, string(zapbase.CodeSessionUnavailable),
+			fmt.Sprintf("Nenhuma sessão de WhatsApp ficou disponível a tempo (estado: %s); a mensagem não foi enviada.", state))
+	}
+	return releaseOutcome(r.ID, now.Add(d.cfg.SessionRetryDelay), string(zapbase.CodeSessionUnavailable),
+		fmt.Sprintf("Sessão de WhatsApp indisponível (estado: %s); nova tentativa em breve.", state))
+}
+
+// rates answers the pacing limits of a session: session_data wins over the
+// tenant's settings, which win over the configured defaults.
+func (d *Dispatcher) rates(s *sessionInfo, t *tenantInfo) (number, tenant float64) {
+	number = d.cfg.NumberRates[s.Provider]
+	if v := t.Settings.Dispatch.NumberMessagesPerSecond; v != nil && *v >= 0 {
+		number = *v
+	}
+	if v := s.Data.MessagesPerSecond; v != nil && *v >= 0 {
+		number = *v
+	}
+	tenant = d.cfg.TenantRate
+	if v := t.Settings.Dispatch.MessagesPerSecond; v != nil && *v >= 0 {
+		tenant = *v
+	}
+	return number, tenant
+}
+
+func ptr[T any](v T) *T { return &v }
