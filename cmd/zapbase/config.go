@@ -40,6 +40,7 @@ type Config struct {
 	ShutdownTimeout       time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
 	Sandbox               bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
 	SandboxDelay          time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
+	SandboxSendLog        string        // ZAPBASE_SANDBOX_SEND_LOG (file recording every sandbox send; tests and benchmarks)
 	MetaGraphURL          string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
 	MetaAPIVersion        string        // ZAPBASE_META_API_VERSION (default v23.0)
 	GeminiAPIKey          string        // GEMINI_API_KEY
@@ -204,6 +205,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.ShutdownTimeout = dur("ZAPBASE_SHUTDOWN_TIMEOUT", 25*time.Second)
 	c.Sandbox = boolean("ZAPBASE_SANDBOX", false)
 	c.SandboxDelay = dur("ZAPBASE_SANDBOX_RECEIPT_DELAY", 300*time.Millisecond)
+	c.SandboxSendLog = get("ZAPBASE_SANDBOX_SEND_LOG")
 	c.MetaGraphURL = urlVar("ZAPBASE_META_GRAPH_URL", "http", "https")
 	if c.MetaGraphURL == "" {
 		c.MetaGraphURL = "https://graph.facebook.com"
