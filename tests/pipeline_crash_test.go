@@ -49,7 +49,6 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 		"ZAPBASE_SANDBOX_SEND_LOG":      sendLog,
 		"ZAPBASE_DISPATCH_CLAIM_TTL":    crashClaimTTL,
 		"ZAPBASE_DISPATCH_SEND_TIMEOUT": crashSendTimeout,
-		"ZAPBASE_LOG_LEVEL":             "warn",
 	}
 	proc := StartServe(t, dbURL, env)
 
