@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"sync"
 	"time"
 )
@@ -114,6 +115,8 @@ func runPhase(ctx context.Context, tg target, producers int, rate float64, d tim
 		return phaseResult{}, err
 	}
 	r := phaseResult{n: len(all), start: start, end: end, offered: float64(len(all)) / produced.Seconds()}
+	log.Printf("%s: %d messages enqueued in %s (%.0f msg/s); last one done %s after the first insert",
+		tg.Name(), r.n, produced.Round(time.Millisecond), r.offered, end.Sub(start).Round(time.Millisecond))
 	for _, s := range all {
 		t1, ok := calls[s.key]
 		if !ok {
