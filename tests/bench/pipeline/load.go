@@ -38,7 +38,11 @@ type phaseResult struct {
 	offered   float64   // achieved enqueue rate (msg/s)
 	latencies []time.Duration
 	missing   int // enqueued but no provider call seen
+	slow      int // provider call more than slowCall after the insert
 }
+
+// slowCall flags outliers worth a look (e.g. rows left to a periodic scan).
+const slowCall = 500 * time.Millisecond
 
 func (r phaseResult) throughput() float64 {
 	return float64(r.n) / r.end.Sub(r.start).Seconds()
@@ -124,6 +128,12 @@ func runPhase(ctx context.Context, tg target, producers int, rate float64, d tim
 			continue
 		}
 		r.latencies = append(r.latencies, t1.Sub(s.t0))
+		if t1.Sub(s.t0) > slowCall {
+			r.slow++
+		}
+	}
+	if r.slow > 0 || r.missing > 0 {
+		log.Printf("%s: %d messages reached the provider more than %s after their insert, %d never did", tg.Name(), r.slow, slowCall, r.missing)
 	}
 	return r, nil
 }
