@@ -66,7 +66,7 @@ VALUES ('` + tn.ID + `', '5511988887777', 'text', '{"text": "Olá do psql"}') RE
 
 	var (
 		direction, provider, messageID, sessionID string
-		sentAt, deliveredAt, readAt                time.Time
+		sentAt, deliveredAt, readAt               time.Time
 	)
 	require.NoError(t, pool.QueryRow(ctx, `
 SELECT direction, provider, coalesce(message_id, ''), coalesce(session_id::text, ''), sent_at, delivered_at, read_at
