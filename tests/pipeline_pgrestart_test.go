@@ -30,7 +30,8 @@ func TestPipelineSurvivesPostgresRestart(t *testing.T) {
 	ctx := withTimeout(t, 3*time.Minute)
 	srv, err := devdb.Start(ctx, devdb.Options{DataDir: filepath.Join(t.TempDir(), "pgdata"), Fast: true})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
+	first := srv
+	t.Cleanup(func() { _ = first.Stop() })
 	dbURL := srv.URL("postgres")
 	require.NoError(t, devdb.ApplyCompat(ctx, dbURL))
 	require.NoError(t, migrations.Up(dbURL))
@@ -84,9 +85,9 @@ VALUES ($1, $2, $3, 'text', jsonb_build_object('text', $4::text)) ON CONFLICT (i
 	}
 
 	time.Sleep(restartSpan / 2)
-	srv, err = srv.Restart(ctx)
+	restarted, err := srv.Restart(ctx)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
+	t.Cleanup(func() { _ = restarted.Stop() })
 	restartedAt := time.Now()
 	wg.Wait()
 	for _, err := range prodErrs {
@@ -129,4 +130,3 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
