@@ -13,8 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/api"
-	"github.com/zapbase/zapbase/media"
+	"github.com/zapbase/zapbase/listener"
+	"github.com/zapbase/zapbase/metrics"
 	"github.com/zapbase/zapbase/migrations"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
@@ -51,6 +53,12 @@ type Main struct {
 	mounts       []api.Mount
 	apiRegisters []func(*api.Router)
 	verifier     *supabase.Verifier
+
+	metrics  *metrics.Metrics
+	agents   *ai.Runtime
+	listener *listener.Listener
+	// closers run after components stopped (stores, simulators).
+	closers []func()
 }
 
 // NewMain prepares a Main from a validated configuration.
@@ -114,11 +122,6 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// wire builds and starts the pipeline components.
-func (m *Main) wire(ctx context.Context) error {
-	return nil
-}
-
 // apiHandler builds the HTTP API from the configuration and what wire set.
 func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 	vcfg := supabase.VerifierConfig{HS256Secret: m.cfg.JWTSecret, Issuer: m.cfg.JWTIssuer, Audience: m.cfg.JWTAudience}
@@ -130,10 +133,7 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	m.verifier = verifier
-	var store media.Store = &media.Local{Dir: m.cfg.MediaDir}
-	if m.cfg.SupabaseURL != "" && m.cfg.SupabaseServiceKey != "" {
-		store = &media.SupabaseStore{Storage: supabase.NewStorage(m.cfg.SupabaseURL, m.cfg.SupabaseServiceKey, nil), Bucket: m.cfg.StorageBucket}
-	}
+	store := m.mediaStore()
 	sendWait := m.cfg.SendWait
 	if sendWait == 0 {
 		sendWait = -1 // ZAPBASE_SEND_WAIT=0: never wait
@@ -200,6 +200,9 @@ func (m *Main) Close() error {
 	}
 	for i := len(m.components) - 1; i >= 0; i-- {
 		m.components[i].Stop()
+	}
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
 	}
 	if m.verifier != nil {
 		m.verifier.Close()

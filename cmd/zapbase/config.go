@@ -38,8 +38,12 @@ type Config struct {
 	Publication           string        // ZAPBASE_PUBLICATION (default zapbase_messages)
 	SendWait              time.Duration // ZAPBASE_SEND_WAIT (default 5s)
 	ShutdownTimeout       time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
+	ClaimTTL              time.Duration // ZAPBASE_DISPATCH_CLAIM_TTL (0: dispatch default, 2m; crash recovery delay)
+	SendTimeout           time.Duration // ZAPBASE_DISPATCH_SEND_TIMEOUT (0: dispatch default, 30s; must stay 5s below the claim TTL)
+	WhatsAppWeb           bool          // ZAPBASE_WHATSAPP_WEB (enable the WhatsApp Web provider; default true)
 	Sandbox               bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
 	SandboxDelay          time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
+	SandboxSendLog        string        // ZAPBASE_SANDBOX_SEND_LOG (file recording every sandbox send; tests and benchmarks)
 	MetaGraphURL          string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
 	MetaAPIVersion        string        // ZAPBASE_META_API_VERSION (default v23.0)
 	GeminiAPIKey          string        // GEMINI_API_KEY
@@ -202,8 +206,12 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	}
 	c.SendWait = dur("ZAPBASE_SEND_WAIT", 5*time.Second)
 	c.ShutdownTimeout = dur("ZAPBASE_SHUTDOWN_TIMEOUT", 25*time.Second)
+	c.ClaimTTL = dur("ZAPBASE_DISPATCH_CLAIM_TTL", 0)
+	c.SendTimeout = dur("ZAPBASE_DISPATCH_SEND_TIMEOUT", 0)
 	c.Sandbox = boolean("ZAPBASE_SANDBOX", false)
+	c.WhatsAppWeb = boolean("ZAPBASE_WHATSAPP_WEB", true)
 	c.SandboxDelay = dur("ZAPBASE_SANDBOX_RECEIPT_DELAY", 300*time.Millisecond)
+	c.SandboxSendLog = get("ZAPBASE_SANDBOX_SEND_LOG")
 	c.MetaGraphURL = urlVar("ZAPBASE_META_GRAPH_URL", "http", "https")
 	if c.MetaGraphURL == "" {
 		c.MetaGraphURL = "https://graph.facebook.com"

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/ai"
+	"github.com/zapbase/zapbase/ai/backends"
+	"github.com/zapbase/zapbase/api"
+	"github.com/zapbase/zapbase/dispatch"
+	"github.com/zapbase/zapbase/listener"
+	"github.com/zapbase/zapbase/media"
+	"github.com/zapbase/zapbase/metrics"
+	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/providers/meta"
+	"github.com/zapbase/zapbase/providers/sandbox"
+	"github.com/zapbase/zapbase/providers/whatsmeow"
+	"github.com/zapbase/zapbase/supabase"
+)
+
+// mediaStore picks Supabase Storage when configured, else a local directory.
+func (m *Main) mediaStore() media.Store {
+	if m.cfg.SupabaseURL != "" && m.cfg.SupabaseServiceKey != "" {
+		return &media.SupabaseStore{Storage: supabase.NewStorage(m.cfg.SupabaseURL, m.cfg.SupabaseServiceKey, nil), Bucket: m.cfg.StorageBucket}
+	}
+	return &media.Local{Dir: m.cfg.MediaDir}
+}
+
+// wire builds and starts the pipeline: providers, the agent runtime, the
+// dispatcher and the listener, in that order (they stop in reverse: the
+// listener first, so the last safe LSN is acknowledged; the dispatcher
+// drains in-flight sends; providers last).
+func (m *Main) wire(ctx context.Context) error {
+	log := m.log
+	mt := metrics.New(metrics.Options{TenantLabel: m.cfg.MetricsTenantLabel})
+	m.metrics = mt
+	slot := m.cfg.SlotName
+	if !m.cfg.Listener {
+		slot = ""
+	}
+	if err := mt.WatchDatabase(metrics.DatabaseParams{DB: m.pool, SlotName: slot, Logger: log.With("component", "metrics")}); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	m.mounts = append(m.mounts, api.Mount{Pattern: "GET /metrics", Handler: mt.Handler()})
+
+	events := dispatch.NewEvents(m.pool)
+	registry := dispatch.NewRegistry()
+	pm := &providerMedia{store: m.mediaStore(), pool: m.pool}
+	var disp *dispatch.Dispatcher // set below; provider callbacks run after Start
+
+	if m.cfg.Sandbox {
+		scfg := m.sandboxConfig(events)
+		if m.cfg.SandboxSendLog != "" {
+			sl, err := sandbox.OpenSendLog(m.cfg.SandboxSendLog)
+			if err != nil {
+				return fmt.Errorf("sandbox send log: %w", err)
+			}
+			scfg.OnSendFunc = sl.Record
+			m.closers = append(m.closers, func() { _ = sl.Close() })
+		}
+		sb := sandbox.New(scfg)
+		registry.Register(sb)
+		m.closers = append(m.closers, sb.Close)
+	}
+
+	mp, err := meta.New(meta.Params{
+		Pool:   m.pool,
+		Box:    m.box,
+		Events: events,
+		Client: meta.ClientConfig{BaseURL: m.cfg.MetaGraphURL, APIVersion: m.cfg.MetaAPIVersion},
+		Media:  pm,
+		Logger: log.With("component", "provider.meta"),
+	})
+	if err != nil {
+		return fmt.Errorf("meta provider: %w", err)
+	}
+	if err := m.start(ctx, mp); err != nil {
+		return fmt.Errorf("start meta provider: %w", err)
+	}
+	registry.Register(mp)
+	m.mounts = append(m.mounts,
+		api.Mount{Pattern: "GET /api/v1/webhooks/meta", Handler: mp.Webhook()},
+		api.Mount{Pattern: "POST /api/v1/webhooks/meta", Handler: mp.Webhook()})
+
+	if m.cfg.WhatsAppWeb {
+		st, err := whatsmeow.OpenStore(ctx, m.cfg.DatabaseURL, log.With("component", "provider.whatsmeow.store"))
+		if err != nil {
+			return fmt.Errorf("whatsmeow store: %w", err)
+		}
+		m.closers = append(m.closers, func() { st.Close() })
+		wp, err := whatsmeow.New(whatsmeow.Config{
+			Pool:          m.pool,
+			Sink:          events,
+			NewClientFunc: st.NewClient,
+			Media:         pm,
+			Holder:        m.cfg.InstanceID,
+			Logger:        log.With("component", "provider.whatsmeow"),
+			OnWakeFunc: func(sessionID string) {
+				if disp != nil {
+					_ = disp.Resync(context.Background())
+				}
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("whatsmeow provider: %w", err)
+		}
+		if err := m.start(ctx, wp); err != nil {
+			return fmt.Errorf("start whatsmeow provider: %w", err)
+		}
+		registry.Register(wp)
+	}
+
+	provs := make([]providers.Provider, 0, 3)
+	m.providers = map[zapbase.ProviderType]providers.Provider{}
+	for _, t := range registry.Types() {
+		p := registry.Get(t)
+		provs = append(provs, p)
+		m.providers[t] = p
+	}
+
+	rt := ai.NewRuntime(ai.RuntimeParams{
+		Pool:     m.pool,
+		Box:      m.box,
+		Logger:   log.With("component", "ai"),
+		Backends: backends.Factories(nil),
+		GlobalModels: backends.Global(backends.Config{
+			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL,
+			OpenAIAPIKey: m.cfg.OpenAIAPIKey, OpenAIBaseURL: m.cfg.OpenAIBaseURL,
+		}),
+		Providers:  provs,
+		Registerer: mt.Registry(),
+	})
+	if err := m.start(ctx, rt); err != nil {
+		return fmt.Errorf("start agent runtime: %w", err)
+	}
+	m.agents = rt
+
+	disp, err = dispatch.New(dispatch.Config{
+		Owner:       m.cfg.InstanceID,
+		LeaseHolder: m.leaseHolder(),
+		ClaimTTL:    m.cfg.ClaimTTL,
+		SendTimeout: m.cfg.SendTimeout,
+	}, dispatch.Deps{
+		Pool:     m.pool,
+		Registry: registry,
+		Events:   events,
+		Inbound:  rt,
+		Logger:   log.With("component", "dispatch"),
+		HandoffFunc: func(ctx context.Context, sessionID string, _ []string) {
+			if _, err := whatsmeow.WakeOwner(ctx, m.pool, sessionID); err != nil {
+				log.Warn("wake session owner", "session_id", sessionID, "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("dispatch: %w", err)
+	}
+	if err := m.start(ctx, disp); err != nil {
+		return fmt.Errorf("start dispatch: %w", err)
+	}
+	m.waiter = disp
+	m.waker = disp
+	// Inbound rows written by providers reach the agent runtime at once,
+	// without waiting for the change stream.
+	events.OnInboundFunc = func(ctx context.Context, ids []string) {
+		if err := rt.HandleInbound(ctx, ids); err != nil {
+			log.Warn("hand inbound rows to agents", "error", err)
+		}
+	}
+
+	if m.cfg.Listener {
+		l, err := listener.New(listener.Config{
+			DatabaseURL:  m.cfg.ReplicationURL,
+			SlotName:     m.cfg.SlotName,
+			Publication:  m.cfg.Publication,
+			Handler:      disp,
+			OnResyncFunc: func(ctx context.Context) { _ = disp.Resync(ctx) },
+			Logger:       log.With("component", "listener"),
+		})
+		if err != nil {
+			return fmt.Errorf("listener: %w", err)
+		}
+		if err := m.start(ctx, l); err != nil {
+			return fmt.Errorf("start listener: %w", err)
+		}
+		mt.WatchListener(func() (string, int64) {
+			st := l.Status()
+			return string(st.Role), st.LagBytes
+		})
+		m.listener = l
+	}
+	return nil
+}
+
+// leaseHolder restricts WhatsApp Web rows to the replica holding their
+// session's lease (empty when WhatsApp Web is disabled).
+func (m *Main) leaseHolder() string {
+	if m.cfg.WhatsAppWeb {
+		return m.cfg.InstanceID
+	}
+	return ""
+}
+
+func (m *Main) sandboxConfig(events providers.EventSink) sandbox.Config {
+	c := sandbox.Config{Sink: events}
+	if m.cfg.SandboxDelay == 0 {
+		c.ZeroDelay = true
+	} else {
+		c.SentDelay = m.cfg.SandboxDelay / 3
+		c.DeliveredDelay = m.cfg.SandboxDelay
+		c.ReadDelay = 2 * m.cfg.SandboxDelay
+	}
+	return c
+}
