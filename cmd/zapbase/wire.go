@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/ai/backends"
@@ -128,8 +130,10 @@ func (m *Main) wire(ctx context.Context) error {
 			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL,
 			OpenAIAPIKey: m.cfg.OpenAIAPIKey, OpenAIBaseURL: m.cfg.OpenAIBaseURL,
 		}),
-		Providers:  provs,
-		Registerer: mt.Registry(),
+		Providers: provs,
+		// The agent runtime's collectors overlap the metrics catalog's AI
+		// series; until they are folded into one place they stay off /metrics.
+		Registerer: prometheus.NewRegistry(),
 	})
 	if err := m.start(ctx, rt); err != nil {
 		return fmt.Errorf("start agent runtime: %w", err)

@@ -28,6 +28,7 @@ const (
 	DefaultMaxConnections      = 300
 	startTimeout               = 60 * time.Second
 	stopTimeout                = 30 * time.Second
+	fastWait                   = 10 * time.Second
 	// Superuser is the database superuser created by initdb.
 	Superuser = "postgres"
 )
@@ -292,8 +293,13 @@ func (s *Server) URL(db string) string {
 // Done is closed when the server process has exited.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// Stop shuts the server down (fast shutdown: running transactions are rolled
-// back, data is flushed) and waits for it. It is idempotent.
+// Stop shuts the server down and waits for it; it is idempotent. It asks
+// for a fast shutdown (running transactions are rolled back, data flushed).
+// A logical walsender delays that shutdown until its client confirms the
+// final WAL position — a consumer that cannot confirm because the database
+// is going away holds it up to wal_sender_timeout — so after fastWait Stop
+// escalates to an immediate shutdown (crash-like; recovery runs at the next
+// start), and kills the process as the last resort.
 func (s *Server) Stop() error {
 	s.stop.Do(func() {
 		select {
@@ -302,6 +308,12 @@ func (s *Server) Stop() error {
 		default:
 		}
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.done:
+			return
+		case <-time.After(fastWait):
+		}
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
 		select {
 		case <-s.done:
 		case <-time.After(stopTimeout):
