@@ -2,8 +2,6 @@ package ai_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sort"
 	"sync"
 	"testing"
@@ -25,16 +23,9 @@ import (
 // TestMain stops the throwaway Postgres and checks that no runtime
 // goroutine outlives the tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	devdbtest.Shutdown()
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop")); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	devdbtest.MainLeakChecked(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"))
 }
 
 // fakeClock is a manual clock: timers fire only when the test advances it.

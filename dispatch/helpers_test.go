@@ -2,16 +2,13 @@ package dispatch_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/dispatch"
@@ -21,17 +18,7 @@ import (
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/zapbase/zapbase/supabase/devdb.Start.func1")); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	devdbtest.Shutdown()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devdbtest.MainLeakChecked(m) }
 
 // env is one test's database with a tenant.
 type env struct {

@@ -5,17 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
@@ -26,17 +23,7 @@ import (
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	devdbtest.Shutdown()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devdbtest.MainLeakChecked(m) }
 
 // The fixtures' shared identities.
 const (

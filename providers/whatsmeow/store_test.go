@@ -2,7 +2,6 @@ package whatsmeow
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -10,22 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/types"
-	"go.uber.org/goleak"
 
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	devdbtest.Shutdown()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goroutine leak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devdbtest.MainLeakChecked(m) }
 
 func TestStoreLivesInPrivateSchema(t *testing.T) {
 	t.Parallel()

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/zapbase/zapbase/migrations"
 	"github.com/zapbase/zapbase/supabase/devdb"
@@ -41,6 +42,22 @@ var (
 func Main(m *testing.M) {
 	code := m.Run()
 	Shutdown()
+	os.Exit(code)
+}
+
+// MainLeakChecked is Main plus a goroutine-leak check (goleak) once the
+// tests passed and the throwaway server is stopped (its process-wait
+// goroutine is not a leak of the package under test). Options name the
+// goroutines a package may legitimately leave behind.
+func MainLeakChecked(m *testing.M, opts ...goleak.Option) {
+	code := m.Run()
+	Shutdown()
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
