@@ -212,7 +212,11 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string) ([]claimedRow, e
 		d.kickReconciler()
 		return nil, nil
 	}
-	rows, tenants, err := d.claim(ctx, wakeSQL, rowIDs)
+	// Lock rows in id order, as every other multi-row write does, so
+	// concurrent writers wait for each other instead of deadlocking.
+	sorted := slices.Clone(rowIDs)
+	slices.Sort(sorted)
+	rows, tenants, err := d.claim(ctx, wakeSQL, sorted, len(sorted))
 	if err != nil {
 		return nil, fmt.Errorf("claim %d rows: %w", len(rowIDs), err)
 	}
@@ -318,7 +322,7 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 			return nil
 		}
 		n := min(d.cfg.ReconcileBatch, room)
-		rows, tenants, err := d.claim(ctx, scanSQL, n)
+		rows, tenants, err := d.claim(ctx, scanSQL, n, 2*n)
 		if err != nil {
 			return fmt.Errorf("reconcile claim: %w", err)
 		}
