@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
 )
 
 // leaseFilter keeps `baileys` rows that name a session for the replica
@@ -20,22 +21,62 @@ const leaseFilter = `
          SELECT 1 FROM wa.session_leases l
           WHERE l.session_id = m.session_id AND l.holder = $3::text AND l.expires_at > now()))`
 
-// claimSet is what every claim statement sets: the owner, the lease deadline
-// and one more attempt.
-const claimSet = `
-   SET status = 'sending', claimed_by = $2, claim_expires_at = now() + make_interval(secs => $4),
-       attempts = m.attempts + 1`
+// routedCTE resolves, inside the claim statement, the session a row will be
+// sent from when one is usable now (connected, of a registered provider $8):
+// the row's own session, else the tenant's sessions of the row's provider,
+// else (auto) all its sessions with the preferred provider first. The claim
+// then stores provider, session, sending number and — for providers with
+// caller ids — a provider message id generated beforehand ($5 types, $6
+// ids, $7 ids per type), so the id is durable before any send and a resend
+// after a crash reuses it. Go's route() makes the same choice from the same
+// snapshot and handles everything else (waiting, failing, handing over).
+const routedCTE = `
+routed AS (
+  SELECT p.id, p.rn, p.recovered, m.provider AS old_provider,
+         s.id AS sid, s.provider_type AS sprov, s.phone_number AS sphone
+    FROM picked p
+    JOIN public.messages m ON m.id = p.id
+    JOIN public.tenants t ON t.id = m.tenant_id
+    LEFT JOIN LATERAL (
+      SELECT s.id, s.provider_type, s.phone_number
+        FROM public.whatsapp_sessions s
+       WHERE s.tenant_id = m.tenant_id AND s.is_active AND s.state = 'connected'
+         AND s.provider_type = ANY($8::text[])
+         AND (m.session_id IS NULL OR s.id = m.session_id)
+         AND (m.provider = 'auto' OR s.provider_type = m.provider)
+       ORDER BY (s.provider_type = CASE
+                   WHEN m.provider <> 'auto' THEN m.provider
+                   WHEN t.settings->>'preferredProvider' IN ('baileys', 'meta_api', 'sandbox') THEN t.settings->>'preferredProvider'
+                   ELSE t.default_provider END) DESC,
+                s.created_at, s.id
+       LIMIT 1) s ON true
+)`
 
-const claimReturning = `
+// claimUpdate claims the routed rows: owner, lease deadline, one more
+// attempt, and the routing decision.
+const claimUpdate = `
+claimed AS (
+  UPDATE public.messages m
+     SET status = 'sending', claimed_by = $2, claim_expires_at = now() + make_interval(secs => $4),
+         attempts = m.attempts + 1,
+         provider = coalesce(r.sprov, m.provider),
+         session_id = coalesce(r.sid, m.session_id),
+         from_number = coalesce(m.from_number, r.sphone),
+         message_id = coalesce(m.message_id, CASE WHEN array_position($5::text[], r.sprov) IS NOT NULL
+                        THEN ($6::text[])[(array_position($5::text[], r.sprov) - 1) * $7 + r.rn] END)
+    FROM routed r
+   WHERE m.id = r.id %s
   RETURNING m.id::text, m.tenant_id::text, m.session_id::text, m.message_id, m.to_number, m.from_number,
-            m.message_type, m.content, m.provider, m.attempts, m.created_at, m.claim_expires_at`
+            m.message_type, m.content, m.provider, m.attempts, m.created_at, m.claim_expires_at,
+            r.recovered, r.old_provider
+)`
 
 // claimSelect adds, once per tenant of the batch (first row of each tenant),
 // what routing and pacing need: the tenant's settings and its active
 // sessions with their leases. One statement, one round trip.
 const claimSelect = `
 SELECT c.*,
-       CASE WHEN c.rn = 1 THEN (
+       CASE WHEN c.tn = 1 THEN (
          SELECT json_build_object(
            'active', t.is_active, 'defaultProvider', t.default_provider, 'settings', t.settings,
            'sessions', coalesce((
@@ -48,19 +89,19 @@ SELECT c.*,
               WHERE s.tenant_id = t.id AND s.is_active), '[]'::json))
            FROM public.tenants t WHERE t.id = c.tenant_id::uuid)
        END AS tenant
-  FROM (SELECT claimed.*, row_number() OVER (PARTITION BY claimed.tenant_id) AS rn FROM claimed) c`
+  FROM (SELECT claimed.*, row_number() OVER (PARTITION BY claimed.tenant_id) AS tn FROM claimed) c`
 
-// wakeSQL claims the given rows if they are pending, outbound and due.
-const wakeSQL = `
-WITH claimed AS (
-  UPDATE public.messages m` + claimSet + `
-   WHERE m.id = ANY($1::uuid[]) AND m.status = 'pending' AND m.direction = 'outbound'
-     AND m.next_attempt_at <= now()` + leaseFilter + claimReturning + `, false AS recovered
-)` + claimSelect
+// wakeSQL claims the given rows ($1) if they are pending, outbound and due.
+var wakeSQL = `
+WITH picked AS (
+  SELECT w.id, w.rn, false AS recovered FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, rn)
+),` + routedCTE + `,` + fmt.Sprintf(claimUpdate, `
+     AND m.status = 'pending' AND m.direction = 'outbound' AND m.next_attempt_at <= now()`+leaseFilter) + claimSelect
 
-// scanSQL claims due pending rows and rows whose claim expired (a crashed or
-// stuck owner), skipping rows other replicas are claiming right now.
-const scanSQL = `
+// scanSQL claims up to $1 due pending rows and up to $1 rows whose claim
+// expired (a crashed or stuck owner), skipping rows other replicas are
+// claiming right now.
+var scanSQL = `
 WITH due AS (
   SELECT m.id, false AS recovered FROM public.messages m
    WHERE m.status = 'pending' AND m.direction = 'outbound' AND m.next_attempt_at <= now()` + leaseFilter + `
@@ -72,11 +113,8 @@ WITH due AS (
    ORDER BY m.claim_expires_at
    LIMIT $1 FOR UPDATE SKIP LOCKED
 ), picked AS (
-  SELECT * FROM due UNION ALL SELECT * FROM stuck
-), claimed AS (
-  UPDATE public.messages m` + claimSet + `
-  FROM picked p WHERE m.id = p.id` + claimReturning + `, p.recovered
-)` + claimSelect
+  SELECT x.id, x.recovered, row_number() OVER () AS rn FROM (SELECT * FROM due UNION ALL SELECT * FROM stuck) x
+),` + routedCTE + `,` + fmt.Sprintf(claimUpdate, "") + claimSelect
 
 // claimedRow is one row a claim returned.
 type claimedRow struct {
@@ -93,6 +131,9 @@ type claimedRow struct {
 	CreatedAt    time.Time
 	ClaimExpires time.Time
 	Recovered    bool
+	// OldProvider is the provider column before this claim (auto: the row
+	// was never routed, so never sent).
+	OldProvider zapbase.ProviderType
 }
 
 // tenantInfo is the per-tenant routing data returned with a claim.
@@ -130,9 +171,24 @@ type sessionData struct {
 	MessagesPerSecond *float64 `json:"messagesPerSecond"`
 }
 
-// claim runs a claim statement and decodes its rows and tenants.
-func (d *Dispatcher) claim(ctx context.Context, sql string, first any) ([]claimedRow, map[string]*tenantInfo, error) {
-	rows, err := d.pool.Query(ctx, sql, first, d.cfg.Owner, d.cfg.LeaseHolder, d.cfg.ClaimTTL.Seconds())
+// claim runs a claim statement for up to n rows and decodes its rows and
+// tenants. Provider message ids are generated here, n per provider with
+// caller ids, before the statement runs.
+func (d *Dispatcher) claim(ctx context.Context, sql string, first any, n int) ([]claimedRow, map[string]*tenantInfo, error) {
+	var registered, genTypes, genIDs []string
+	for _, t := range d.registry.Types() {
+		registered = append(registered, string(t))
+		if gen, ok := d.registry.Get(t).(providers.IDGenerator); ok {
+			genTypes = append(genTypes, string(t))
+			for range n {
+				genIDs = append(genIDs, gen.NewMessageID())
+			}
+		}
+	}
+	// Custom plans: a generic plan of this statement is two orders of
+	// magnitude slower (it cannot see the batch size or the tenant).
+	rows, err := d.pool.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, first, d.cfg.Owner, d.cfg.LeaseHolder, d.cfg.ClaimTTL.Seconds(),
+		genTypes, genIDs, n, registered)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -143,16 +199,17 @@ func (d *Dispatcher) claim(ctx context.Context, sql string, first any) ([]claime
 		var (
 			r                                   claimedRow
 			sessionID, messageID, to, from, typ *string
-			provider                            string
+			provider, oldProvider               string
 			rn                                  int64
 			tenantJSON                          []byte
 		)
 		if err := rows.Scan(&r.ID, &r.TenantID, &sessionID, &messageID, &to, &from, &typ, &r.Content,
-			&provider, &r.Attempts, &r.CreatedAt, &r.ClaimExpires, &r.Recovered, &rn, &tenantJSON); err != nil {
+			&provider, &r.Attempts, &r.CreatedAt, &r.ClaimExpires, &r.Recovered, &oldProvider, &rn, &tenantJSON); err != nil {
 			return nil, nil, fmt.Errorf("scan claimed row: %w", err)
 		}
 		r.SessionID, r.MessageID, r.To, r.From = deref(sessionID), deref(messageID), deref(to), deref(from)
 		r.Type, r.Provider = zapbase.MessageType(deref(typ)), zapbase.ProviderType(provider)
+		r.OldProvider = zapbase.ProviderType(oldProvider)
 		if tenantJSON != nil {
 			ti := &tenantInfo{}
 			if err := json.Unmarshal(tenantJSON, ti); err != nil {
@@ -203,7 +260,7 @@ func (d *Dispatcher) prepare(ctx context.Context, jobs []*job) (map[string]strin
 			froms[i] = &j.from
 		}
 	}
-	rows, err := d.pool.Query(ctx, prepareSQL, ids, mids, provs, sess, froms, d.cfg.Owner)
+	rows, err := d.pool.Query(ctx, prepareSQL, pgx.QueryExecModeCacheDescribe, ids, mids, provs, sess, froms, d.cfg.Owner)
 	if err != nil {
 		return nil, fmt.Errorf("prepare claimed rows: %w", err)
 	}

@@ -34,6 +34,7 @@ type Dispatcher struct {
 	registry *Registry
 	events   providers.EventSink
 	inbound  InboundHandler
+	observer Observer
 	handoff  func(ctx context.Context, sessionID string, rowIDs []string)
 	log      *slog.Logger
 	pacer    *pacer
@@ -97,7 +98,7 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Dispatcher{
-		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound,
+		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound, observer: deps.Observer,
 		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"),
 		pacer: newPacer(), waiters: newWaiters(),
 		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
@@ -212,7 +213,11 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string) ([]claimedRow, e
 		d.kickReconciler()
 		return nil, nil
 	}
-	rows, tenants, err := d.claim(ctx, wakeSQL, rowIDs)
+	// Lock rows in id order, as every other multi-row write does, so
+	// concurrent writers wait for each other instead of deadlocking.
+	sorted := slices.Clone(rowIDs)
+	slices.Sort(sorted)
+	rows, tenants, err := d.claim(ctx, wakeSQL, sorted, len(sorted))
 	if err != nil {
 		return nil, fmt.Errorf("claim %d rows: %w", len(rowIDs), err)
 	}
@@ -318,7 +323,7 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 			return nil
 		}
 		n := min(d.cfg.ReconcileBatch, room)
-		rows, tenants, err := d.claim(ctx, scanSQL, n)
+		rows, tenants, err := d.claim(ctx, scanSQL, n, 2*n)
 		if err != nil {
 			return fmt.Errorf("reconcile claim: %w", err)
 		}
@@ -332,6 +337,9 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 			d.log.Debug("reconciler claimed rows", "rows", len(rows), "recovered", recovered)
 			if recovered > 0 {
 				d.log.Info("recovered expired claims", "rows", recovered)
+			}
+			if d.observer != nil {
+				d.observer.Reconciled(len(rows), recovered)
 			}
 		}
 		d.admit(ctx, rows, tenants)
@@ -560,7 +568,12 @@ func (d *Dispatcher) process(c *chat, j *job) {
 		// A provider without idempotency timed out mid-request.
 		err = &providers.AmbiguousError{Err: err}
 	}
-	dec := d.decide(j, res, err, time.Now())
+	finished := time.Now()
+	dec := d.decide(j, res, err, finished)
+	if d.observer != nil {
+		d.observer.SendFinished(SendObservation{TenantID: j.tenantID, Provider: j.ptype, Result: resultOf(dec.out),
+			ErrorClass: errorClass(err), Latency: finished.Sub(j.createdAt)})
+	}
 	if err != nil {
 		d.log.Info("send failed", "tenant_id", j.tenantID, "message_row_id", j.id, "provider", string(j.ptype),
 			"attempt", j.attempts, "next_status", string(dec.out.status), "error_code", deref(dec.out.errorCode), "error", err)
@@ -589,18 +602,7 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-func classified(err error) bool {
-	var (
-		am *providers.AmbiguousError
-		pe *providers.PermanentError
-		al *providers.AuthLostError
-		su *providers.SessionUnavailableError
-		rl *providers.RateLimitedError
-		re *providers.RetryableError
-	)
-	return errors.As(err, &am) || errors.As(err, &pe) || errors.As(err, &al) || errors.As(err, &su) ||
-		errors.As(err, &rl) || errors.As(err, &re)
-}
+func classified(err error) bool { return errorClass(err) != "unclassified" }
 
 // emit hands an outcome to the status writer.
 func (d *Dispatcher) emit(o *outcome) { d.outcomes <- o }

@@ -521,3 +521,51 @@ func TestStopDrainsAndIsIdempotent(t *testing.T) {
 	require.Equal(t, 50, sent+pending)
 	require.Equal(t, sent, sb.Stats().Total)
 }
+
+type recordingObserver struct {
+	mu   sync.Mutex
+	obs  []dispatch.SendObservation
+	recs int
+}
+
+func (o *recordingObserver) SendFinished(s dispatch.SendObservation) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.obs = append(o.obs, s)
+}
+
+func (o *recordingObserver) Reconciled(claimed, recovered int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.recs += claimed
+}
+
+func TestSentAtIsProviderAcceptTimeAndObserved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
+	var accepted time.Time
+	sb := newSandbox(t, sandbox.Config{})
+	obs := &recordingObserver{}
+	cfg := testConfig("t")
+	d := e.start(cfg, dispatch.Deps{Registry: dispatch.NewRegistry(sb), Observer: obs})
+	ids := e.insert(e.tenant, msg{to: "5511988887777", text: "a"}, msg{to: "5511988887778", text: "b"})
+	require.NoError(t, d.Wake(context.Background(), ids[:1]))
+	// ids[1] is left to the reconciler.
+	for _, id := range ids {
+		e.waitStatus(id, zapbase.StatusSent)
+	}
+	var createdAt time.Time
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT created_at, sent_at FROM public.messages WHERE id = $1`, ids[0]).Scan(&createdAt, &accepted))
+	require.False(t, accepted.Before(createdAt))
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Len(t, obs.obs, 2)
+	for _, o := range obs.obs {
+		require.Equal(t, "sent", o.Result)
+		require.Equal(t, zapbase.ProviderSandbox, o.Provider)
+		require.Empty(t, o.ErrorClass)
+		require.Positive(t, o.Latency)
+	}
+	require.GreaterOrEqual(t, obs.recs, 1)
+}

@@ -22,12 +22,14 @@ func TestMain(m *testing.M) { devdbtest.MainLeakChecked(m) }
 
 // env is one test's database with a tenant.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	pool   *pgxpool.Pool
 	tenant string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvTB(t) }
+
+func newEnvTB(t testing.TB) *env {
 	t.Helper()
 	url := devdbtest.NewDatabase(t)
 	ctx := context.Background()
@@ -180,7 +182,7 @@ func (e *env) start(cfg dispatch.Config, deps dispatch.Deps) *dispatch.Dispatche
 	return d
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
@@ -224,4 +226,8 @@ func (l *sendLog) all() []providers.OutboundMessage {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]providers.OutboundMessage(nil), l.msgs...)
+}
+
+func (e *env) newSessionTB(tb testing.TB, phone string) string {
+	return e.newSession(e.tenant, phone, zapbase.ProviderSandbox, "connected")
 }

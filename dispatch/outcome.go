@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
 )
@@ -21,6 +23,8 @@ type outcome struct {
 	// errorCode/errorReason are written as given (nil clears them).
 	errorCode, errorReason *string
 	nextAttemptAt          *time.Time
+	// sentAt is when the provider accepted the message (status sent).
+	sentAt *time.Time
 	// refund gives the claim's attempt back (the message was not sent).
 	refund bool
 }
@@ -62,7 +66,11 @@ func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now tim
 		if mid == "" {
 			mid = j.messageID
 		}
-		o := &outcome{id: j.id, status: zapbase.StatusSent}
+		at := res.Timestamp
+		if at.IsZero() {
+			at = now
+		}
+		o := &outcome{id: j.id, status: zapbase.StatusSent, sentAt: &at}
 		if mid != "" {
 			o.messageID = &mid
 		}
@@ -174,8 +182,18 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 
 // flushSQL ends many claims in one statement. Rows no longer claimed by us
 // (a receipt overtook the send, or another replica recovered the claim) are
-// left alone.
+// left alone. Rows are locked in id order first (as receipts do) so
+// concurrent writers never deadlock.
 const flushSQL = `
+WITH v AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
+                       $9::timestamptz[], $10::bool[], $12::timestamptz[])
+         AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund, sent_at)
+), locked AS (
+  SELECT m.id FROM public.messages m JOIN v ON v.id = m.id
+   WHERE m.status = 'sending' AND m.claimed_by = $11
+   ORDER BY m.id FOR UPDATE OF m
+)
 UPDATE public.messages m
    SET status = v.status,
        message_id = coalesce(v.message_id, m.message_id),
@@ -186,10 +204,9 @@ UPDATE public.messages m
        error_reason = v.error_reason,
        next_attempt_at = coalesce(v.next_attempt_at, m.next_attempt_at),
        attempts = m.attempts - CASE WHEN v.refund THEN 1 ELSE 0 END,
+       sent_at = coalesce(m.sent_at, v.sent_at),
        claimed_by = NULL, claim_expires_at = NULL
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
-              $9::timestamptz[], $10::bool[])
-       AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund)
+  FROM v JOIN locked USING (id)
  WHERE m.id = v.id AND m.status = 'sending' AND m.claimed_by = $11`
 
 func (d *Dispatcher) writeOutcomes(ctx context.Context, os []*outcome) error {
@@ -197,15 +214,16 @@ func (d *Dispatcher) writeOutcomes(ctx context.Context, os []*outcome) error {
 	var (
 		ids, statuses                            = make([]string, n), make([]string, n)
 		mids, provs, sess, froms, codes, reasons = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-		nexts                                    = make([]*time.Time, n)
+		nexts, sentAts                           = make([]*time.Time, n), make([]*time.Time, n)
 		refunds                                  = make([]bool, n)
 	)
 	for i, o := range os {
 		ids[i], statuses[i] = o.id, string(o.status)
 		mids[i], provs[i], sess[i], froms[i] = o.messageID, o.provider, o.sessionID, o.from
 		codes[i], reasons[i], nexts[i], refunds[i] = o.errorCode, o.errorReason, o.nextAttemptAt, o.refund
+		sentAts[i] = o.sentAt
 	}
-	_, err := d.pool.Exec(ctx, flushSQL, ids, statuses, mids, provs, sess, froms, codes, reasons, nexts, refunds, d.cfg.Owner)
+	_, err := d.pool.Exec(ctx, flushSQL, pgx.QueryExecModeCacheDescribe, ids, statuses, mids, provs, sess, froms, codes, reasons, nexts, refunds, d.cfg.Owner, sentAts)
 	if err != nil {
 		return fmt.Errorf("write %d message outcomes: %w", n, err)
 	}

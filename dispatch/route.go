@@ -67,7 +67,7 @@ func (d *Dispatcher) route(r claimedRow, t *tenantInfo, now time.Time) (j *job, 
 		return nil, failOutcome(r.ID, string(zapbase.CodeUnsupported),
 			fmt.Sprintf("O tipo de mensagem %q não é suportado pelo provedor %s.", r.Type, s.Provider)), ""
 	}
-	if r.Recovered && !caps.CallerMessageIDs && r.Provider.Concrete() {
+	if r.Recovered && !caps.CallerMessageIDs && r.OldProvider.Concrete() {
 		// The previous owner died while this row was claimed. The provider
 		// cannot deduplicate a repeated send, so we cannot know whether the
 		// message left: record it instead of sending it twice.
