@@ -87,7 +87,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("encryption key: %w", err)
 	}
 	m.box = box
-	pool, err := supabase.Connect(ctx, m.cfg.DatabaseURL, supabase.PoolConfig{})
+	pool, err := supabase.Connect(ctx, m.cfg.DatabaseURL, supabase.PoolConfig{MaxConns: m.cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}

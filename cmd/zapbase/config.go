@@ -17,6 +17,7 @@ import (
 // README's configuration table.
 type Config struct {
 	DatabaseURL           string        // DATABASE_URL (required)
+	DBMaxConns            int32         // ZAPBASE_DB_MAX_CONNS (pool size; default 20)
 	ReplicationURL        string        // DATABASE_REPLICATION_URL (default DATABASE_URL; must be the direct connection)
 	HTTPAddr              string        // ZAPBASE_HTTP_ADDR (default 127.0.0.1:8080 in dev, :8080 otherwise)
 	InstanceID            string        // ZAPBASE_INSTANCE_ID (default hostname-pid)
@@ -205,6 +206,15 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 		c.Publication = "zapbase_messages"
 	}
 	c.SendWait = dur("ZAPBASE_SEND_WAIT", 5*time.Second)
+	c.DBMaxConns = 20
+	if v := get("ZAPBASE_DB_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 4 || n > 1000 {
+			fail("ZAPBASE_DB_MAX_CONNS", "use um número entre 4 e 1000")
+		} else {
+			c.DBMaxConns = int32(n)
+		}
+	}
 	c.ShutdownTimeout = dur("ZAPBASE_SHUTDOWN_TIMEOUT", 25*time.Second)
 	c.ClaimTTL = dur("ZAPBASE_DISPATCH_CLAIM_TTL", 0)
 	c.SendTimeout = dur("ZAPBASE_DISPATCH_SEND_TIMEOUT", 0)
