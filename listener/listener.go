@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -500,6 +504,15 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 		case res := <-handlerDone:
 			running = false
 			if res.err != nil {
+				if databaseUnavailable(res.err) {
+					// The database is going away (shutdown, restart) or
+					// unreachable: end this replication session so the
+					// walsender can exit — a fast shutdown otherwise waits
+					// for our confirmation up to wal_sender_timeout — and
+					// reconnect with backoff; unacknowledged rows are
+					// redelivered.
+					return fmt.Errorf("handler cannot reach the database: %w", res.err)
+				}
 				retryAttempt++
 				delay := backoff(retryAttempt, l.cfg.ReconnectMin, l.cfg.ReconnectMax)
 				l.log.Warn("handler failed; retrying batch", "attempt", retryAttempt, "delay", delay,
@@ -523,6 +536,28 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 			}
 		}
 	}
+}
+
+// databaseUnavailable reports whether err says the database is shutting
+// down, restarting or unreachable (as opposed to a failure of the handler's
+// own logic, which is retried on the same stream).
+func databaseUnavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
+			return true // admin_shutdown, crash_shutdown, cannot_connect_now
+		case strings.HasPrefix(pgErr.Code, "08"):
+			return true // connection exceptions
+		}
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // callHandler runs the handler, turning a panic into an error so one bad

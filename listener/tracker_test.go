@@ -2,9 +2,14 @@ package listener
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 )
 
@@ -136,4 +141,25 @@ func TestBackoffIsCappedWithJitter(t *testing.T) {
 		require.GreaterOrEqual(t, d, 500*time.Millisecond)
 	}
 	require.LessOrEqual(t, backoff(1, time.Second, 30*time.Second), time.Second)
+}
+
+func TestDatabaseUnavailable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		err  error
+		want bool
+	}{
+		"admin shutdown":     {fmt.Errorf("claim: %w", &pgconn.PgError{Code: "57P01"}), true},
+		"cannot connect now": {&pgconn.PgError{Code: "57P03"}, true},
+		"connection failure": {&pgconn.PgError{Code: "08006"}, true},
+		"refused":            {fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true},
+		"unexpected eof":     {fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		"unique violation":   {&pgconn.PgError{Code: "23505"}, false},
+		"logic error":        {errors.New("handler bug"), false},
+	}
+	for name, c := range cases {
+		if got := databaseUnavailable(c.err); got != c.want {
+			t.Errorf("%s: databaseUnavailable = %v, want %v", name, got, c.want)
+		}
+	}
 }
