@@ -1,4 +1,3 @@
-
 package meta_test
 
 import (
