@@ -20,7 +20,10 @@ type InitializeRequest struct {
 	PhoneNumber  string          `json:"phoneNumber" pattern:"^[0-9]{8,15}$" doc:"Número do WhatsApp da sessão, só dígitos com DDI" example:"5511900000000"`
 	Provider     string          `json:"provider" enum:"baileys,meta_api,sandbox" doc:"Provedor da sessão" example:"sandbox"`
 	PairWithCode bool            `json:"pairWithCode,omitempty" doc:"WhatsApp Web: pede código de pareamento em vez de QR code"`
-	Options      json.RawMessage `json:"options,omitempty" doc:"Configuração específica do provedor (ex.: credenciais da Meta)"`
+	Options      json.RawMessage `json:"options,omitempty" doc:"Configuração específica do provedor (alternativa genérica a meta)"`
+	// Meta carries the Meta Cloud API credentials (docs/meta.md); it is the
+	// same as Options for provider meta_api.
+	Meta json.RawMessage `json:"meta,omitempty" doc:"Credenciais da API oficial da Meta (provider meta_api): phoneNumberId, wabaId, accessToken, appSecret, verifyToken"`
 }
 
 // SessionInfo describes a session and its state.
@@ -62,23 +65,34 @@ func (s *Server) registerSessions(r *Router) {
 		if p != nil {
 			return nil, p
 		}
+		opts := in.Body.Options
+		if len(in.Body.Meta) > 0 && string(in.Body.Meta) != "null" {
+			if len(opts) > 0 && string(opts) != "null" {
+				return nil, errInvalid("Informe as credenciais em meta ou em options, não nos dois.",
+					FieldError{Location: "body.meta", Message: "duplicado com options"})
+			}
+			opts = in.Body.Meta
+		}
 		mgr, ok := prov.(providers.SessionManager)
 		var st providers.SessionState
 		if !ok {
 			// Stateless channel: usable as soon as it exists.
 			st = providers.SessionState{State: providers.StateConnected}
+			if err := s.p.Events.SessionState(ctx, info.SessionID, st); err != nil {
+				return nil, Internal(err)
+			}
 		} else {
+			// A session manager persists its own states: writing the answer
+			// again here could overwrite a later state its background work
+			// already stored (Meta's verification writes connected).
 			var err error
 			st, err = mgr.Initialize(ctx, providers.InitializeParams{TenantID: t.ID, SessionID: info.SessionID,
-				PhoneNumber: in.Body.PhoneNumber, PairWithCode: in.Body.PairWithCode, Options: in.Body.Options})
+				PhoneNumber: in.Body.PhoneNumber, PairWithCode: in.Body.PairWithCode, Options: opts})
 			if err != nil {
 				s.audit(ctx, s.p.Pool, auditEntry{Action: "session.initialize", Target: info.SessionID, Result: "error",
 					Details: map[string]any{"provider": pt, "phone": in.Body.PhoneNumber}})
 				return nil, providerProblem(err)
 			}
-		}
-		if err := s.p.Events.SessionState(ctx, info.SessionID, st); err != nil {
-			return nil, Internal(err)
 		}
 		s.audit(ctx, s.p.Pool, auditEntry{Action: "session.initialize", Target: info.SessionID,
 			Details: map[string]any{"provider": pt, "phone": in.Body.PhoneNumber, "state": st.State}})
@@ -86,9 +100,8 @@ func (s *Server) registerSessions(r *Router) {
 		if p != nil {
 			return nil, p
 		}
-		if st.QRCode != "" {
-			out.QRCode = st.QRCode
-		}
+		// Answer what the provider answered (the row may lag behind it).
+		applyState(&out, st)
 		return &struct{ Body SessionInfo }{out}, nil
 	})
 
@@ -246,6 +259,7 @@ func providerProblem(err error) *Problem {
 	var auth *providers.AuthLostError
 	var unav *providers.SessionUnavailableError
 	var rl *providers.RateLimitedError
+	var retry *providers.RetryableError
 	switch {
 	case errors.As(err, &perm):
 		msg := perm.Reason
@@ -267,6 +281,13 @@ func providerProblem(err error) *Problem {
 			secs = 1
 		}
 		return NewProblem(http.StatusTooManyRequests, zapbase.CodeRateLimited, "O provedor pediu para reduzir o ritmo.").WithCause(err).WithRetryAfter(secs)
+	case errors.As(err, &retry):
+		secs := int(retry.After.Seconds())
+		if secs < 1 {
+			secs = 5
+		}
+		return NewProblem(http.StatusServiceUnavailable, "provider_unreachable",
+			"Não foi possível falar com o provedor agora; tente novamente em instantes.").WithCause(err).WithRetryAfter(secs)
 	}
 	return NewProblem(http.StatusBadGateway, "provider_error", "O provedor falhou; tente novamente.").WithCause(err)
 }

@@ -132,6 +132,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.started, d.accepting = true, true
 	d.loops.Add(1)
 	go d.reconcileLoop()
+	// Scan once right away: rows left by a previous run (or inserted before
+	// the change stream is up) do not wait a whole interval.
+	d.kickReconciler()
 	go d.flushLoop()
 	d.log.Info("dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers,
 		"reconcile_interval", d.cfg.ReconcileInterval.String(), "lease_holder", d.cfg.LeaseHolder)

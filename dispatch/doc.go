@@ -127,7 +127,8 @@
 //
 // # Lifecycle
 //
-// Start pings the database and starts the reconciler and the writer; the
+// Start pings the database and starts the reconciler (which scans at once)
+// and the writer; the
 // dispatcher lives until Stop (not until Start's ctx ends). Stop stops
 // claiming, puts queued unsent messages back to pending (attempt given
 // back), waits for in-flight sends up to DrainTimeout (then cancels them),

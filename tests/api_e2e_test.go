@@ -6,11 +6,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +88,8 @@ type instance struct {
 	jwks *jwks
 	iss  string
 	k1   *ecdsa.PrivateKey
+	// sendLog records every sandbox send of the process.
+	sendLog string
 }
 
 // start runs `zapbase serve` (shared harness) with JWKS at SUPABASE_URL
@@ -91,6 +99,7 @@ func start(t *testing.T, hs256 bool) *instance {
 	in := &instance{t: t, db: devdbtest.NewDatabase(t), jwks: newJWKS(t)}
 	in.iss = in.jwks.URL + "/auth/v1"
 	in.k1 = in.jwks.add("k1") // published before start; later keys are a rotation
+	in.sendLog = filepath.Join(t.TempDir(), "sends.jsonl")
 	env := map[string]string{
 		"SUPABASE_URL":                    in.jwks.URL,
 		"SUPABASE_JWT_ISSUER":             in.iss,
@@ -98,7 +107,8 @@ func start(t *testing.T, hs256 bool) *instance {
 		"ZAPBASE_SUPABASE_WEBHOOK_SECRET": e2eHook,
 		"ZAPBASE_MEDIA_DIR":               t.TempDir(),
 		"ZAPBASE_LISTENER":                "false",
-		"ZAPBASE_SEND_WAIT":               "1s",
+		"ZAPBASE_SEND_WAIT":               "10s",
+		"ZAPBASE_SANDBOX_SEND_LOG":        in.sendLog,
 		"SUPABASE_JWT_SECRET":             "",
 	}
 	if hs256 {
@@ -177,6 +187,49 @@ func (in *instance) claims(sub string, mod func(jwt.MapClaims)) jwt.MapClaims {
 	return c
 }
 
+// waitStatus waits (on the row: polling the API would spend the tenant's
+// rate limit) until the message reaches want or a terminal state past it,
+// then answers GET /messages/{id}/status.
+func (in *instance) waitStatus(tok, id, want string) map[string]any {
+	in.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, in.db)
+	require.NoError(in.t, err)
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st string
+		require.NoError(in.t, conn.QueryRow(ctx, `SELECT status FROM messages WHERE id = $1`, id).Scan(&st))
+		if st == want || st == "failed" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := in.call("GET", "/api/v1/messages/"+id+"/status", bearer(tok, "acme"), nil)
+	require.Equal(in.t, 200, r.status, string(r.body))
+	return r.obj(in.t)
+}
+
+// requireBaileysUnreachable checks what initialize answers when WhatsApp's
+// servers cannot be reached: 503 provider_unreachable with Retry-After, and
+// the session row in pairing_failed with a reason for the frontend.
+func (in *instance) requireBaileysUnreachable(r reply, phone string) {
+	in.t.Helper()
+	r.problem(in.t, 503, "provider_unreachable")
+	require.NotEmpty(in.t, r.header.Get("Retry-After"))
+	var state, reason string
+	require.NoError(in.t, in.sql(`SELECT state, coalesce(state_reason, '') FROM whatsapp_sessions WHERE phone_number = $1`, phone).Scan(&state, &reason))
+	require.Equal(in.t, "pairing_failed", state)
+	require.NotEmpty(in.t, reason)
+}
+
+// pngEncode writes a small real PNG.
+func pngEncode(w io.Writer) error {
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	img.Set(1, 1, color.RGBA{R: 255, A: 255})
+	return png.Encode(w, img)
+}
+
 func hs(c jwt.MapClaims) string {
 	s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(e2eHS256))
 	return s
@@ -209,7 +262,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	require.Equal(t, 200, in.call("GET", "/readyz", nil, nil).status)
 
 	// Administration: tenants, members, API keys, webhook secret.
-	r := in.call("POST", "/api/v1/admin/tenants", adm, map[string]any{"clientId": "acme", "name": "ACME", "rateLimitPerMinute": 40})
+	r := in.call("POST", "/api/v1/admin/tenants", adm, map[string]any{"clientId": "acme", "name": "ACME", "rateLimitPerMinute": 150})
 	require.Equal(t, 201, r.status, string(r.body))
 	r = in.call("POST", "/api/v1/admin/tenants", adm, map[string]any{"clientId": "globex", "name": "Globex"})
 	require.Equal(t, 201, r.status, string(r.body))
@@ -257,41 +310,143 @@ SELECT id FROM tenants WHERE client_id = 'acme'`, owner, outsider).Scan(&tid))
 
 	// Tenant settings and provider switch.
 	r = in.call("PUT", path, bearer(good, "acme"), map[string]any{"name": "ACME SA", "defaultProvider": "auto",
-		"fallbackProvider": "sandbox", "rateLimitPerMinute": 40, "ai": map[string]any{"enabled": true, "handoffKeywords": []string{"humano"}}})
+		"fallbackProvider": "sandbox", "rateLimitPerMinute": 150, "ai": map[string]any{"enabled": true, "handoffKeywords": []string{"humano"}}})
 	require.Equal(t, 200, r.status, string(r.body))
 	require.Equal(t, "ACME SA", r.obj(t)["name"])
 	in.call("PUT", path, bearer(good, "acme"), map[string]any{"name": "x", "defaultProvider": "pigeon", "rateLimitPerMinute": 40, "ai": map[string]any{}}).problem(t, 422, "invalid_input")
 	r = in.call("POST", "/api/v1/tenant/provider-switch", map[string]string{"X-API-Key": apiKey}, map[string]any{"provider": "auto"})
 	require.Equal(t, 200, r.status, string(r.body))
-	in.call("POST", "/api/v1/tenant/provider-switch", bearer(good, "acme"), map[string]any{"provider": "meta_api"}).problem(t, 503, "provider_unavailable")
+	r = in.call("POST", "/api/v1/tenant/provider-switch", bearer(good, "acme"), map[string]any{"provider": "meta_api"})
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "meta_api", r.obj(t)["settings"].(map[string]any)["defaultProvider"])
+	r = in.call("POST", "/api/v1/tenant/provider-switch", bearer(good, "acme"), map[string]any{"provider": "sandbox"})
+	require.Equal(t, 200, r.status, string(r.body))
 
-	// Sessions and sends: this binary registers no provider yet (the
-	// sandbox lands with dispatch), so both answer provider_unavailable
-	// instead of a 500 or a row nobody can send.
-	in.call("POST", "/api/v1/sessions/initialize", bearer(good, "acme"), map[string]any{"phoneNumber": "5511900000000", "provider": "sandbox"}).problem(t, 503, "provider_unavailable")
-	in.call("POST", "/api/v1/messages/text", bearer(good, "acme"), `{"to": "5511988887777", "content": "Olá do zapbase!", "provider": "auto"}`).problem(t, 503, "provider_unavailable")
+	// Sessions on the wired sandbox: initialize connects at once.
+	in.call("GET", "/api/v1/sessions/status?phoneNumber=5511900000000", bearer(good, "acme"), nil).problem(t, 404, "session_not_found")
+	r = in.call("POST", "/api/v1/sessions/initialize", bearer(good, "acme"), map[string]any{"phoneNumber": "5511900000000", "provider": "sandbox"})
+	require.Equal(t, 200, r.status, string(r.body))
+	sess := r.obj(t)
+	require.Equal(t, "connected", sess["state"], string(r.body))
+	require.Equal(t, "sandbox", sess["provider"])
+	sessionID := sess["sessionId"].(string)
+	r = in.call("GET", "/api/v1/sessions/status?phoneNumber=5511900000000", bearer(good, "acme"), nil)
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "connected", r.obj(t)["sessions"].([]any)[0].(map[string]any)["state"])
+	in.call("POST", "/api/v1/sessions/initialize", bearer(good, "acme"), map[string]any{"phoneNumber": "5511900000000", "provider": "meta_api"}).problem(t, 409, "session_provider_mismatch")
+
+	// The spec's scenario: send a text and get status sent.
+	r = in.call("POST", "/api/v1/messages/text", bearer(good, "acme"), `{"to": "5511988887777", "content": "Olá do zapbase!", "provider": "auto"}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	sent := r.obj(t)
+	require.Equal(t, "sent", sent["status"], string(r.body))
+	require.Equal(t, "sandbox", sent["provider"], string(r.body))
+	require.NotEmpty(t, sent["providerMessageId"])
+	_, err := uuid.Parse(sent["messageId"].(string))
+	require.NoError(t, err)
+	_, err = time.Parse(time.RFC3339Nano, sent["timestamp"].(string))
+	require.NoError(t, err)
+	textID := sent["messageId"].(string)
+	// The status follows the receipts to read.
+	require.Equal(t, "read", in.waitStatus(good, textID, "read")["status"])
+	// By provider id too.
+	r = in.call("GET", "/api/v1/messages/"+sent["providerMessageId"].(string)+"/status", bearer(good, "acme"), nil)
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, textID, r.obj(t)["messageId"])
+
+	// Idempotency-Key: the replay answers the first response and the
+	// provider sees one send.
+	idem := bearer(good, "acme")
+	idem["Idempotency-Key"] = "pedido-123"
+	body := `{"to": "5511977776666", "content": "Pedido 123 confirmado", "from": "5511900000000"}`
+	r1 := in.call("POST", "/api/v1/messages/text", idem, body)
+	require.Equal(t, 200, r1.status, string(r1.body))
+	require.Equal(t, "sent", r1.obj(t)["status"])
+	r2 := in.call("POST", "/api/v1/messages/text", idem, body)
+	require.Equal(t, 200, r2.status, string(r2.body))
+	require.Equal(t, "true", r2.header.Get("Idempotent-Replayed"))
+	require.Equal(t, r1.obj(t)["messageId"], r2.obj(t)["messageId"])
+	in.call("POST", "/api/v1/messages/text", idem, `{"to": "5511977776666", "content": "outro corpo"}`).problem(t, 422, "idempotency_key_reused")
+	var idemRows int
+	require.NoError(t, in.sql(`SELECT count(*) FROM messages WHERE tenant_id = $1 AND to_number = '5511977776666'`, tid).Scan(&idemRows))
+	require.Equal(t, 1, idemRows)
+
+	// Media: multipart upload and base64 JSON.
+	var png bytes.Buffer
+	require.NoError(t, pngEncode(&png))
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	require.NoError(t, mw.WriteField("to", "5511988887777"))
+	require.NoError(t, mw.WriteField("type", "image"))
+	require.NoError(t, mw.WriteField("caption", "Nossa vitrine"))
+	fw, err := mw.CreateFormFile("file", "vitrine.png")
+	require.NoError(t, err)
+	_, _ = fw.Write(png.Bytes())
+	require.NoError(t, mw.Close())
+	mh := bearer(good, "acme")
+	mh["Content-Type"] = mw.FormDataContentType()
+	r = in.call("POST", "/api/v1/messages/media", mh, form.Bytes())
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "sent", r.obj(t)["status"], string(r.body))
+	imageID := r.obj(t)["messageId"].(string)
+	r = in.call("POST", "/api/v1/messages/media", bearer(good, "acme"), map[string]any{"to": "5511988887777", "type": "document",
+		"mediaBase64": base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")), "filename": "catalogo.pdf"})
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "sent", r.obj(t)["status"], string(r.body))
+	var mediaPath, mimeType string
+	require.NoError(t, in.sql(`SELECT content->>'mediaPath', content->>'mimeType' FROM messages WHERE id = $1`, imageID).Scan(&mediaPath, &mimeType))
+	require.NotEmpty(t, mediaPath)
+	require.Equal(t, "image/png", mimeType)
+
+	// Bulk: one transaction, every row reaches a terminal state.
+	r = in.call("POST", "/api/v1/messages/send-bulk", bearer(good, "acme"), map[string]any{"messages": []map[string]any{
+		{"to": "5511911110001", "type": "text", "content": map[string]any{"text": "Promoção 1"}},
+		{"to": "5511911110002", "type": "text", "content": map[string]any{"text": "Promoção 2"}, "provider": "sandbox"},
+		{"to": "5511911110003", "type": "location", "content": map[string]any{"latitude": -23.5614, "longitude": -46.6559, "name": "MASP"}},
+	}})
+	require.Equal(t, 202, r.status, string(r.body))
+	bulk := r.obj(t)
+	require.EqualValues(t, 3, bulk["count"])
+	for _, m := range bulk["messages"].([]any) {
+		require.Equal(t, "read", in.waitStatus(good, m.(map[string]any)["messageId"].(string), "read")["status"])
+	}
+
+	// Every send above reached the provider exactly once.
+	sends := readSends(t, in.sendLog)
+	require.Equal(t, 7, sends.Rows, "rows sent")
+	require.Zero(t, sends.Duplicates)
+	require.Len(t, sends.PerRow[r1.obj(t)["messageId"].(string)], 1)
+
+	// Validation still comes first.
 	in.call("POST", "/api/v1/messages/text", bearer(good, "acme"), `{"to": "x", "content": ""}`).problem(t, 422, "invalid_input")
 	in.call("POST", "/api/v1/messages/send-bulk", bearer(good, "acme"), `{"messages": []}`).problem(t, 422, "invalid_input")
 	in.call("POST", "/api/v1/messages/media", bearer(good, "acme"), `{"to": "5511988887777", "type": "image"}`).problem(t, 422, "invalid_input")
 	in.call("POST", "/api/v1/messages/audio", bearer(good, "acme"), `{"to": "5511988887777", "mediaBase64": "%%%"}`).problem(t, 422, "invalid_input")
 	in.call("POST", "/api/v1/messages/location", bearer(good, "acme"), `{"to": "5511988887777", "latitude": 0}`).problem(t, 422, "invalid_input")
 	in.call("POST", "/api/v1/messages/send", bearer(good, "acme"), `{"to": "5511988887777", "type": "text"}`).problem(t, 422, "invalid_input")
+	in.call("POST", "/api/v1/messages/text", bearer(good, "acme"), `{"to": "5511988887777", "content": "oi", "from": "5511900000099"}`).problem(t, 422, "session_not_found")
 	in.call("GET", "/api/v1/messages/"+uuid.NewString()+"/status", bearer(good, "acme"), nil).problem(t, 404, "message_not_found")
-	in.call("GET", "/api/v1/sessions/status", bearer(good, "acme"), nil) // listed below once a session exists
 
-	// A session and an outbound row, as the frontend would create them.
-	var sessionID, msgID string
-	require.NoError(t, in.sql(`INSERT INTO whatsapp_sessions (tenant_id, phone_number, provider_type, state)
-VALUES ($1, '5511900000000', 'sandbox', 'connected') RETURNING id`, tid).Scan(&sessionID))
+	// WhatsApp Web (baileys) cannot reach WhatsApp from here: initialize
+	// answers a clear problem or state, never a 500 or a hang.
+	r = in.call("POST", "/api/v1/sessions/initialize", bearer(good, "acme"), map[string]any{"phoneNumber": "5511900000002", "provider": "baileys"})
+	in.requireBaileysUnreachable(r, "5511900000002")
+
+	// An outbound row as the frontend would have it, for the webhooks below.
+	var msgID string
 	require.NoError(t, in.sql(`INSERT INTO messages (tenant_id, session_id, to_number, content, provider, status, message_id)
 VALUES ($1, $2, '5511988887777', '{"text":"oi"}', 'sandbox', 'sent', 'sbx-1') RETURNING id`, tid, sessionID).Scan(&msgID))
-	r = in.call("GET", "/api/v1/sessions/status", bearer(good, "acme"), nil)
-	require.Equal(t, 200, r.status, string(r.body))
-	require.Len(t, r.obj(t)["sessions"], 1)
 	r = in.call("GET", "/api/v1/messages/"+msgID+"/status", map[string]string{"X-API-Key": apiKey}, nil)
 	require.Equal(t, 200, r.status, string(r.body))
 	require.Equal(t, "sent", r.obj(t)["status"])
-	in.call("DELETE", "/api/v1/sessions/disconnect?phoneNumber=5511900000000", bearer(good, "acme"), nil).problem(t, 503, "provider_unavailable")
+
+	// Disconnect: the session is persisted disconnected.
+	r = in.call("DELETE", "/api/v1/sessions/disconnect?phoneNumber=5511900000000", bearer(good, "acme"), nil)
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "disconnected", r.obj(t)["state"])
+	var sessState string
+	require.NoError(t, in.sql(`SELECT state FROM whatsapp_sessions WHERE id = $1`, sessionID).Scan(&sessState))
+	require.Equal(t, "disconnected", sessState)
 
 	// Signed generic webhooks.
 	signed := func(p string, body []byte, ts int64, sig string) reply {
@@ -336,9 +491,9 @@ VALUES ($1, $2, '5511988887777', '{"text":"oi"}', 'sandbox', 'sent', 'sbx-1') RE
 	require.NoError(t, in.sql(`SELECT count(*) FROM wa.audit_log WHERE details::text LIKE '%' || $1 || '%' OR details::text LIKE '%' || $2 || '%'`, apiKey, string(hookSecret)).Scan(&leaks))
 	require.Zero(t, leaks)
 
-	// Rate limit: acme allows 40/min; the calls above spent part of it.
+	// Rate limit: acme allows 150/min; the calls above spent part of it.
 	limited := false
-	for range 45 {
+	for range 155 {
 		r = in.call("GET", path, bearer(good, "acme"), nil)
 		if r.status == 429 {
 			limited = true

@@ -1,7 +1,3 @@
-//go:build providertest
-
-// Remove the build constraint once providers/providertest (dispatch branch) is on main.
-
 package meta_test
 
 import (

@@ -1,0 +1,237 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zapbase/zapbase/providers/meta/metafake"
+	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
+)
+
+// Credentials of the Meta number in the fixtures (metadata.phone_number_id
+// 109876543210987, display 5511988887777).
+const (
+	metaPhoneNumberID = "109876543210987"
+	metaPhone         = "5511988887777"
+	metaToken         = "EAAG-e2e-token"
+	metaAppSecret     = "e2e-meta-app-secret"
+	metaVerifyToken   = "e2e-verify-token"
+	metaCustomer      = "5511999999999" // "from" of webhook_text.json
+	fixtureInboundID  = "wamid.HBgNNTUxMTk5OTk5OTk5ORUCABIYFDNFQjBDNzFBMkY0RDhCNUU2QTdCAA=="
+	fixtureStatusID   = "wamid.HBgNNTUxMTk5OTk5OTk5ORUCABEYEkYxRTJEM0M0QjVBNjk3ODg3RgA="
+)
+
+// TestMetaEndToEnd drives the Meta Cloud API provider through the real
+// binary against the fake Graph API: session set-up through the API, the
+// 24-hour window, a send that reaches the fake with Meta's body, signed
+// status and inbound webhooks, and a forged signature.
+func TestMetaEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := withTimeout(t, 3*time.Minute)
+	graph := metafake.New(metafake.Number{PhoneNumberID: metaPhoneNumberID, Display: metaPhone, Token: metaToken})
+	t.Cleanup(graph.Close)
+	db := devdbtest.NewDatabase(t)
+	p := StartServe(t, db, map[string]string{
+		"ZAPBASE_META_GRAPH_URL": graph.URL,
+		"ZAPBASE_WHATSAPP_WEB":   "false",
+		"ZAPBASE_LISTENER":       "false",
+		"ZAPBASE_SEND_WAIT":      "10s",
+	})
+	pool, err := pgxpool.New(ctx, db)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	base := p.BaseURL()
+
+	// A tenant and a member, as an operator sets them up.
+	adm := map[string]string{"Authorization": "Bearer " + testAdminToken}
+	r := doJSON(t, "POST", base+"/api/v1/admin/tenants", adm, `{"clientId": "loja", "name": "Loja"}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	user := uuid.NewString()
+	_, err = pool.Exec(ctx, `INSERT INTO auth.users (id, email) VALUES ($1, 'dono@loja.com.br')`, user)
+	require.NoError(t, err)
+	r = doJSON(t, "POST", base+"/api/v1/admin/tenants/loja/members", adm, `{"userId": "`+user+`", "role": "owner"}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": user, "role": "authenticated",
+		"aud": "authenticated", "iss": testJWTIssuer, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(testJWTSecret))
+	require.NoError(t, err)
+	h := map[string]string{"Authorization": "Bearer " + tok, "X-Client-Id": "loja"}
+
+	// Initialize with the body of docs/meta.md: answered at once, verified
+	// against the Graph API in the background.
+	r = doJSON(t, "POST", base+"/api/v1/sessions/initialize", h, `{
+  "phoneNumber": "`+metaPhone+`",
+  "provider": "meta_api",
+  "meta": {
+    "phoneNumberId": "`+metaPhoneNumberID+`",
+    "wabaId": "102938475610293",
+    "accessToken": "`+metaToken+`",
+    "appSecret": "`+metaAppSecret+`",
+    "verifyToken": "`+metaVerifyToken+`"
+  }
+}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Contains(t, []string{"connecting", "connected"}, r.obj(t)["state"], string(r.body))
+	require.NotContains(t, string(r.body), metaToken, "secrets never come back")
+	sessionID := r.obj(t)["sessionId"].(string)
+	waitRow(t, ctx, pool, `SELECT state FROM whatsapp_sessions WHERE id = $1`, "connected", sessionID)
+	var stored string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT session_data::text FROM whatsapp_sessions WHERE id = $1`, sessionID).Scan(&stored))
+	require.NotContains(t, stored, metaToken, "the access token is encrypted at rest")
+	require.NotContains(t, stored, metaAppSecret, "the app secret is encrypted at rest")
+	r = doJSON(t, "GET", base+"/api/v1/sessions/status?phoneNumber="+metaPhone, h, "")
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "connected", r.obj(t)["sessions"].([]any)[0].(map[string]any)["state"])
+
+	// Meta's callback verification handshake.
+	res, err := http.Get(base + "/api/v1/webhooks/meta?hub.mode=subscribe&hub.verify_token=" + metaVerifyToken + "&hub.challenge=1158201444")
+	require.NoError(t, err)
+	challenge, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, "1158201444", string(challenge))
+
+	// Outside the 24-hour window a free-form text is refused before Meta
+	// is called.
+	r = doJSON(t, "POST", base+"/api/v1/messages/text", h, `{"to": "`+metaCustomer+`", "content": "Oi?", "provider": "meta_api"}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "failed", r.obj(t)["status"], string(r.body))
+	require.Equal(t, "template_required", r.obj(t)["errorCode"], string(r.body))
+	require.NotEmpty(t, r.obj(t)["errorReason"])
+	require.Empty(t, graph.Sends(), "nothing reached the Graph API")
+
+	// A forged inbound webhook is refused and nothing is stored.
+	hook := base + "/api/v1/webhooks/meta"
+	res, err = metafake.PostWebhook(http.DefaultClient, hook, "not-the-app-secret", metafake.Fixture("webhook_text.json"))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 401, res.StatusCode)
+	req, _ := http.NewRequest("POST", hook, strings.NewReader(string(metafake.Fixture("webhook_text.json"))))
+	res, err = http.DefaultClient.Do(req) // no signature at all
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 401, res.StatusCode)
+	var inbox, inbound int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM wa.webhook_inbox`).Scan(&inbox))
+	require.Zero(t, inbox)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE direction = 'inbound'`).Scan(&inbound))
+	require.Zero(t, inbound)
+
+	// The customer writes (signed webhook, stamped now): an inbound row,
+	// and the window opens. A redelivery stores nothing new.
+	inboundHook := []byte(strings.Replace(string(metafake.Fixture("webhook_text.json")), `"timestamp": "1789003200"`,
+		`"timestamp": "`+strconv.FormatInt(time.Now().Unix(), 10)+`"`, 1))
+	for range 2 {
+		res, err = metafake.PostWebhook(http.DefaultClient, hook, metaAppSecret, inboundHook)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, 200, res.StatusCode)
+	}
+	waitRow(t, ctx, pool, `SELECT count(*)::text FROM messages WHERE session_id = $1 AND direction = 'inbound' AND message_id = '`+fixtureInboundID+`'`, "1", sessionID)
+	var from, text string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT from_number, content->>'text' FROM messages WHERE message_id = $1`, fixtureInboundID).Scan(&from, &text))
+	require.Equal(t, metaCustomer, from)
+	require.Equal(t, "Oi! Vocês têm a camiseta azul no tamanho M?", text)
+
+	// Now the send goes out: the fake receives Meta's body and the row is sent.
+	r = doJSON(t, "POST", base+"/api/v1/messages/text", h, `{"to": "`+metaCustomer+`", "content": "Temos sim! Posso separar?", "provider": "meta_api"}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	sent := r.obj(t)
+	require.Equal(t, "sent", sent["status"], string(r.body))
+	require.Equal(t, "meta_api", sent["provider"])
+	wamid, _ := sent["providerMessageId"].(string)
+	require.True(t, strings.HasPrefix(wamid, "wamid."), string(r.body))
+	sends := graph.Sends()
+	require.Len(t, sends, 1)
+	var body struct {
+		MessagingProduct string `json:"messaging_product"`
+		To               string `json:"to"`
+		Type             string `json:"type"`
+		Text             struct {
+			Body string `json:"body"`
+		} `json:"text"`
+	}
+	require.NoError(t, json.Unmarshal(sends[0], &body))
+	require.Equal(t, "whatsapp", body.MessagingProduct)
+	require.Equal(t, metaCustomer, strings.TrimPrefix(body.To, "+"), "Meta takes the number with or without +")
+	require.Equal(t, "text", body.Type)
+	require.Equal(t, "Temos sim! Posso separar?", body.Text.Body)
+	var auth string
+	for _, rq := range graph.Requests() {
+		if rq.Method == "POST" && strings.HasSuffix(rq.Path, "/"+metaPhoneNumberID+"/messages") {
+			auth = rq.Auth
+		}
+	}
+	require.Equal(t, "Bearer "+metaToken, auth)
+
+	// Status webhooks for that wamid: read, then a late delivered that must
+	// not move the row back.
+	msgID := sent["messageId"].(string)
+	for _, f := range []string{"webhook_status_read.json", "webhook_status_delivered.json"} {
+		b := []byte(strings.ReplaceAll(string(metafake.Fixture(f)), fixtureStatusID, wamid))
+		res, err = metafake.PostWebhook(http.DefaultClient, hook, metaAppSecret, b)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, 200, res.StatusCode)
+	}
+	waitRow(t, ctx, pool, `SELECT status FROM messages WHERE id = $1`, "read", msgID)
+	r = doJSON(t, "GET", base+"/api/v1/messages/"+msgID+"/status", h, "")
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "read", r.obj(t)["status"])
+	require.NotEmpty(t, r.obj(t)["readAt"])
+	// The delivered receipt is processed after read (inbox order) and ignored.
+	waitRow(t, ctx, pool, `SELECT (count(*) FILTER (WHERE processed_at IS NULL))::text FROM wa.webhook_inbox WHERE $1::text IS NOT NULL`, "0", msgID)
+	var st string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM messages WHERE id = $1`, msgID).Scan(&st))
+	require.Equal(t, "read", st)
+}
+
+// doJSON sends a request with a JSON body (when not empty).
+func doJSON(t *testing.T, method, url string, h map[string]string, body string) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return reply{res.StatusCode, res.Header, b}
+}
+
+// waitRow polls query (one text column, one argument) until it answers
+// want; the database is the only signal another process gives.
+func waitRow(t *testing.T, ctx context.Context, pool *pgxpool.Pool, query, want string, arg any) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for {
+		err := pool.QueryRow(ctx, query, arg).Scan(&got)
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: want %q, last %q (err %v)", query, want, got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
