@@ -72,7 +72,7 @@ func (m *Main) wire(ctx context.Context) error {
 		Events: events,
 		Client: meta.ClientConfig{BaseURL: m.cfg.MetaGraphURL, APIVersion: m.cfg.MetaAPIVersion},
 		Media:  pm,
-		Logger: log.With("component", "provider.meta"),
+		Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("meta provider: %w", err)
@@ -97,7 +97,7 @@ func (m *Main) wire(ctx context.Context) error {
 			NewClientFunc: st.NewClient,
 			Media:         pm,
 			Holder:        m.cfg.InstanceID,
-			Logger:        log.With("component", "provider.whatsmeow"),
+			Logger:        log,
 			OnWakeFunc: func(sessionID string) {
 				if disp != nil {
 					_ = disp.Resync(context.Background())
@@ -124,7 +124,7 @@ func (m *Main) wire(ctx context.Context) error {
 	rt := ai.NewRuntime(ai.RuntimeParams{
 		Pool:     m.pool,
 		Box:      m.box,
-		Logger:   log.With("component", "ai"),
+		Logger:   log,
 		Backends: backends.Factories(nil),
 		GlobalModels: backends.Global(backends.Config{
 			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL,
@@ -150,7 +150,7 @@ func (m *Main) wire(ctx context.Context) error {
 		Registry: registry,
 		Events:   events,
 		Inbound:  rt,
-		Logger:   log.With("component", "dispatch"),
+		Logger:   log,
 		HandoffFunc: func(ctx context.Context, sessionID string, _ []string) {
 			if _, err := whatsmeow.WakeOwner(ctx, m.pool, sessionID); err != nil {
 				log.Warn("wake session owner", "session_id", sessionID, "error", err)
@@ -180,7 +180,7 @@ func (m *Main) wire(ctx context.Context) error {
 			Publication:  m.cfg.Publication,
 			Handler:      disp,
 			OnResyncFunc: func(ctx context.Context) { _ = disp.Resync(ctx) },
-			Logger:       log.With("component", "listener"),
+			Logger:       log,
 		})
 		if err != nil {
 			return fmt.Errorf("listener: %w", err)
