@@ -45,6 +45,7 @@ type Config struct {
 	Sandbox               bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
 	SandboxDelay          time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
 	SandboxSendLog        string        // ZAPBASE_SANDBOX_SEND_LOG (file recording every sandbox send; tests and benchmarks)
+	SandboxReceipts       bool          // ZAPBASE_SANDBOX_RECEIPTS (simulate delivered/read receipts; default true)
 	MetaGraphURL          string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
 	MetaAPIVersion        string        // ZAPBASE_META_API_VERSION (default v23.0)
 	GeminiAPIKey          string        // GEMINI_API_KEY
@@ -222,6 +223,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.WhatsAppWeb = boolean("ZAPBASE_WHATSAPP_WEB", true)
 	c.SandboxDelay = dur("ZAPBASE_SANDBOX_RECEIPT_DELAY", 300*time.Millisecond)
 	c.SandboxSendLog = get("ZAPBASE_SANDBOX_SEND_LOG")
+	c.SandboxReceipts = boolean("ZAPBASE_SANDBOX_RECEIPTS", true)
 	c.MetaGraphURL = urlVar("ZAPBASE_META_GRAPH_URL", "http", "https")
 	if c.MetaGraphURL == "" {
 		c.MetaGraphURL = "https://graph.facebook.com"

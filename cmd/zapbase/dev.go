@@ -99,7 +99,7 @@ func dev(ctx context.Context, args []string) error {
 		_ = m.Close()
 		return err
 	}
-	printDevBanner(dbURL, "http://"+m.Addr(), token, st)
+	printDevBanner(dbURL, "http://"+m.Addr(), token, st, *dir)
 	<-ctx.Done()
 	fmt.Println("\nzapbase dev: encerrando...")
 	err = m.Close()
@@ -233,7 +233,7 @@ func devToken(st *devState, issuer string) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(st.JWTSecret))
 }
 
-func printDevBanner(dbURL, base, token string, st *devState) {
+func printDevBanner(dbURL, base, token string, st *devState, dir string) {
 	fmt.Printf(`
 zapbase dev pronto ✅
 
@@ -262,6 +262,6 @@ Experimente:
 
   psql '%[2]s' -c "select to_number, status, updated_at from messages order by created_at desc limit 5"
 
-Ctrl-C encerra tudo; os dados ficam em .zapbase/ para a próxima execução.
-`, base, dbURL, token, st.AdminToken, devSandboxFrom)
+Ctrl-C encerra tudo; os dados ficam em %[6]s/ para a próxima execução.
+`, base, dbURL, token, st.AdminToken, devSandboxFrom, dir)
 }

@@ -207,7 +207,7 @@ func (m *Main) leaseHolder() string {
 }
 
 func (m *Main) sandboxConfig(events providers.EventSink) sandbox.Config {
-	c := sandbox.Config{Sink: events}
+	c := sandbox.Config{Sink: events, NoReceipts: !m.cfg.SandboxReceipts}
 	if m.cfg.SandboxDelay == 0 {
 		c.ZeroDelay = true
 	} else {

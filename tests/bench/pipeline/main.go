@@ -62,6 +62,7 @@ func main() {
 		riverW    = flag.Int("river-workers", 100, "River MaxWorkers of the default queue")
 		riverCool = flag.Duration("river-fetch-cooldown", 5*time.Millisecond, "River FetchCooldown (default 100ms in River; lowered for latency)")
 		riverPoll = flag.Duration("river-fetch-poll", 50*time.Millisecond, "River FetchPollInterval (default 1s in River)")
+		receipts  = flag.Bool("receipts", false, "zapbase: let the sandbox also write delivered/read receipts (work River's job does not do)")
 		keep      = flag.Bool("keep", false, "keep the temporary directory (database, zapbase log, send log)")
 	)
 	flag.Parse()
@@ -85,7 +86,7 @@ func main() {
 	run := func() error {
 		return bench(ctx, benchParams{
 			root: root, dir: dir, producers: *producers, rate: *rate, fixed: *fixedDur, sat: *satDur,
-			chats: *chats, fast: *fast, only: strings.Split(*only, ","),
+			chats: *chats, fast: *fast, receipts: *receipts, only: strings.Split(*only, ","),
 			river: riverOptions{workers: *riverW, fetchCooldown: *riverCool, fetchPoll: *riverPoll},
 		})
 	}
@@ -99,6 +100,7 @@ func main() {
 }
 
 type benchParams struct {
+	receipts   bool
 	root, dir  string
 	producers  int
 	rate       float64
@@ -144,7 +146,7 @@ func bench(ctx context.Context, p benchParams) error {
 		case "zapbase":
 			if err = devdb.ApplyCompat(ctx, url); err == nil {
 				if err = migrations.Up(url); err == nil {
-					tg, err = newZapbaseTarget(ctx, bin, url, p.dir, conns, p.chats)
+					tg, err = newZapbaseTarget(ctx, bin, url, p.dir, conns, p.chats, p.receipts)
 				}
 			}
 		default:
@@ -179,8 +181,8 @@ func printTable(out *os.File, p benchParams, pgVersion string, results []result)
 	fmt.Fprintf(out, "\nzapbase pipeline benchmark — %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(out, "PostgreSQL %s, one embedded server (%s); %d CPUs (%s/%s); %d producers; %d chats\n",
 		pgVersion, durability, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, p.producers, p.chats)
-	fmt.Fprintf(out, "River: MaxWorkers %d, FetchCooldown %s, FetchPollInterval %s. zapbase: real `serve`, logical replication, zero-delay sandbox (receipts on), producers insert as supabase-js (role authenticated + JWT claims, RLS).\n",
-		p.river.workers, p.river.fetchCooldown, p.river.fetchPoll)
+	fmt.Fprintf(out, "River: MaxWorkers %d, FetchCooldown %s, FetchPollInterval %s. zapbase: real `serve`, logical replication, zero-delay sandbox (receipts %s), producers insert as supabase-js (role authenticated + JWT claims, RLS).\n",
+		p.river.workers, p.river.fetchCooldown, p.river.fetchPoll, onOff(p.receipts))
 	fmt.Fprintf(out, "Latency: producer about to INSERT → provider Send entered, at %.0f msg/s offered for %s. Throughput: %d producers flat out for %s, msgs / (first INSERT → last durably done).\n\n",
 		p.rate, p.fixed, p.producers, p.sat)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -295,4 +297,11 @@ func waitZero(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off: rows end at sent, like River's completed job"
 }

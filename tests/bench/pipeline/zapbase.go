@@ -36,6 +36,7 @@ const (
 // and sends them through a zero-delay sandbox. Provider call times come from
 // the sandbox send log (ZAPBASE_SANDBOX_SEND_LOG).
 type zapbaseTarget struct {
+	receipts bool
 	pool     *pgxpool.Pool
 	proc     *exec.Cmd
 	exited   chan struct{}
@@ -48,12 +49,12 @@ type zapbaseTarget struct {
 
 var listenRe = regexp.MustCompile(`"msg":"http listening","addr":"([^"]+)"`)
 
-func newZapbaseTarget(ctx context.Context, bin, url, dir string, conns int32, chats int) (*zapbaseTarget, error) {
+func newZapbaseTarget(ctx context.Context, bin, url, dir string, conns int32, chats int, receipts bool) (*zapbaseTarget, error) {
 	pool, err := openPool(ctx, url, conns)
 	if err != nil {
 		return nil, err
 	}
-	z := &zapbaseTarget{pool: pool, chats: chats, logPath: filepath.Join(dir, "zapbase.log"), sendLog: filepath.Join(dir, "sandbox-sends.log")}
+	z := &zapbaseTarget{pool: pool, chats: chats, receipts: receipts, logPath: filepath.Join(dir, "zapbase.log"), sendLog: filepath.Join(dir, "sandbox-sends.log")}
 	if err := z.seed(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -101,6 +102,7 @@ func (z *zapbaseTarget) start(ctx context.Context, bin, url string) error {
 		"ZAPBASE_HTTP_ADDR=127.0.0.1:0",
 		"ZAPBASE_SANDBOX=true",
 		"ZAPBASE_SANDBOX_RECEIPT_DELAY=0",
+		fmt.Sprintf("ZAPBASE_SANDBOX_RECEIPTS=%v", z.receipts),
 		"ZAPBASE_SANDBOX_SEND_LOG=" + z.sendLog,
 		"ZAPBASE_LOG_LEVEL=info",
 	}
