@@ -79,9 +79,9 @@ type CreateAgentParams struct {
 	IsDefault *bool `json:"isDefault,omitempty"`
 }
 
-func errNotFound(what string) error {
-	return zapbase.Errorf(zapbase.CodeNotFound, "%s não encontrado", what)
-}
+// ErrSessionNotFound: the WhatsApp session named in a request is not the
+// tenant's.
+var ErrSessionNotFound = &zapbase.Error{Code: zapbase.CodeNotFound, Message: "sessão do WhatsApp não encontrada neste tenant"}
 
 // CreateAgent creates an agent.
 func (s *Service) CreateAgent(ctx context.Context, tenantID string, p CreateAgentParams) (Agent, error) {
@@ -229,11 +229,14 @@ type ConfigureAgentParams struct {
 	IsDefault *bool        `json:"isDefault,omitempty"`
 	// Knowledge, when not nil, replaces the agent's knowledge base.
 	Knowledge []KnowledgeDocument `json:"knowledge,omitempty"`
+	// Merge overlays Config's non-empty fields on the stored configuration
+	// instead of replacing it.
+	Merge bool `json:"-"`
 }
 
 // ConfigureAgent updates an agent.
 func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, p ConfigureAgentParams) (Agent, error) {
-	if p.Config != nil {
+	if p.Config != nil && !p.Merge {
 		c := p.Config.withDefaults()
 		if err := c.Validate(); err != nil {
 			return Agent{}, err
@@ -247,6 +250,13 @@ func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, 
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, agentID).Scan(agentDest(&a)...); err != nil {
 			return err
+		}
+		if p.Config != nil && p.Merge {
+			c := mergeConfig(a.Config, *p.Config).withDefaults()
+			if err := c.Validate(); err != nil {
+				return err
+			}
+			p.Config = &c
 		}
 		if p.IsDefault != nil && *p.IsDefault {
 			if _, err := tx.Exec(ctx, `UPDATE public.ai_agents SET is_default = false WHERE tenant_id = $1 AND is_default AND id <> $2`, tenantID, agentID); err != nil {
@@ -342,7 +352,7 @@ func (s *Service) AssignConversation(ctx context.Context, tenantID, agentID stri
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM public.whatsapp_sessions WHERE tenant_id = $1 AND id = $2`, tenantID, p.SessionID).Scan(&one); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
-				return errNotFound("sessão")
+				return ErrSessionNotFound
 			}
 			return err
 		}
@@ -487,3 +497,70 @@ func classifyDBError(op string, err error) error {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// ListKnowledge lists an agent's knowledge documents, oldest first.
+func (s *Service) ListKnowledge(ctx context.Context, tenantID, agentID string) ([]KnowledgeDocument, error) {
+	if _, err := s.GetAgent(ctx, tenantID, agentID); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `
+SELECT id, title, category, content FROM public.ai_knowledge_documents
+ WHERE tenant_id = $1 AND agent_id = $2 ORDER BY created_at, id`, tenantID, agentID)
+	if err != nil {
+		return nil, fmt.Errorf("list knowledge: %w", err)
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KnowledgeDocument, error) {
+		var d KnowledgeDocument
+		err := r.Scan(&d.ID, &d.Title, &d.Category, &d.Content)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list knowledge: %w", err)
+	}
+	return docs, nil
+}
+
+// TenantAISettings is what a tenant configured for its agents (never the
+// secrets themselves).
+type TenantAISettings struct {
+	// ModelBackend is the backend of the tenant's own credentials ("" when
+	// the deployment's global credentials, or the local backend, apply).
+	ModelBackend string `json:"modelBackend,omitempty"`
+	ModelName    string `json:"modelName,omitempty"`
+	ModelBaseURL string `json:"modelBaseUrl,omitempty"`
+	// ToolEndpoint is the tenant's HTTPS tool endpoint ("" when none).
+	ToolEndpoint string `json:"toolEndpoint,omitempty"`
+	// DailyTokenBudget is the tenant's own budget (nil: the default applies).
+	DailyTokenBudget *int64 `json:"dailyTokenBudget"`
+	// TokensUsedToday are the tokens spent today (UTC).
+	TokensUsedToday int64 `json:"tokensUsedToday"`
+}
+
+// GetAISettings returns the tenant's AI settings.
+func (s *Service) GetAISettings(ctx context.Context, tenantID string) (TenantAISettings, error) {
+	var st TenantAISettings
+	var endpoint *string
+	err := s.pool.QueryRow(ctx, `
+SELECT (SELECT tool_endpoint_url FROM wa.ai_tenant_settings WHERE tenant_id = $1),
+       (SELECT daily_token_budget FROM wa.ai_tenant_settings WHERE tenant_id = $1),
+       coalesce((SELECT tokens_in + tokens_out FROM wa.ai_usage_daily WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date), 0)`,
+		tenantID).Scan(&endpoint, &st.DailyTokenBudget, &st.TokensUsedToday)
+	if err != nil {
+		return st, fmt.Errorf("read ai settings: %w", err)
+	}
+	if endpoint != nil {
+		st.ToolEndpoint = *endpoint
+	}
+	plain, err := openSecret(ctx, s.pool, s.box, tenantID, modelCredentialsName)
+	if err != nil {
+		return st, err
+	}
+	if plain != nil {
+		var spec ModelSpec
+		if err := json.Unmarshal(plain, &spec); err != nil {
+			return st, fmt.Errorf("decode tenant model credentials: %w", err)
+		}
+		st.ModelBackend, st.ModelName, st.ModelBaseURL = spec.Backend, spec.Model, spec.BaseURL
+	}
+	return st, nil
+}

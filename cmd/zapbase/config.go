@@ -54,6 +54,26 @@ type Config struct {
 	OpenAIBaseURL         string        // OPENAI_BASE_URL
 	OTLPEndpoint          string        // OTEL_EXPORTER_OTLP_ENDPOINT
 	MetricsTenantLabel    bool          // ZAPBASE_METRICS_TENANT_LABEL (default true)
+	AI                    AIConfig      // ZAPBASE_AI_* (agent runtime)
+}
+
+// AIConfig tunes the agent runtime (ZAPBASE_AI_*); zero values take the
+// runtime's defaults.
+type AIConfig struct {
+	GeminiModel           string        // GEMINI_MODEL (default gemini-2.5-flash)
+	OpenAIModel           string        // OPENAI_MODEL (default gpt-4.1-mini)
+	Debounce              time.Duration // ZAPBASE_AI_DEBOUNCE (default 3s; 0 answers every message at once)
+	PauseAfterHuman       time.Duration // ZAPBASE_AI_PAUSE_AFTER_HUMAN (default 30m)
+	HandoffDuration       time.Duration // ZAPBASE_AI_HANDOFF_DURATION (default 24h)
+	MaxConsecutiveReplies int           // ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES (default 10)
+	DailyTokenBudget      int64         // ZAPBASE_AI_DAILY_TOKEN_BUDGET (default 0: unlimited; per tenant via the API)
+	MaxMessageAge         time.Duration // ZAPBASE_AI_MAX_MESSAGE_AGE (default 1h)
+	ScanInterval          time.Duration // ZAPBASE_AI_SCAN_INTERVAL (default 30s)
+	Workers               int           // ZAPBASE_AI_WORKERS (default 8)
+	// CrashBeforeCommit (ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT) is a TEST-ONLY
+	// hook: the process kills itself with SIGKILL after the model answered
+	// and before the reply is committed, to prove exactly-once replies.
+	CrashBeforeCommit bool
 }
 
 // configError names the variable that stopped start-up (pt-BR message).
@@ -236,6 +256,40 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.OpenAIBaseURL = urlVar("OPENAI_BASE_URL", "http", "https")
 	c.OTLPEndpoint = urlVar("OTEL_EXPORTER_OTLP_ENDPOINT", "http", "https")
 	c.MetricsTenantLabel = boolean("ZAPBASE_METRICS_TENANT_LABEL", true)
+	integer := func(k string, def int64) int64 {
+		v := get(k)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			fail(k, "use um número inteiro não negativo")
+			return def
+		}
+		return n
+	}
+	c.AI = AIConfig{
+		GeminiModel:           get("GEMINI_MODEL"),
+		OpenAIModel:           get("OPENAI_MODEL"),
+		Debounce:              dur("ZAPBASE_AI_DEBOUNCE", 3*time.Second),
+		PauseAfterHuman:       dur("ZAPBASE_AI_PAUSE_AFTER_HUMAN", 30*time.Minute),
+		HandoffDuration:       dur("ZAPBASE_AI_HANDOFF_DURATION", 24*time.Hour),
+		MaxConsecutiveReplies: int(integer("ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES", 10)),
+		DailyTokenBudget:      integer("ZAPBASE_AI_DAILY_TOKEN_BUDGET", 0),
+		MaxMessageAge:         dur("ZAPBASE_AI_MAX_MESSAGE_AGE", time.Hour),
+		ScanInterval:          dur("ZAPBASE_AI_SCAN_INTERVAL", 30*time.Second),
+		Workers:               int(integer("ZAPBASE_AI_WORKERS", 8)),
+		CrashBeforeCommit:     boolean("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT", false),
+	}
+	if c.AI.MaxConsecutiveReplies == 0 {
+		fail("ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES", "deve ser pelo menos 1")
+	}
+	if c.AI.Workers == 0 || c.AI.Workers > 256 {
+		fail("ZAPBASE_AI_WORKERS", "use um valor entre 1 e 256")
+	}
+	if c.AI.ScanInterval < time.Second {
+		fail("ZAPBASE_AI_SCAN_INTERVAL", "mínimo de 1s")
+	}
 	return c, errors.Join(errs...)
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -125,12 +127,14 @@ func (m *Main) wire(ctx context.Context) error {
 		Pool:     m.pool,
 		Box:      m.box,
 		Logger:   log,
+		Config:   m.aiRuntimeConfig(),
 		Backends: backends.Factories(nil),
 		GlobalModels: backends.Global(backends.Config{
-			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL,
-			OpenAIAPIKey: m.cfg.OpenAIAPIKey, OpenAIBaseURL: m.cfg.OpenAIBaseURL,
+			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL, GeminiModel: m.cfg.AI.GeminiModel,
+			OpenAIAPIKey: m.cfg.OpenAIAPIKey, OpenAIBaseURL: m.cfg.OpenAIBaseURL, OpenAIModel: m.cfg.AI.OpenAIModel,
 		}),
-		Providers: provs,
+		BeforeCommitFunc: m.aiCrashHook(),
+		Providers:        provs,
 		// The agent runtime's collectors overlap the metrics catalog's AI
 		// series; until they are folded into one place they stay off /metrics.
 		Registerer: prometheus.NewRegistry(),
@@ -139,6 +143,7 @@ func (m *Main) wire(ctx context.Context) error {
 		return fmt.Errorf("start agent runtime: %w", err)
 	}
 	m.agents = rt
+	m.apiRegisters = append(m.apiRegisters, api.AgentRoutes(ai.NewService(m.pool, m.box)))
 
 	disp, err = dispatch.New(dispatch.Config{
 		Owner:       m.cfg.InstanceID,
@@ -216,4 +221,37 @@ func (m *Main) sandboxConfig(events providers.EventSink) sandbox.Config {
 		c.ReadDelay = 2 * m.cfg.SandboxDelay
 	}
 	return c
+}
+
+// aiRuntimeConfig maps ZAPBASE_AI_* to the runtime's configuration.
+func (m *Main) aiRuntimeConfig() ai.RuntimeConfig {
+	c := m.cfg.AI
+	rc := ai.RuntimeConfig{
+		DebounceWindow:        c.Debounce,
+		PauseAfterHuman:       c.PauseAfterHuman,
+		HandoffDuration:       c.HandoffDuration,
+		MaxConsecutiveReplies: c.MaxConsecutiveReplies,
+		DailyTokenBudget:      c.DailyTokenBudget,
+		MaxMessageAge:         c.MaxMessageAge,
+		ScanInterval:          c.ScanInterval,
+		Workers:               c.Workers,
+	}
+	if rc.DebounceWindow == 0 {
+		rc.DebounceWindow = -1 // the runtime reads 0 as "default"; 0 here means none
+	}
+	return rc
+}
+
+// aiCrashHook is the TEST-ONLY ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT hook: the
+// process SIGKILLs itself between the model's answer and the reply commit.
+func (m *Main) aiCrashHook() func(context.Context, string) error {
+	if !m.cfg.AI.CrashBeforeCommit {
+		return nil
+	}
+	m.log.Warn("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT is set: this process will kill itself before committing an AI reply (test hook)")
+	return func(_ context.Context, conversationID string) error {
+		m.log.Warn("test hook: killing the process before the AI reply commit", "conversation_id", conversationID)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // never returns: the signal ends the process
+	}
 }
