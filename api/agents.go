@@ -130,7 +130,8 @@ type AISettingsInfo struct {
 	TokensUsedToday  int64  `json:"tokensUsedToday" doc:"Tokens gastos hoje (UTC)"`
 }
 
-type agentPath struct {
+// AgentPath is the {agentId} path parameter.
+type AgentPath struct {
 	AgentID string `path:"agentId" doc:"Id do agente" example:"3b8f4d0e-5a51-4c5e-9a3e-0f3f7f2a9b10"`
 }
 
@@ -223,7 +224,7 @@ func registerAgents(r *Router, svc *ai.Service) {
 	huma.Register(api, r.Tenant(huma.Operation{
 		OperationID: "get-agent", Method: http.MethodGet, Path: "/agents/{agentId}", Tags: tags,
 		Summary: "Lê um agente", Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *agentPath) (*struct{ Body AgentInfo }, error) {
+	}), func(ctx context.Context, in *AgentPath) (*struct{ Body AgentInfo }, error) {
 		a, err := svc.GetAgent(ctx, MustTenant(ctx).ID, in.AgentID)
 		if err != nil {
 			return nil, agentProblem(err)
@@ -237,7 +238,7 @@ func registerAgents(r *Router, svc *ai.Service) {
 		Description: "Campos omitidos da configuração mantêm o valor atual; a configuração resultante é validada inteira. `knowledge`, se enviada, substitui a base de conhecimento.",
 		Errors:      []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		agentPath
+		AgentPath
 		Body ConfigureAgentRequest
 	}) (*struct{ Body AgentInfo }, error) {
 		t := MustTenant(ctx)
@@ -271,7 +272,7 @@ func registerAgents(r *Router, svc *ai.Service) {
 		Description: "O agente passa a responder o contato nessa sessão (a conversa é criada se ainda não existir). Uma conversa pausada ou transferida para humano volta a ser atendida pelo agente.",
 		Errors:      []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		agentPath
+		AgentPath
 		Body AssignConversationRequest
 	}) (*struct{ Body ConversationInfo }, error) {
 		t := MustTenant(ctx)
@@ -295,7 +296,7 @@ func registerAgents(r *Router, svc *ai.Service) {
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
-		agentPath
+		AgentPath
 		Body struct {
 			Documents []KnowledgeDocumentInfo `json:"documents" minItems:"1" maxItems:"200"`
 		}
@@ -315,7 +316,7 @@ func registerAgents(r *Router, svc *ai.Service) {
 	huma.Register(api, r.Tenant(huma.Operation{
 		OperationID: "list-agent-knowledge", Method: http.MethodGet, Path: "/agents/{agentId}/knowledge", Tags: tags,
 		Summary: "Lista a base de conhecimento do agente", Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *agentPath) (*struct{ Body docsBody }, error) {
+	}), func(ctx context.Context, in *AgentPath) (*struct{ Body docsBody }, error) {
 		docs, err := svc.ListKnowledge(ctx, MustTenant(ctx).ID, in.AgentID)
 		if err != nil {
 			return nil, agentProblem(err)

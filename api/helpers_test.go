@@ -170,6 +170,8 @@ type envOpts struct {
 	noHS256  bool
 	noWaiter bool
 	sendWait time.Duration
+	// register adds operations of other packages (RegisterFuncs).
+	register []func(*api.Router)
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -205,6 +207,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		SupabaseWebhookSecret: testHookSec,
 		Waker:                 e.waker,
 		SendWait:              o.sendWait,
+		RegisterFuncs:         o.register,
 	}
 	if !o.noWaiter {
 		p.Waiter = fakeWaiter{pool}
