@@ -126,7 +126,7 @@ func (at *aiTenant) inbound(from, text string) {
 		"from": from, "pushName": "Cliente", "type": "text", "content": map[string]any{"text": text}})
 	ts := time.Now().Unix()
 	status, resp := at.call("POST", "/api/v1/webhooks/incoming-message", map[string]string{
-		"X-Client-Id":               at.clientID,
+		"X-Client-Id":              at.clientID,
 		api.HeaderWebhookTimestamp: strconv.FormatInt(ts, 10),
 		api.HeaderWebhookSignature: api.SignWebhook(at.secret, ts, body),
 	}, body)
