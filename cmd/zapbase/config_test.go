@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -21,13 +22,17 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 	require.Equal(t, "zapbase", c.SlotName)
 
 	cases := map[string]string{
-		"DATABASE_URL":           "mysql://x",
-		"ZAPBASE_ENCRYPTION_KEY": "short",
-		"ZAPBASE_SEND_WAIT":      "five",
-		"ZAPBASE_LOG_LEVEL":      "loud",
-		"ZAPBASE_SLOT_NAME":      "my_realtime_slot",
-		"SUPABASE_JWT_SECRET":    "short",
-		"ZAPBASE_SANDBOX":        "maybe",
+		"DATABASE_URL":                       "mysql://x",
+		"ZAPBASE_ENCRYPTION_KEY":             "short",
+		"ZAPBASE_SEND_WAIT":                  "five",
+		"ZAPBASE_LOG_LEVEL":                  "loud",
+		"ZAPBASE_SLOT_NAME":                  "my_realtime_slot",
+		"SUPABASE_JWT_SECRET":                "short",
+		"ZAPBASE_SANDBOX":                    "maybe",
+		"ZAPBASE_AI_WORKERS":                 "0",
+		"ZAPBASE_AI_DEBOUNCE":                "soon",
+		"ZAPBASE_AI_DAILY_TOKEN_BUDGET":      "-5",
+		"ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES": "0",
 	}
 	for k, v := range cases {
 		m := map[string]string{}
@@ -42,4 +47,27 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 	_, err = LoadConfig(env(map[string]string{}), nil)
 	require.ErrorContains(t, err, "DATABASE_URL")
 	require.ErrorContains(t, err, "ZAPBASE_ENCRYPTION_KEY")
+}
+
+func TestAIRuntimeConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"DATABASE_URL":           "postgres://u@localhost:5432/db",
+		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
+		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+	}
+	c, err := LoadConfig(env(base), nil)
+	require.NoError(t, err)
+	require.False(t, c.AI.CrashBeforeCommit, "the test hook is off unless explicitly set")
+	rc := (&Main{cfg: c}).aiRuntimeConfig()
+	require.Equal(t, 3*time.Second, rc.DebounceWindow)
+	require.Equal(t, 10, rc.MaxConsecutiveReplies)
+
+	base["ZAPBASE_AI_DEBOUNCE"] = "0"
+	base["ZAPBASE_AI_DAILY_TOKEN_BUDGET"] = "50000"
+	c, err = LoadConfig(env(base), nil)
+	require.NoError(t, err)
+	rc = (&Main{cfg: c}).aiRuntimeConfig()
+	require.Negative(t, rc.DebounceWindow, "0 means no debounce, not the runtime default")
+	require.EqualValues(t, 50000, rc.DailyTokenBudget)
 }
