@@ -144,6 +144,7 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		ReadyChecks: []api.ReadyCheck{
 			{Name: "database", Check: func(ctx context.Context) error { return m.pool.Ping(ctx) }},
 			{Name: "migrations", Check: m.migrationsCurrent},
+			{Name: "listener", Check: m.listenerReady},
 		},
 		Providers:             m.providers,
 		Waiter:                m.waiter,
@@ -165,6 +166,22 @@ func (m *Main) start(ctx context.Context, c component) error {
 	}
 	m.components = append(m.components, c)
 	return nil
+}
+
+// listenerReady passes once the change stream is set up: this replica
+// streams the slot (leader) or another one does (standby). While it is
+// still connecting, rows are only found by the reconciliation scan.
+func (m *Main) listenerReady(context.Context) error {
+	if m.listener == nil {
+		return nil // ZAPBASE_LISTENER=false: the scan and the Supabase webhook wake dispatch
+	}
+	// /readyz is public: name the role only, never connection details.
+	switch st := m.listener.Status(); st.Role {
+	case listener.RoleLeader, listener.RoleStandby:
+		return nil
+	default:
+		return fmt.Errorf("listener %s", st.Role)
+	}
 }
 
 func (m *Main) migrationsCurrent(ctx context.Context) error {
