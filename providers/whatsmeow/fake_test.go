@@ -32,6 +32,7 @@ type fakeClient struct {
 
 	connectErr error
 	sendErr    error
+	failNext   error // returned by the next SendMessage only
 	sent       []sentMessage
 	uploads    []whatsmeow.MediaType
 	download   []byte
@@ -89,6 +90,14 @@ func (f *fakeClient) PairPhone(ctx context.Context, phone string) (string, error
 func (f *fakeClient) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The real client gives up on a cancelled context (usync, store I/O).
+	if err := ctx.Err(); err != nil {
+		return whatsmeow.SendResponse{}, err
+	}
+	if err := f.failNext; err != nil {
+		f.failNext = nil
+		return whatsmeow.SendResponse{}, err
+	}
 	if f.sendErr != nil {
 		return whatsmeow.SendResponse{}, f.sendErr
 	}
