@@ -33,13 +33,16 @@ type fakeClient struct {
 	connectErr error
 	sendErr    error
 	failNext   error // returned by the next SendMessage only
-	sent       []sentMessage
-	uploads    []whatsmeow.MediaType
-	download   []byte
-	marked     [][]string
-	presence   []bool
-	logouts    int
-	pairCode   string
+	// hang makes Connect block until its context ends, as a dial into a
+	// black-holed network does.
+	hang     bool
+	sent     []sentMessage
+	uploads  []whatsmeow.MediaType
+	download []byte
+	marked   [][]string
+	presence []bool
+	logouts  int
+	pairCode string
 }
 
 type sentMessage struct {
@@ -54,6 +57,11 @@ func newFakeClient() *fakeClient {
 
 func (f *fakeClient) Connect(ctx context.Context) error {
 	f.mu.Lock()
+	if f.hang {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return fmt.Errorf("dial: %w", ctx.Err())
+	}
 	err := f.connectErr
 	if err == nil {
 		f.connected = true

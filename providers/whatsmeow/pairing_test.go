@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.mau.fi/whatsmeow"
@@ -102,4 +103,30 @@ func TestPairingOutdatedClient(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, providers.StateOutdated, st.State)
 	require.Equal(t, providers.StateOutdated, f.sessionRow(t, id).State)
+}
+
+// TestPairingWhenWhatsAppIsUnreachable: the dial hangs (black-holed
+// network); Initialize gives up after ConnectTimeout with a retryable error
+// and the session row says why, instead of holding the request.
+func TestPairingWhenWhatsAppIsUnreachable(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.addSession(t, ownPN, "")
+	devices := &fakeDevices{}
+	c := devices.nextNew()
+	c.hang = true
+	sink := newSignalSink(f.pool)
+	p := f.provider(t, devices, sink, func(cfg *Config) { cfg.ConnectTimeout = 100 * time.Millisecond })
+
+	_, err := p.Initialize(context.Background(), providers.InitializeParams{TenantID: f.tenant, SessionID: id})
+	var retry *providers.RetryableError
+	require.ErrorAs(t, err, &retry)
+	require.ErrorIs(t, err, errConnectTimeout)
+	r := f.sessionRow(t, id)
+	require.Equal(t, providers.StatePairingFailed, r.State)
+	require.Equal(t, reasonUnreachable, r.Reason)
+	require.Empty(t, r.QRCode)
+	for p.Owns(id) {
+		waitABit()
+	}
 }

@@ -27,6 +27,7 @@ const (
 	DefaultReconnectBase = 2 * time.Second
 	DefaultReconnectMax  = 5 * time.Minute
 	DefaultPairWait      = 30 * time.Second
+	DefaultConnectWait   = 20 * time.Second
 	DefaultMaxMediaBytes = 100 << 20
 	inboundQueueSize     = 256
 )
@@ -66,6 +67,10 @@ type Config struct {
 	ReconnectMax  time.Duration
 	// PairWait is how long Initialize waits for the first QR/pairing code.
 	PairWait time.Duration
+	// ConnectTimeout bounds one connection attempt (dial + handshake): a
+	// black-holed network must not hold Initialize or the reconnect loop
+	// until the kernel's TCP timeout (default 20 s).
+	ConnectTimeout time.Duration
 	// HTTPClient fetches outbound media by URL.
 	HTTPClient *http.Client
 	// FFmpegPath transcodes voice notes to OGG/Opus; "" looks up "ffmpeg"
@@ -119,6 +124,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.PairWait <= 0 {
 		cfg.PairWait = DefaultPairWait
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectWait
 	}
 	if cfg.MaxMediaBytes <= 0 {
 		cfg.MaxMediaBytes = DefaultMaxMediaBytes
