@@ -81,7 +81,7 @@ func TestPairingSuccessAndPhoneCode(t *testing.T) {
 	require.Equal(t, providers.StateConnected, r.State)
 	require.Empty(t, r.QRCode)
 	require.Empty(t, r.PairCode)
-	require.Equal(t, ownPN+"@s.whatsapp.net", r.DeviceJID)
+	require.Equal(t, ownPN+":9@s.whatsapp.net", r.DeviceJID, "the store key, with the device number")
 
 	// A paired session answers its state to a new Initialize.
 	st, err = p.Initialize(context.Background(), providers.InitializeParams{TenantID: f.tenant, SessionID: id})

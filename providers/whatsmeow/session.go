@@ -421,26 +421,20 @@ func (s *session) handleEvent(evt any) {
 	case *events.Receipt:
 		s.handleReceipt(e)
 	case *events.Connected:
+		// device_jid keeps the full device JID (with its device number):
+		// it is the store's key, so a restart or another replica loads
+		// the same device. The phone-number JID would not be found.
 		s.mu.Lock()
 		s.attempt = 0
-		c := s.client
+		jid := s.deviceJID
 		s.mu.Unlock()
-		st := providers.SessionState{State: providers.StateConnected}
-		if c != nil {
-			pn, _ := c.OwnID()
-			if !pn.IsEmpty() {
-				st.JID = pn.String()
-				s.mu.Lock()
-				s.deviceJID = st.JID
-				s.mu.Unlock()
-			}
-		}
-		s.persist(st)
+		s.persist(providers.SessionState{State: providers.StateConnected, JID: jid})
 	case *events.PairSuccess:
+		jid := e.ID.String()
 		s.mu.Lock()
-		s.deviceJID = e.ID.ToNonAD().String()
+		s.deviceJID = jid
 		s.mu.Unlock()
-		s.persist(providers.SessionState{State: providers.StateConnecting, JID: e.ID.ToNonAD().String()})
+		s.persist(providers.SessionState{State: providers.StateConnecting, JID: jid})
 	case *events.Disconnected:
 		s.mu.Lock()
 		pairing := s.pairing
