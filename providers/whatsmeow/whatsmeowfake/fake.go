@@ -54,14 +54,19 @@ func New(log *slog.Logger) *Devices {
 	return &Devices{QRInterval: DefaultQRInterval, QRCodes: DefaultQRCodes, Logger: log.With("component", "whatsmeowfake")}
 }
 
-// NewClient implements whatsmeow.NewClientFunc: any JID is a paired device
-// (the fake keeps no keys); "" is a new device waiting for a QR scan.
+// NewClient implements whatsmeow.NewClientFunc: any device JID is a paired
+// device (the fake keeps no keys); "" is a new device waiting for a QR scan.
+// Like the real store, which is keyed by the full device JID, a JID without
+// a device number is not found.
 func (d *Devices) NewClient(ctx context.Context, jid string) (wm.Client, error) {
 	c := &Client{d: d}
 	if jid != "" {
 		j, err := types.ParseJID(jid)
 		if err != nil {
 			return nil, fmt.Errorf("parse device jid %q: %w", jid, err)
+		}
+		if j.Device == 0 {
+			return nil, wm.ErrDeviceNotFound
 		}
 		c.jid = j
 	}
