@@ -97,6 +97,10 @@ func (m *Main) wire(ctx context.Context) error {
 			log.Warn("ZAPBASE_TEST_WHATSMEOW_FAKE=1: WhatsApp Web uses an offline fake client (tests only)")
 			newClient = whatsmeowfake.New(log).NewClient
 		}
+		var onPairing func(whatsmeow.PairingCode)
+		if m.pairingOut != nil {
+			onPairing = (&terminalPairing{w: m.pairingOut}).show
+		}
 		wp, err := whatsmeow.New(whatsmeow.Config{
 			Pool:           m.pool,
 			Sink:           events,
@@ -105,6 +109,7 @@ func (m *Main) wire(ctx context.Context) error {
 			Holder:         m.cfg.InstanceID,
 			LeaseTTL:       m.cfg.WhatsAppLeaseTTL,
 			ConnectTimeout: m.cfg.WhatsAppConnectWait,
+			OnPairingFunc:  onPairing,
 			Logger:         log,
 			OnWakeFunc: func(sessionID string) {
 				if disp != nil {

@@ -20,10 +20,13 @@ func TestPairingWithQRCodes(t *testing.T) {
 	devices := &fakeDevices{}
 	c := devices.nextNew()
 	sink := newSignalSink(f.pool)
-	p := f.provider(t, devices, sink)
+	announced := make(chan PairingCode, 16)
+	p := f.provider(t, devices, sink, func(cfg *Config) { cfg.OnPairingFunc = func(pc PairingCode) { announced <- pc } })
 
 	c.qr <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: "2@first"}
 	st, err := p.Initialize(context.Background(), providers.InitializeParams{TenantID: f.tenant, SessionID: id})
+	// zapbase dev sees each code (to print it in the terminal).
+	require.Equal(t, PairingCode{SessionID: id, TenantID: f.tenant, PhoneNumber: ownPN, QRCode: "2@first"}, <-announced)
 	require.NoError(t, err)
 	require.Equal(t, providers.StatePairing, st.State)
 	require.Equal(t, "2@first", st.QRCode)

@@ -81,7 +81,18 @@ type Config struct {
 	// for pending rows of that session: after it acquires the session's
 	// lease and when another replica sent a wake notification.
 	OnWakeFunc func(sessionID string)
-	Logger     *slog.Logger
+	// OnPairingFunc, when set, sees every QR code and pairing code as it is
+	// issued (zapbase dev prints them in the terminal). It must return
+	// promptly.
+	OnPairingFunc func(PairingCode)
+	Logger        *slog.Logger
+}
+
+// PairingCode is a QR code or phone pairing code issued for a session.
+type PairingCode struct {
+	SessionID, TenantID, PhoneNumber string
+	QRCode                           string // the QR payload ("2@…"), when a QR was issued
+	PairCode                         string // the phone pairing code, when one was asked for
 }
 
 // Provider is the WhatsApp Web provider (API name "baileys"), built on

@@ -327,7 +327,17 @@ func (s *session) startPairing(ctx context.Context, ip providers.InitializeParam
 	}
 	st = providers.SessionState{State: providers.StatePairing, QRCode: st.QRCode, PairCode: code}
 	s.persist(st)
+	s.announce(PairingCode{PairCode: code})
 	return st, nil
+}
+
+// announce hands a new code to Config.OnPairingFunc.
+func (s *session) announce(pc PairingCode) {
+	if s.p.cfg.OnPairingFunc == nil {
+		return
+	}
+	pc.SessionID, pc.TenantID, pc.PhoneNumber = s.id, s.tenantID, s.phone
+	s.p.cfg.OnPairingFunc(pc)
 }
 
 // reasonUnreachable explains a pairing that could not reach WhatsApp.
@@ -358,6 +368,7 @@ func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first c
 		case whatsmeow.QRChannelEventCode:
 			st := providers.SessionState{State: providers.StatePairing, QRCode: item.Code, PairCode: s.snapshot().PairCode}
 			s.persist(st)
+			s.announce(PairingCode{QRCode: item.Code})
 			report(st)
 		case whatsmeow.QRChannelSuccess.Event:
 			s.mu.Lock()
