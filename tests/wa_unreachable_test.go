@@ -109,8 +109,8 @@ func TestWhatsAppWebInitializeWhenWhatsAppIsUnreachable(t *testing.T) {
 
 	status, body := call("POST", "/api/v1/sessions/initialize", map[string]any{"phoneNumber": "5511955554444", "provider": "baileys"})
 	require.NotEqual(t, 500, status, body)
-	require.Equal(t, http.StatusBadGateway, status, body)
-	require.Equal(t, "provider_error", body["code"])
+	require.Equal(t, http.StatusServiceUnavailable, status, body)
+	require.Equal(t, "provider_unreachable", body["code"])
 	require.NotEmpty(t, body["message"])
 
 	// The session row says what happened, for the API and Realtime.
