@@ -3,6 +3,8 @@ module github.com/zapbase/zapbase
 go 1.26.0
 
 require (
+	github.com/mdp/qrterminal/v3 v3.2.1
+	rsc.io/qr v0.2.0
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/auth v0.20.0 // indirect
 	cloud.google.com/go/compute/metadata v0.9.0 // indirect
@@ -66,6 +68,7 @@ require (
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/term v0.46.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/api v0.287.0 // indirect

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,6 +60,9 @@ type Main struct {
 	listener *listener.Listener
 	// closers run after components stopped (stores, simulators).
 	closers []func()
+	// pairingOut, set by `zapbase dev`, receives WhatsApp Web QR and
+	// pairing codes drawn for the terminal.
+	pairingOut io.Writer
 }
 
 // NewMain prepares a Main from a validated configuration.

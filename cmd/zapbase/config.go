@@ -42,6 +42,9 @@ type Config struct {
 	ClaimTTL              time.Duration // ZAPBASE_DISPATCH_CLAIM_TTL (0: dispatch default, 2m; crash recovery delay)
 	SendTimeout           time.Duration // ZAPBASE_DISPATCH_SEND_TIMEOUT (0: dispatch default, 30s; must stay 5s below the claim TTL)
 	WhatsAppWeb           bool          // ZAPBASE_WHATSAPP_WEB (enable the WhatsApp Web provider; default true)
+	WhatsAppLeaseTTL      time.Duration // ZAPBASE_WHATSAPP_LEASE_TTL (session lease TTL; default 15s; takeover after a crash within TTL + TTL/3)
+	WhatsAppConnectWait   time.Duration // ZAPBASE_WHATSAPP_CONNECT_TIMEOUT (give up a WhatsApp Web connection attempt; default 20s)
+	TestWhatsmeowFake     bool          // ZAPBASE_TEST_WHATSMEOW_FAKE (tests only: offline fake WhatsApp Web client)
 	Sandbox               bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
 	SandboxDelay          time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
 	SandboxSendLog        string        // ZAPBASE_SANDBOX_SEND_LOG (file recording every sandbox send; tests and benchmarks)
@@ -241,6 +244,20 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.SendTimeout = dur("ZAPBASE_DISPATCH_SEND_TIMEOUT", 0)
 	c.Sandbox = boolean("ZAPBASE_SANDBOX", false)
 	c.WhatsAppWeb = boolean("ZAPBASE_WHATSAPP_WEB", true)
+	c.WhatsAppLeaseTTL = dur("ZAPBASE_WHATSAPP_LEASE_TTL", 0)
+	if c.WhatsAppLeaseTTL != 0 && c.WhatsAppLeaseTTL < time.Second {
+		fail("ZAPBASE_WHATSAPP_LEASE_TTL", "mínimo de 1s")
+	}
+	c.WhatsAppConnectWait = dur("ZAPBASE_WHATSAPP_CONNECT_TIMEOUT", 0)
+	// Test-only: exactly "1" turns the fake on, so no truthy typo in a real
+	// deployment can replace WhatsApp with a simulator.
+	switch v := get("ZAPBASE_TEST_WHATSMEOW_FAKE"); v {
+	case "", "0":
+	case "1":
+		c.TestWhatsmeowFake = true
+	default:
+		fail("ZAPBASE_TEST_WHATSMEOW_FAKE", "somente para testes; use 1 para ativar o cliente falso do WhatsApp Web")
+	}
 	c.SandboxDelay = dur("ZAPBASE_SANDBOX_RECEIPT_DELAY", 300*time.Millisecond)
 	c.SandboxSendLog = get("ZAPBASE_SANDBOX_SEND_LOG")
 	c.SandboxReceipts = boolean("ZAPBASE_SANDBOX_RECEIPTS", true)

@@ -95,6 +95,7 @@ func dev(ctx context.Context, args []string) error {
 		return err
 	}
 	m := NewMain(cfg)
+	m.pairingOut = os.Stdout // WhatsApp Web QR codes in the terminal
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
 		return err

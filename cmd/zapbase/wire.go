@@ -20,6 +20,7 @@ import (
 	"github.com/zapbase/zapbase/providers/meta"
 	"github.com/zapbase/zapbase/providers/sandbox"
 	"github.com/zapbase/zapbase/providers/whatsmeow"
+	"github.com/zapbase/zapbase/providers/whatsmeow/whatsmeowfake"
 	"github.com/zapbase/zapbase/supabase"
 )
 
@@ -93,13 +94,25 @@ func (m *Main) wire(ctx context.Context) error {
 			return fmt.Errorf("whatsmeow store: %w", err)
 		}
 		m.closers = append(m.closers, func() { st.Close() })
+		newClient := st.NewClient
+		if m.cfg.TestWhatsmeowFake {
+			log.Warn("ZAPBASE_TEST_WHATSMEOW_FAKE=1: WhatsApp Web uses an offline fake client (tests only)")
+			newClient = whatsmeowfake.New(log).NewClient
+		}
+		var onPairing func(whatsmeow.PairingCode)
+		if m.pairingOut != nil {
+			onPairing = (&terminalPairing{w: m.pairingOut}).show
+		}
 		wp, err := whatsmeow.New(whatsmeow.Config{
-			Pool:          m.pool,
-			Sink:          events,
-			NewClientFunc: st.NewClient,
-			Media:         pm,
-			Holder:        m.cfg.InstanceID,
-			Logger:        log,
+			Pool:           m.pool,
+			Sink:           events,
+			NewClientFunc:  newClient,
+			Media:          pm,
+			Holder:         m.cfg.InstanceID,
+			LeaseTTL:       m.cfg.WhatsAppLeaseTTL,
+			ConnectTimeout: m.cfg.WhatsAppConnectWait,
+			OnPairingFunc:  onPairing,
+			Logger:         log,
 			OnWakeFunc: func(sessionID string) {
 				if disp != nil {
 					_ = disp.Resync(context.Background())

@@ -236,7 +236,9 @@ SELECT state, state_reason, state_until, qr_code, pair_code, device_jid FROM pub
 func TestLifecycleEventsPersistStates(t *testing.T) {
 	t.Parallel()
 	f, p, c, sink, id := connectedSession(t)
-	require.Equal(t, ownPN+"@s.whatsapp.net", f.sessionRow(t, id).DeviceJID)
+	// device_jid stays the store key (device number kept): another replica
+	// or a restart loads the device with it.
+	require.Equal(t, ownPN+":7@s.whatsapp.net", f.sessionRow(t, id).DeviceJID)
 
 	// A dropped socket reconnects (backoff) and the state says so.
 	c.Disconnect() // the socket is gone, as whatsmeow reports it

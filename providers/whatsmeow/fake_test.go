@@ -32,13 +32,17 @@ type fakeClient struct {
 
 	connectErr error
 	sendErr    error
-	sent       []sentMessage
-	uploads    []whatsmeow.MediaType
-	download   []byte
-	marked     [][]string
-	presence   []bool
-	logouts    int
-	pairCode   string
+	failNext   error // returned by the next SendMessage only
+	// hang makes Connect block until its context ends, as a dial into a
+	// black-holed network does.
+	hang     bool
+	sent     []sentMessage
+	uploads  []whatsmeow.MediaType
+	download []byte
+	marked   [][]string
+	presence []bool
+	logouts  int
+	pairCode string
 }
 
 type sentMessage struct {
@@ -53,6 +57,11 @@ func newFakeClient() *fakeClient {
 
 func (f *fakeClient) Connect(ctx context.Context) error {
 	f.mu.Lock()
+	if f.hang {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return fmt.Errorf("dial: %w", ctx.Err())
+	}
 	err := f.connectErr
 	if err == nil {
 		f.connected = true
@@ -89,6 +98,14 @@ func (f *fakeClient) PairPhone(ctx context.Context, phone string) (string, error
 func (f *fakeClient) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The real client gives up on a cancelled context (usync, store I/O).
+	if err := ctx.Err(); err != nil {
+		return whatsmeow.SendResponse{}, err
+	}
+	if err := f.failNext; err != nil {
+		f.failNext = nil
+		return whatsmeow.SendResponse{}, err
+	}
 	if f.sendErr != nil {
 		return whatsmeow.SendResponse{}, f.sendErr
 	}

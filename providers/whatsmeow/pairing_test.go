@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.mau.fi/whatsmeow"
@@ -19,10 +20,13 @@ func TestPairingWithQRCodes(t *testing.T) {
 	devices := &fakeDevices{}
 	c := devices.nextNew()
 	sink := newSignalSink(f.pool)
-	p := f.provider(t, devices, sink)
+	announced := make(chan PairingCode, 16)
+	p := f.provider(t, devices, sink, func(cfg *Config) { cfg.OnPairingFunc = func(pc PairingCode) { announced <- pc } })
 
 	c.qr <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: "2@first"}
 	st, err := p.Initialize(context.Background(), providers.InitializeParams{TenantID: f.tenant, SessionID: id})
+	// zapbase dev sees each code (to print it in the terminal).
+	require.Equal(t, PairingCode{SessionID: id, TenantID: f.tenant, PhoneNumber: ownPN, QRCode: "2@first"}, <-announced)
 	require.NoError(t, err)
 	require.Equal(t, providers.StatePairing, st.State)
 	require.Equal(t, "2@first", st.QRCode)
@@ -80,7 +84,7 @@ func TestPairingSuccessAndPhoneCode(t *testing.T) {
 	require.Equal(t, providers.StateConnected, r.State)
 	require.Empty(t, r.QRCode)
 	require.Empty(t, r.PairCode)
-	require.Equal(t, ownPN+"@s.whatsapp.net", r.DeviceJID)
+	require.Equal(t, ownPN+":9@s.whatsapp.net", r.DeviceJID, "the store key, with the device number")
 
 	// A paired session answers its state to a new Initialize.
 	st, err = p.Initialize(context.Background(), providers.InitializeParams{TenantID: f.tenant, SessionID: id})
@@ -102,4 +106,30 @@ func TestPairingOutdatedClient(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, providers.StateOutdated, st.State)
 	require.Equal(t, providers.StateOutdated, f.sessionRow(t, id).State)
+}
+
+// TestPairingWhenWhatsAppIsUnreachable: the dial hangs (black-holed
+// network); Initialize gives up after ConnectTimeout with a retryable error
+// and the session row says why, instead of holding the request.
+func TestPairingWhenWhatsAppIsUnreachable(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.addSession(t, ownPN, "")
+	devices := &fakeDevices{}
+	c := devices.nextNew()
+	c.hang = true
+	sink := newSignalSink(f.pool)
+	p := f.provider(t, devices, sink, func(cfg *Config) { cfg.ConnectTimeout = 100 * time.Millisecond })
+
+	_, err := p.Initialize(context.Background(), providers.InitializeParams{TenantID: f.tenant, SessionID: id})
+	var retry *providers.RetryableError
+	require.ErrorAs(t, err, &retry)
+	require.ErrorIs(t, err, errConnectTimeout)
+	r := f.sessionRow(t, id)
+	require.Equal(t, providers.StatePairingFailed, r.State)
+	require.Equal(t, reasonUnreachable, r.Reason)
+	require.Empty(t, r.QRCode)
+	for p.Owns(id) {
+		waitABit()
+	}
 }

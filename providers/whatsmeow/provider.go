@@ -27,6 +27,7 @@ const (
 	DefaultReconnectBase = 2 * time.Second
 	DefaultReconnectMax  = 5 * time.Minute
 	DefaultPairWait      = 30 * time.Second
+	DefaultConnectWait   = 20 * time.Second
 	DefaultMaxMediaBytes = 100 << 20
 	inboundQueueSize     = 256
 )
@@ -66,6 +67,10 @@ type Config struct {
 	ReconnectMax  time.Duration
 	// PairWait is how long Initialize waits for the first QR/pairing code.
 	PairWait time.Duration
+	// ConnectTimeout bounds one connection attempt (dial + handshake): a
+	// black-holed network must not hold Initialize or the reconnect loop
+	// until the kernel's TCP timeout (default 20 s).
+	ConnectTimeout time.Duration
 	// HTTPClient fetches outbound media by URL.
 	HTTPClient *http.Client
 	// FFmpegPath transcodes voice notes to OGG/Opus; "" looks up "ffmpeg"
@@ -76,7 +81,18 @@ type Config struct {
 	// for pending rows of that session: after it acquires the session's
 	// lease and when another replica sent a wake notification.
 	OnWakeFunc func(sessionID string)
-	Logger     *slog.Logger
+	// OnPairingFunc, when set, sees every QR code and pairing code as it is
+	// issued (zapbase dev prints them in the terminal). It must return
+	// promptly.
+	OnPairingFunc func(PairingCode)
+	Logger        *slog.Logger
+}
+
+// PairingCode is a QR code or phone pairing code issued for a session.
+type PairingCode struct {
+	SessionID, TenantID, PhoneNumber string
+	QRCode                           string // the QR payload ("2@…"), when a QR was issued
+	PairCode                         string // the phone pairing code, when one was asked for
 }
 
 // Provider is the WhatsApp Web provider (API name "baileys"), built on
@@ -119,6 +135,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.PairWait <= 0 {
 		cfg.PairWait = DefaultPairWait
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectWait
 	}
 	if cfg.MaxMediaBytes <= 0 {
 		cfg.MaxMediaBytes = DefaultMaxMediaBytes

@@ -38,6 +38,8 @@ type session struct {
 	attempt   int
 	stopped   bool
 	timer     *time.Timer
+	// connCancel ends the context of the current connection.
+	connCancel context.CancelFunc
 }
 
 func newSession(p *Provider, id string, row sessionRow) *session {
@@ -184,10 +186,42 @@ func (s *session) connect() error {
 		return nil
 	}
 	s.log.Info("connecting device")
-	if err := c.Connect(s.ctx); err != nil && !errors.Is(err, whatsmeow.ErrAlreadyConnected) {
+	if err := s.connectBounded(c); err != nil && !errors.Is(err, whatsmeow.ErrAlreadyConnected) {
 		return fmt.Errorf("connect: %w", err)
 	}
 	return nil
+}
+
+// errConnectTimeout: the connection attempt did not finish in time.
+var errConnectTimeout = errors.New("connection to WhatsApp timed out")
+
+// connectBounded connects c under a context derived from the session's
+// (the socket hangs off it, so it must outlive the call) and cancels the
+// attempt when it has not finished within ConnectTimeout.
+func (s *session) connectBounded(c Client) error {
+	cctx, cancel := context.WithCancel(s.ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Connect(cctx) }()
+	t := time.NewTimer(s.p.cfg.ConnectTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			cancel()
+			return err
+		}
+		s.mu.Lock()
+		if s.connCancel != nil {
+			s.connCancel()
+		}
+		s.connCancel = cancel
+		s.mu.Unlock()
+		return nil
+	case <-t.C:
+		cancel()
+		s.log.Warn("connection attempt timed out", "timeout", s.p.cfg.ConnectTimeout)
+		return errConnectTimeout
+	}
 }
 
 func (s *session) scheduleReconnect(cause error) {
@@ -262,8 +296,12 @@ func (s *session) startPairing(ctx context.Context, ip providers.InitializeParam
 	first := make(chan providers.SessionState, 1)
 	go s.consumeQR(c, qr, first)
 	// The socket hangs off the session's context, never the request's.
-	if err := c.Connect(s.ctx); err != nil {
-		s.endPairing(c, providers.SessionState{State: providers.StatePairingFailed, Reason: "Não foi possível conectar ao WhatsApp."})
+	if err := s.connectBounded(c); err != nil {
+		s.log.Warn("cannot reach WhatsApp to pair", "error", err)
+		// Disconnect waits for an abandoned handshake (whatsmeow bounds it
+		// itself); the answer must not.
+		go c.Disconnect()
+		s.forgetPairing(c, providers.SessionState{State: providers.StatePairingFailed, Reason: reasonUnreachable})
 		return providers.SessionState{}, &providers.RetryableError{Err: fmt.Errorf("connect for pairing: %w", err)}
 	}
 	wait := time.NewTimer(s.p.cfg.PairWait)
@@ -289,8 +327,21 @@ func (s *session) startPairing(ctx context.Context, ip providers.InitializeParam
 	}
 	st = providers.SessionState{State: providers.StatePairing, QRCode: st.QRCode, PairCode: code}
 	s.persist(st)
+	s.announce(PairingCode{PairCode: code})
 	return st, nil
 }
+
+// announce hands a new code to Config.OnPairingFunc.
+func (s *session) announce(pc PairingCode) {
+	if s.p.cfg.OnPairingFunc == nil {
+		return
+	}
+	pc.SessionID, pc.TenantID, pc.PhoneNumber = s.id, s.tenantID, s.phone
+	s.p.cfg.OnPairingFunc(pc)
+}
+
+// reasonUnreachable explains a pairing that could not reach WhatsApp.
+const reasonUnreachable = "Não foi possível conectar aos servidores do WhatsApp (rede indisponível, bloqueada ou proxy recusando a conexão); verifique a rede e tente de novo."
 
 // consumeQR persists every code and ends pairing in a clear state.
 func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first chan<- providers.SessionState) {
@@ -301,11 +352,23 @@ func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first c
 			first <- st
 		}
 	}
-	for item := range qr {
+	for {
+		var item whatsmeow.QRChannelItem
+		select {
+		case it, ok := <-qr:
+			if !ok {
+				return
+			}
+			item = it
+		case <-s.ctx.Done():
+			// whatsmeow closes the channel then too; do not rely on it.
+			return
+		}
 		switch item.Event {
 		case whatsmeow.QRChannelEventCode:
 			st := providers.SessionState{State: providers.StatePairing, QRCode: item.Code, PairCode: s.snapshot().PairCode}
 			s.persist(st)
+			s.announce(PairingCode{QRCode: item.Code})
 			report(st)
 		case whatsmeow.QRChannelSuccess.Event:
 			s.mu.Lock()
@@ -341,6 +404,12 @@ func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first c
 // endPairing disconnects the unpaired device and gives the lease up.
 func (s *session) endPairing(c Client, st providers.SessionState) {
 	c.Disconnect()
+	s.forgetPairing(c, st)
+}
+
+// forgetPairing drops the unpaired client, persists st and gives the lease
+// up.
+func (s *session) forgetPairing(c Client, st providers.SessionState) {
 	s.mu.Lock()
 	if s.client == c {
 		s.client = nil
@@ -363,26 +432,20 @@ func (s *session) handleEvent(evt any) {
 	case *events.Receipt:
 		s.handleReceipt(e)
 	case *events.Connected:
+		// device_jid keeps the full device JID (with its device number):
+		// it is the store's key, so a restart or another replica loads
+		// the same device. The phone-number JID would not be found.
 		s.mu.Lock()
 		s.attempt = 0
-		c := s.client
+		jid := s.deviceJID
 		s.mu.Unlock()
-		st := providers.SessionState{State: providers.StateConnected}
-		if c != nil {
-			pn, _ := c.OwnID()
-			if !pn.IsEmpty() {
-				st.JID = pn.String()
-				s.mu.Lock()
-				s.deviceJID = st.JID
-				s.mu.Unlock()
-			}
-		}
-		s.persist(st)
+		s.persist(providers.SessionState{State: providers.StateConnected, JID: jid})
 	case *events.PairSuccess:
+		jid := e.ID.String()
 		s.mu.Lock()
-		s.deviceJID = e.ID.ToNonAD().String()
+		s.deviceJID = jid
 		s.mu.Unlock()
-		s.persist(providers.SessionState{State: providers.StateConnecting, JID: e.ID.ToNonAD().String()})
+		s.persist(providers.SessionState{State: providers.StateConnecting, JID: jid})
 	case *events.Disconnected:
 		s.mu.Lock()
 		pairing := s.pairing

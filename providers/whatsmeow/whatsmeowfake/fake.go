@@ -1,0 +1,272 @@
+// Package whatsmeowfake is an offline stand-in for the WhatsApp Web client,
+// for end-to-end tests only. `zapbase serve` uses it instead of whatsmeow
+// when ZAPBASE_TEST_WHATSMEOW_FAKE=1 (and never otherwise), so session
+// leases, reconnects, pairing and session events run for real in the real
+// binary while no socket to WhatsApp is opened.
+//
+// Every paired device "connects" at once and logs
+//
+//	{"msg":"fake device connected","device":"<jid>",...}
+//	{"msg":"fake device disconnected","device":"<jid>",...}
+//
+// so a test can rebuild, from the processes' logs, which process drove which
+// device and when. Unpaired devices show rotating QR codes and never pair.
+package whatsmeowfake
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+
+	wm "github.com/zapbase/zapbase/providers/whatsmeow"
+)
+
+// Defaults for Devices.
+const (
+	DefaultQRInterval = 20 * time.Second
+	DefaultQRCodes    = 6
+)
+
+// Devices builds fake clients; NewClient is a whatsmeow.NewClientFunc.
+type Devices struct {
+	// QRInterval is how long each QR code of an unpaired device lives.
+	QRInterval time.Duration
+	// QRCodes is how many codes are shown before pairing times out.
+	QRCodes int
+	Logger  *slog.Logger
+}
+
+// New returns Devices with defaults.
+func New(log *slog.Logger) *Devices {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Devices{QRInterval: DefaultQRInterval, QRCodes: DefaultQRCodes, Logger: log.With("component", "whatsmeowfake")}
+}
+
+// NewClient implements whatsmeow.NewClientFunc: any device JID is a paired
+// device (the fake keeps no keys); "" is a new device waiting for a QR scan.
+// Like the real store, which is keyed by the full device JID, a JID without
+// a device number is not found.
+func (d *Devices) NewClient(ctx context.Context, jid string) (wm.Client, error) {
+	c := &Client{d: d}
+	if jid != "" {
+		j, err := types.ParseJID(jid)
+		if err != nil {
+			return nil, fmt.Errorf("parse device jid %q: %w", jid, err)
+		}
+		if j.Device == 0 {
+			return nil, wm.ErrDeviceNotFound
+		}
+		c.jid = j
+	}
+	return c, nil
+}
+
+// Client is a fake device. It is safe for concurrent use.
+type Client struct {
+	d   *Devices
+	jid types.JID
+
+	mu        sync.Mutex
+	handlers  []func(any)
+	connected bool
+	conn      uint64 // increments per connection
+	qr        chan whatsmeow.QRChannelItem
+}
+
+var _ wm.Client = (*Client)(nil)
+
+func (c *Client) device() string {
+	if c.jid.IsEmpty() {
+		return "unpaired"
+	}
+	return c.jid.String()
+}
+
+// Connect "opens the socket": a paired device reports Connected, an
+// unpaired one starts showing QR codes. The connection lives until
+// Disconnect or until ctx ends, as whatsmeow's socket does.
+func (c *Client) Connect(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.connected {
+		c.mu.Unlock()
+		return whatsmeow.ErrAlreadyConnected
+	}
+	c.connected = true
+	c.conn++
+	conn, qr := c.conn, c.qr
+	c.mu.Unlock()
+	c.d.Logger.Info("fake device connected", "device", c.device())
+	go func() {
+		<-ctx.Done()
+		c.drop(conn)
+	}()
+	if c.jid.IsEmpty() {
+		if qr != nil {
+			go c.showQR(ctx, qr)
+		}
+		return nil
+	}
+	go c.emit(&events.Connected{})
+	return nil
+}
+
+// drop ends connection conn if it is still the current one.
+func (c *Client) drop(conn uint64) {
+	c.mu.Lock()
+	if !c.connected || c.conn != conn {
+		c.mu.Unlock()
+		return
+	}
+	c.connected = false
+	c.mu.Unlock()
+	c.d.Logger.Info("fake device disconnected", "device", c.device())
+}
+
+func (c *Client) showQR(ctx context.Context, qr chan whatsmeow.QRChannelItem) {
+	defer close(qr)
+	for i := range c.d.QRCodes {
+		raw := make([]byte, 24)
+		_, _ = rand.Read(raw)
+		code := fmt.Sprintf("2@fake%d,%s", i, base64.StdEncoding.EncodeToString(raw))
+		select {
+		case qr <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: code, Timeout: c.d.QRInterval}:
+		case <-ctx.Done():
+			return
+		}
+		t := time.NewTimer(c.d.QRInterval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	select {
+	case qr <- whatsmeow.QRChannelTimeout:
+	case <-ctx.Done():
+	}
+}
+
+// Disconnect closes the fake socket.
+func (c *Client) Disconnect() {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	c.drop(conn)
+}
+
+// Logout unlinks the fake device.
+func (c *Client) Logout(ctx context.Context) error {
+	c.Disconnect()
+	return nil
+}
+
+// IsConnected reports whether the fake socket is open.
+func (c *Client) IsConnected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connected
+}
+
+// IsLoggedIn: paired devices are logged in while connected.
+func (c *Client) IsLoggedIn() bool { return !c.jid.IsEmpty() && c.IsConnected() }
+
+// OwnID answers the device's phone-number JID.
+func (c *Client) OwnID() (types.JID, types.JID) { return c.jid.ToNonAD(), types.EmptyJID }
+
+// GetQRChannel returns the channel of QR codes shown once connected.
+func (c *Client) GetQRChannel(ctx context.Context) (<-chan whatsmeow.QRChannelItem, error) {
+	if !c.jid.IsEmpty() {
+		return nil, whatsmeow.ErrQRStoreContainsID
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.connected {
+		return nil, whatsmeow.ErrQRAlreadyConnected
+	}
+	c.qr = make(chan whatsmeow.QRChannelItem, 1)
+	return c.qr, nil
+}
+
+// PairPhone answers a fixed pairing code.
+func (c *Client) PairPhone(ctx context.Context, phone string) (string, error) {
+	return "FAKE-CODE", nil
+}
+
+// SendMessage accepts the message under the caller's id and reports it
+// delivered shortly after, as the recipient's phone would.
+func (c *Client) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Message, id types.MessageID) (whatsmeow.SendResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return whatsmeow.SendResponse{}, err
+	}
+	if !c.IsLoggedIn() {
+		return whatsmeow.SendResponse{}, whatsmeow.ErrNotConnected
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.emit(&events.Receipt{
+			MessageSource: types.MessageSource{Chat: to, Sender: to},
+			MessageIDs:    []types.MessageID{id},
+			Timestamp:     time.Now(),
+			Type:          types.ReceiptTypeDelivered,
+		})
+	}()
+	return whatsmeow.SendResponse{ID: id, Timestamp: time.Now()}, nil
+}
+
+// Upload pretends to upload media.
+func (c *Client) Upload(ctx context.Context, data []byte, mt whatsmeow.MediaType) (whatsmeow.UploadResponse, error) {
+	return whatsmeow.UploadResponse{URL: "https://mmg.whatsapp.net/fake", DirectPath: "/v/fake", MediaKey: []byte("k"),
+		FileEncSHA256: []byte("e"), FileSHA256: []byte("s"), FileLength: uint64(len(data))}, nil
+}
+
+// Download has nothing to download.
+func (c *Client) Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error) {
+	return nil, errors.New("whatsmeowfake: no media")
+}
+
+// MarkRead accepts read marks.
+func (c *Client) MarkRead(ctx context.Context, ids []types.MessageID, ts time.Time, chat, sender types.JID) error {
+	return nil
+}
+
+// SendChatPresence accepts typing indicators.
+func (c *Client) SendChatPresence(ctx context.Context, to types.JID, composing bool) error {
+	return nil
+}
+
+// GetPNForLID knows no LIDs.
+func (c *Client) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error) {
+	return types.EmptyJID, nil
+}
+
+// AddEventHandler registers h for the device's events.
+func (c *Client) AddEventHandler(h func(evt any)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handlers = append(c.handlers, h)
+}
+
+func (c *Client) emit(evt any) {
+	c.mu.Lock()
+	hs := append([]func(any){}, c.handlers...)
+	c.mu.Unlock()
+	for _, h := range hs {
+		h(evt)
+	}
+}
