@@ -67,7 +67,7 @@ claimed AS (
     FROM routed r
    WHERE m.id = r.id %s
   RETURNING m.id::text, m.tenant_id::text, m.session_id::text, m.message_id, m.to_number, m.from_number,
-            m.message_type, m.content, m.provider, m.attempts, m.created_at, m.claim_expires_at,
+            m.message_type, m.content, m.provider, m.attempts, m.created_at, m.claim_expires_at, m.seq,
             r.recovered, r.old_provider
 )`
 
@@ -105,7 +105,7 @@ var scanSQL = `
 WITH due AS (
   SELECT m.id, false AS recovered FROM public.messages m
    WHERE m.status = 'pending' AND m.direction = 'outbound' AND m.next_attempt_at <= now()` + leaseFilter + `
-   ORDER BY m.next_attempt_at, m.created_at
+   ORDER BY m.next_attempt_at, m.seq
    LIMIT $1 FOR UPDATE SKIP LOCKED
 ), stuck AS (
   SELECT m.id, true AS recovered FROM public.messages m
@@ -118,17 +118,19 @@ WITH due AS (
 
 // claimedRow is one row a claim returned.
 type claimedRow struct {
-	ID           string
-	TenantID     string
-	SessionID    string
-	MessageID    string
-	To           string
-	From         string
-	Type         zapbase.MessageType
-	Content      []byte
-	Provider     zapbase.ProviderType
-	Attempts     int
-	CreatedAt    time.Time
+	ID        string
+	TenantID  string
+	SessionID string
+	MessageID string
+	To        string
+	From      string
+	Type      zapbase.MessageType
+	Content   []byte
+	Provider  zapbase.ProviderType
+	Attempts  int
+	CreatedAt time.Time
+	// Seq is the row's insertion position (messages.seq): the order of a chat.
+	Seq          int64
 	ClaimExpires time.Time
 	Recovered    bool
 	// OldProvider is the provider column before this claim (auto: the row
@@ -204,7 +206,7 @@ func (d *Dispatcher) claim(ctx context.Context, sql string, first any, n int) ([
 			tenantJSON                          []byte
 		)
 		if err := rows.Scan(&r.ID, &r.TenantID, &sessionID, &messageID, &to, &from, &typ, &r.Content,
-			&provider, &r.Attempts, &r.CreatedAt, &r.ClaimExpires, &r.Recovered, &oldProvider, &rn, &tenantJSON); err != nil {
+			&provider, &r.Attempts, &r.CreatedAt, &r.ClaimExpires, &r.Seq, &r.Recovered, &oldProvider, &rn, &tenantJSON); err != nil {
 			return nil, nil, fmt.Errorf("scan claimed row: %w", err)
 		}
 		r.SessionID, r.MessageID, r.To, r.From = deref(sessionID), deref(messageID), deref(to), deref(from)

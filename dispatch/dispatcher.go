@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -365,18 +366,9 @@ func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[s
 	if len(rows) == 0 {
 		return
 	}
-	slices.SortStableFunc(rows, func(a, b claimedRow) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+	// Insertion order (messages.seq), not created_at: rows inserted by one
+	// transaction share created_at.
+	slices.SortStableFunc(rows, func(a, b claimedRow) int { return cmp.Compare(a.Seq, b.Seq) })
 	now := time.Now()
 	var (
 		jobs, toPrepare []*job

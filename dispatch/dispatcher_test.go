@@ -118,6 +118,11 @@ func TestCrashedClaimIsRecoveredAndResendReusesID(t *testing.T) {
 	e := newEnv(t)
 	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
 	dead := &blockingProvider{Provider: newSandbox(t, sandbox.Config{}), started: make(chan string, 1), release: make(chan struct{})}
+	var releaseOnce sync.Once
+	releaseDead := func() { releaseOnce.Do(func() { close(dead.release) }) }
+	// Registered before the dispatcher's own cleanup (cleanups run last
+	// first): a failed assertion must not leave Stop waiting on the send.
+	t.Cleanup(releaseDead)
 	cfgA := testConfig("doomed")
 	cfgA.ReconcileInterval = time.Hour
 	a := e.start(cfgA, dispatch.Deps{Registry: dispatch.NewRegistry(dead)})
@@ -143,7 +148,7 @@ func TestCrashedClaimIsRecoveredAndResendReusesID(t *testing.T) {
 	require.Equal(t, 2, r.Attempts)
 
 	// The dead owner's late outcome must not touch the row.
-	close(dead.release)
+	releaseDead()
 	a.Stop()
 	r2 := e.row(id)
 	require.Equal(t, zapbase.StatusSent, r2.Status)
