@@ -6,8 +6,6 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/ai/backends"
@@ -148,9 +146,7 @@ func (m *Main) wire(ctx context.Context) error {
 		}),
 		BeforeCommitFunc: m.aiCrashHook(),
 		Providers:        provs,
-		// The agent runtime's collectors overlap the metrics catalog's AI
-		// series; until they are folded into one place they stay off /metrics.
-		Registerer: prometheus.NewRegistry(),
+		Metrics:          mt,
 	})
 	if err := m.start(ctx, rt); err != nil {
 		return fmt.Errorf("start agent runtime: %w", err)
