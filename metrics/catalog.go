@@ -64,7 +64,7 @@ var (
 		"Provider calls in progress in this replica.",
 		nil}
 	defWakeups = Definition{"zapbase_dispatch_wakeups_total", KindCounter, SourceEvent,
-		"Rows the dispatcher was woken up for, by source (listener, webhook, reconcile).",
+		"Rows claimed by the dispatcher, by what woke it up (listener: change stream, webhook: Supabase Database Webhook, reconcile: periodic scan).",
 		[]string{"source"}}
 	defReconcile = Definition{"zapbase_reconcile_found_total", KindCounter, SourceEvent,
 		"Rows found by the reconciliation scan that no other path had handled, by kind (pending, sending, inbox).",
