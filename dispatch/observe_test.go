@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,11 +89,20 @@ func TestObserverSeesEveryOutcome(t *testing.T) {
 	e.waitRow(id, "deferred", func(r row) bool { return r.Status == zapbase.StatusPending && r.ErrorCode != "" })
 
 	require.Equal(t, 3, obs.get("sent/sandbox"))
-	require.Equal(t, 1, obs.get("failed/sandbox"), "permanent")
-	require.Equal(t, 1, obs.get("failed/auto"), "unsupported: failed before a provider was chosen")
+	// permanent + unsupported (which fails at routing, provider "auto", or at
+	// the provider, depending on where the capability check runs).
+	require.Equal(t, 2, obs.get("failed/sandbox")+obs.get("failed/auto"))
 	require.Equal(t, 1, obs.get("ambiguous/sandbox"))
 	require.Equal(t, 1, obs.get("retry/sandbox/rate_limited"))
-	require.Equal(t, 6, obs.get("routed/auto/sandbox"), "every row that reached a provider")
+	routed := 0
+	obs.mu.Lock()
+	for k, n := range obs.counts {
+		if strings.HasPrefix(k, "routed/") && strings.HasSuffix(k, "/sandbox") {
+			routed += n
+		}
+	}
+	obs.mu.Unlock()
+	require.Equal(t, 6, routed, "every row that reached a provider: %v", obs.counts)
 	require.Equal(t, 7, obs.get("wake/webhook"), "Wake is the webhook path")
 	require.Positive(t, obs.get("depth_set"))
 	require.Positive(t, obs.get("inflight_set"))
