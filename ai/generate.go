@@ -51,7 +51,7 @@ func (r *Runtime) generate(ctx context.Context, c convRow, cfg AgentConfig, user
 		}
 		t0 := time.Now()
 		resp, err := model.Generate(ctx, req)
-		r.metrics.modelLatency.WithLabelValues(c.TenantID, c.ResolvedAgent, backend).Observe(time.Since(t0).Seconds())
+		took := time.Since(t0)
 		if err != nil {
 			kind := ErrKindUnavailable
 			var me *ModelError
@@ -60,12 +60,12 @@ func (r *Runtime) generate(ctx context.Context, c convRow, cfg AgentConfig, user
 			} else {
 				err = &ModelError{Kind: kind, Err: err}
 			}
-			r.metrics.modelErrors.WithLabelValues(c.TenantID, c.ResolvedAgent, backend, kind).Inc()
+			r.metrics.AIModelCall(c.TenantID, backend, kind, took)
 			return "", usage, fx, err
 		}
 		usage = usage.Add(resp.Usage)
-		r.metrics.tokens.WithLabelValues(c.TenantID, c.ResolvedAgent, backend, "in").Add(float64(resp.Usage.InputTokens))
-		r.metrics.tokens.WithLabelValues(c.TenantID, c.ResolvedAgent, backend, "out").Add(float64(resp.Usage.OutputTokens))
+		r.metrics.AIModelCall(c.TenantID, backend, "ok", took)
+		r.metrics.AITokens(c.TenantID, c.ResolvedAgent, backend, resp.Usage.InputTokens, resp.Usage.OutputTokens)
 		if len(resp.ToolCalls) == 0 || req.Tools == nil {
 			return strings.TrimSpace(resp.Text), usage, fx, nil
 		}
@@ -99,10 +99,9 @@ func systemPrompt(cfg AgentConfig, cc ConversationContext, now time.Time) string
 // runTool executes one tool call and returns its JSON result. Failures are
 // reported to the model as {"error": …} so it can answer gracefully.
 func (r *Runtime) runTool(ctx context.Context, c convRow, cfg AgentConfig, call ToolCall, fx *turnEffects, now time.Time) json.RawMessage {
-	r.metrics.toolCalls.WithLabelValues(c.TenantID, c.ResolvedAgent, call.Name).Inc()
 	out, err := r.execTool(ctx, c, cfg, call, fx, now)
+	r.metrics.AIToolCall(c.TenantID, c.ResolvedAgent, call.Name, err == nil)
 	if err != nil {
-		r.metrics.toolErrors.WithLabelValues(c.TenantID, c.ResolvedAgent, call.Name).Inc()
 		r.log.Warn("ai tool failed", "tenant_id", c.TenantID, "agent_id", c.ResolvedAgent, "tool", call.Name, "error", err)
 		b, _ := json.Marshal(map[string]any{"error": "A ferramenta falhou: " + toolErrorMessage(err)})
 		return b

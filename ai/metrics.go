@@ -1,58 +1,38 @@
 package ai
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "time"
 
-// metrics are the runtime's Prometheus collectors, labelled per tenant and
-// agent.
-type metrics struct {
-	modelLatency *prometheus.HistogramVec
-	tokens       *prometheus.CounterVec
-	toolCalls    *prometheus.CounterVec
-	toolErrors   *prometheus.CounterVec
-	modelErrors  *prometheus.CounterVec
-	turns        *prometheus.CounterVec
-	turnDuration *prometheus.HistogramVec
+// Observer receives the runtime's measurements. *metrics.Metrics implements
+// it (the series are defined once, in the metrics catalog, and served on
+// /metrics); nil records nothing. Tenant and agent are UUIDs; the
+// implementation bounds label cardinality.
+type Observer interface {
+	// AIModelCall records one model call (one step of a turn): result is
+	// "ok" or the error kind (ErrKind*).
+	AIModelCall(tenant, backend, result string, d time.Duration)
+	// AITokens adds the tokens one model call used.
+	AITokens(tenant, agent, backend string, input, output int)
+	// AIToolCall counts one tool call requested by a model.
+	AIToolCall(tenant, agent, tool string, ok bool)
+	// AITurn counts one turn by outcome (Outcome*).
+	AITurn(tenant, agent, outcome string)
+	// AIResponse records the response time of a turn that answered (start
+	// of the turn to the committed reply row).
+	AIResponse(tenant string, d time.Duration)
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		modelLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "zapbase_ai_model_latency_seconds",
-			Help:    "Latency of one model call (one step of a turn).",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2, 4, 8, 16, 32, 64},
-		}, []string{"tenant_id", "agent_id", "backend"}),
-		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zapbase_ai_tokens_total",
-			Help: "Model tokens consumed, by direction (in: prompt, out: completion).",
-		}, []string{"tenant_id", "agent_id", "backend", "direction"}),
-		toolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zapbase_ai_tool_calls_total",
-			Help: "Tool calls requested by models.",
-		}, []string{"tenant_id", "agent_id", "tool"}),
-		toolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zapbase_ai_tool_errors_total",
-			Help: "Tool calls that failed.",
-		}, []string{"tenant_id", "agent_id", "tool"}),
-		modelErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zapbase_ai_model_errors_total",
-			Help: "Failed model calls, by kind (rate_limited, unavailable, auth, invalid, blocked).",
-		}, []string{"tenant_id", "agent_id", "backend", "kind"}),
-		turns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zapbase_ai_turns_total",
-			Help: "Agent turns by outcome (replied, handoff, paused, skipped, error …).",
-		}, []string{"tenant_id", "agent_id", "outcome"}),
-		turnDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "zapbase_ai_response_seconds",
-			Help:    "Time from the start of a turn to the committed reply row (the spec's AI response time).",
-			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 4, 8, 16, 32, 64},
-		}, []string{"tenant_id", "agent_id"}),
+// nopObserver records nothing.
+type nopObserver struct{}
+
+func (nopObserver) AIModelCall(string, string, string, time.Duration) {}
+func (nopObserver) AITokens(string, string, string, int, int)         {}
+func (nopObserver) AIToolCall(string, string, string, bool)           {}
+func (nopObserver) AITurn(string, string, string)                     {}
+func (nopObserver) AIResponse(string, time.Duration)                  {}
+
+func observerOrNop(o Observer) Observer {
+	if o == nil {
+		return nopObserver{}
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.modelLatency, m.tokens, m.toolCalls, m.toolErrors, m.modelErrors, m.turns, m.turnDuration} {
-			reg.MustRegister(c)
-		}
-	}
-	return m
+	return o
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -132,9 +131,10 @@ type RuntimeParams struct {
 	GlobalModels []ModelSpec
 	// Providers are asked for typing indicators (providers.TypingIndicator).
 	Providers []providers.Provider
-	// Registerer receives the runtime's metrics (nil: not registered).
-	Registerer prometheus.Registerer
-	Clock      Clock
+	// Metrics receives the runtime's measurements (*metrics.Metrics; nil:
+	// none).
+	Metrics Observer
+	Clock   Clock
 	// HTTPClient calls tenants' tool endpoints.
 	HTTPClient *http.Client
 	// BeforeCommitFunc runs after the model answered and before the reply
@@ -182,7 +182,7 @@ type Runtime struct {
 	cfg     RuntimeConfig
 	log     *slog.Logger
 	clock   Clock
-	metrics *metrics
+	metrics Observer
 	http    *http.Client
 
 	mu       sync.Mutex
@@ -208,7 +208,7 @@ func NewRuntime(p RuntimeParams) *Runtime {
 		cfg:      p.Config.withDefaults(),
 		log:      p.Logger,
 		clock:    p.Clock,
-		metrics:  newMetrics(p.Registerer),
+		metrics:  observerOrNop(p.Metrics),
 		http:     p.HTTPClient,
 		timers:   map[string]Timer{},
 		running:  map[string]bool{},
@@ -534,9 +534,9 @@ func (r *Runtime) worker() {
 
 func (r *Runtime) finishTurn(res TurnResult) {
 	agent := res.AgentID
-	r.metrics.turns.WithLabelValues(res.TenantID, agent, res.Outcome).Inc()
+	r.metrics.AITurn(res.TenantID, agent, res.Outcome)
 	if res.Outcome == OutcomeReplied || res.Outcome == OutcomeHandoff {
-		r.metrics.turnDuration.WithLabelValues(res.TenantID, agent).Observe(res.Duration.Seconds())
+		r.metrics.AIResponse(res.TenantID, res.Duration)
 	}
 	if res.Err != nil && r.ctx.Err() == nil {
 		r.log.Warn("ai turn failed", "tenant_id", res.TenantID, "conversation_id", res.ConversationID,

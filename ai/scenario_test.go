@@ -19,6 +19,7 @@ import (
 	"github.com/zapbase/zapbase/ai/aitest"
 	"github.com/zapbase/zapbase/ai/backends"
 	"github.com/zapbase/zapbase/ai/local"
+	"github.com/zapbase/zapbase/metrics"
 	"github.com/zapbase/zapbase/providers"
 )
 
@@ -50,8 +51,9 @@ func TestSpecScenarioRealEstateWithGemini(t *testing.T) {
 		}
 		return aitest.GeminiText("Encontrei estes apartamentos de 2 quartos: "+strings.Join(titles, "; "), 300, 40)
 	}
-	reg := prometheus.NewRegistry()
-	e.start(ai.RuntimeParams{Backends: geminiBackends(), Registerer: reg,
+	mt := metrics.New(metrics.Options{TenantLabel: true})
+	reg := mt.Registry()
+	e.start(ai.RuntimeParams{Backends: geminiBackends(), Metrics: mt,
 		GlobalModels: []ai.ModelSpec{{Backend: ai.BackendGemini, APIKey: "test-key", BaseURL: srv.URL}}})
 
 	e.inbound(contact, "Quero ver apartamentos de 2 quartos")
@@ -78,8 +80,10 @@ func TestSpecScenarioRealEstateWithGemini(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"search_properties", "schedule_visits", "provide_documentation", "calculate_financing", "handoff_to_human"}, names)
 
-	require.Equal(t, 1.0, testutil.ToFloat64(mustVec(t, reg, "zapbase_ai_tool_calls_total", map[string]string{"tenant_id": e.tenantID, "agent_id": agent.ID, "tool": "search_properties"})))
-	require.Equal(t, 420.0, testutil.ToFloat64(mustVec(t, reg, "zapbase_ai_tokens_total", map[string]string{"tenant_id": e.tenantID, "agent_id": agent.ID, "backend": "gemini", "direction": "in"})))
+	require.Equal(t, 1.0, testutil.ToFloat64(mustVec(t, reg, "zapbase_ai_tool_calls_total", map[string]string{"tenant": e.tenantID, "agent": agent.ID, "tool": "search_properties", "result": "ok"})))
+	require.Equal(t, 420.0, testutil.ToFloat64(mustVec(t, reg, "zapbase_ai_tokens_total", map[string]string{"tenant": e.tenantID, "agent": agent.ID, "backend": "gemini", "kind": "input"})))
+	require.Equal(t, 2.0, testutil.ToFloat64(mustVec(t, reg, "zapbase_ai_requests_total", map[string]string{"tenant": e.tenantID, "backend": "gemini", "result": "ok"})))
+	require.Equal(t, 1.0, testutil.ToFloat64(mustVec(t, reg, "zapbase_ai_turns_total", map[string]string{"tenant": e.tenantID, "agent": agent.ID, "outcome": "replied"})))
 }
 
 // mustVec finds a counter in a registry by name and labels.
@@ -163,8 +167,9 @@ func TestToolEndpointIsSignedAndBounded(t *testing.T) {
 			return ai.Response{Text: "Temos uma cobertura em Moema."}, nil
 		}
 	}}
-	reg := prometheus.NewRegistry()
-	e.start(ai.RuntimeParams{Backends: withModel(model), Registerer: reg})
+	mt := metrics.New(metrics.Options{TenantLabel: true})
+	reg := mt.Registry()
+	e.start(ai.RuntimeParams{Backends: withModel(model), Metrics: mt})
 	e.inbound(contact, "tem apartamentos?")
 	require.Equal(t, ai.OutcomeReplied, e.waitOutcome().Outcome)
 	require.True(t, sigOK, "HMAC signature verifies")
@@ -174,7 +179,7 @@ func TestToolEndpointIsSignedAndBounded(t *testing.T) {
 	require.Len(t, results, 2)
 	require.Contains(t, string(results[0].Content), "Moema")
 	require.Contains(t, string(results[1].Content), "resposta grande demais")
-	require.Equal(t, 1, testutil.CollectAndCount(reg, "zapbase_ai_tool_errors_total"))
+	require.Equal(t, 1.0, testutil.ToFloat64(mustVec(t, reg, "zapbase_ai_tool_calls_total", map[string]string{"tenant": e.tenantID, "result": "error"})))
 }
 
 func TestServiceAgentsLifecycle(t *testing.T) {

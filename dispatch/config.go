@@ -179,12 +179,11 @@ type Deps struct {
 	// Inbound receives inbound rows (nil: none).
 	Inbound InboundHandler
 	Logger  *slog.Logger
-	// Observer receives send results and reconciliation counts (metrics);
-	// nil: none.
-	Observer Observer
 	// HandoffFunc, when set, is called after rows were released because
 	// their WhatsApp Web session is leased by another replica, so the lease
 	// owner can be woken (e.g. pg_notify on its channel). Without it the
 	// owner's reconciler picks them up on its next scan.
 	HandoffFunc func(ctx context.Context, sessionID string, rowIDs []string)
+	// Observer receives measurements (*metrics.Metrics; nil: none).
+	Observer Observer
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,9 +36,10 @@ type Dispatcher struct {
 	registry *Registry
 	events   providers.EventSink
 	inbound  InboundHandler
-	observer Observer
 	handoff  func(ctx context.Context, sessionID string, rowIDs []string)
 	log      *slog.Logger
+	obs      Observer
+	inflight atomic.Int64 // provider calls in progress
 	pacer    *pacer
 	waiters  *waiters
 
@@ -98,9 +100,13 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	obs := deps.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
 	return &Dispatcher{
-		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound, observer: deps.Observer,
-		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"),
+		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound,
+		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"), obs: obs,
 		pacer: newPacer(), waiters: newWaiters(),
 		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
 		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),
@@ -201,11 +207,11 @@ func (d *Dispatcher) enter() bool {
 // not due, leased elsewhere) are simply ignored: they are handled. When the
 // in-memory queue is full nothing is claimed and the reconciler catches up.
 func (d *Dispatcher) Wake(ctx context.Context, rowIDs []string) error {
-	_, err := d.wake(ctx, rowIDs)
+	_, err := d.wake(ctx, rowIDs, sourceWebhook)
 	return err
 }
 
-func (d *Dispatcher) wake(ctx context.Context, rowIDs []string) ([]claimedRow, error) {
+func (d *Dispatcher) wake(ctx context.Context, rowIDs []string, source string) ([]claimedRow, error) {
 	if len(rowIDs) == 0 {
 		return nil, nil
 	}
@@ -225,6 +231,7 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string) ([]claimedRow, e
 	if err != nil {
 		return nil, fmt.Errorf("claim %d rows: %w", len(rowIDs), err)
 	}
+	d.obs.Wakeup(source, len(rows))
 	d.admit(ctx, rows, tenants)
 	return rows, nil
 }
@@ -233,7 +240,7 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string) ([]claimedRow, e
 // claimed (Wake) and inbound rows not yet processed by an agent go to the
 // InboundHandler. A nil error means every row is durably handled.
 func (d *Dispatcher) HandleInserts(ctx context.Context, rowIDs []string) error {
-	claimed, err := d.wake(ctx, rowIDs)
+	claimed, err := d.wake(ctx, rowIDs, sourceListener)
 	if err != nil {
 		return err
 	}
@@ -339,11 +346,11 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 				}
 			}
 			d.log.Debug("reconciler claimed rows", "rows", len(rows), "recovered", recovered)
+			d.obs.Wakeup(sourceReconcile, len(rows))
+			d.obs.ReconcileFound(foundPending, len(rows)-recovered)
+			d.obs.ReconcileFound(foundSending, recovered)
 			if recovered > 0 {
 				d.log.Info("recovered expired claims", "rows", recovered)
-			}
-			if d.observer != nil {
-				d.observer.Reconciled(len(rows), recovered)
 			}
 		}
 		d.admit(ctx, rows, tenants)
@@ -378,6 +385,7 @@ func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[s
 		j, o, h := d.route(r, tenants[r.TenantID], now)
 		if o != nil {
 			if o.status == zapbase.StatusFailed {
+				d.obs.SendFailed(r.TenantID, string(r.Provider))
 				d.log.Info("message failed before sending", "tenant_id", r.TenantID, "message_row_id", r.ID,
 					"error_code", deref(o.errorCode))
 			}
@@ -387,6 +395,7 @@ func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[s
 			}
 			continue
 		}
+		d.obs.ProviderRouted(string(r.Provider), string(j.ptype))
 		jobs = append(jobs, j)
 		if j.prepare {
 			toPrepare = append(toPrepare, j)
@@ -439,6 +448,7 @@ func (d *Dispatcher) enqueue(j *job) {
 	}
 	c.q = append(c.q, j)
 	d.inMemory++
+	d.observeQueue()
 	if !c.running {
 		c.running = true
 		d.runners.Add(1)
@@ -465,6 +475,7 @@ func (d *Dispatcher) runChat(c *chat) {
 
 		d.smu.Lock()
 		d.inMemory--
+		d.observeQueue()
 		d.smu.Unlock()
 	}
 }
@@ -553,22 +564,24 @@ func (d *Dispatcher) process(c *chat, j *job) {
 		return
 	}
 	sctx, cancel := context.WithTimeout(d.sendCtx, d.cfg.SendTimeout)
+	d.inflight.Add(1)
+	d.smu.Lock()
+	d.observeQueue()
+	d.smu.Unlock()
 	res, err := j.provider.Send(sctx, providers.OutboundMessage{
 		RowID: j.id, TenantID: j.tenantID, SessionID: j.sessionID, From: j.from, To: j.to,
 		Type: j.msgType, Content: j.content, ProviderMessageID: j.messageID, Attempt: j.attempts,
 	})
 	cancel()
+	d.inflight.Add(-1)
 	<-d.sem
 	if err != nil && !j.provider.Capabilities().CallerMessageIDs && isContextErr(err) && !classified(err) {
 		// A provider without idempotency timed out mid-request.
 		err = &providers.AmbiguousError{Err: err}
 	}
-	finished := time.Now()
-	dec := d.decide(j, res, err, finished)
-	if d.observer != nil {
-		d.observer.SendFinished(SendObservation{TenantID: j.tenantID, Provider: j.ptype, Result: resultOf(dec.out),
-			ErrorClass: errorClass(err), Latency: finished.Sub(j.createdAt)})
-	}
+	now = time.Now()
+	dec := d.decide(j, res, err, now)
+	d.observeOutcome(j, err, dec.out, now)
 	if err != nil {
 		d.log.Info("send failed", "tenant_id", j.tenantID, "message_row_id", j.id, "provider", string(j.ptype),
 			"attempt", j.attempts, "next_status", string(dec.out.status), "error_code", deref(dec.out.errorCode), "error", err)
@@ -597,7 +610,7 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-func classified(err error) bool { return errorClass(err) != "unclassified" }
+func classified(err error) bool { return err != nil && ErrorClass(err) != "unknown" }
 
 // emit hands an outcome to the status writer.
 func (d *Dispatcher) emit(o *outcome) { d.outcomes <- o }

@@ -527,31 +527,13 @@ func TestStopDrainsAndIsIdempotent(t *testing.T) {
 	require.Equal(t, sent, sb.Stats().Total)
 }
 
-type recordingObserver struct {
-	mu   sync.Mutex
-	obs  []dispatch.SendObservation
-	recs int
-}
-
-func (o *recordingObserver) SendFinished(s dispatch.SendObservation) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.obs = append(o.obs, s)
-}
-
-func (o *recordingObserver) Reconciled(claimed, recovered int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.recs += claimed
-}
-
 func TestSentAtIsProviderAcceptTimeAndObserved(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
 	var accepted time.Time
 	sb := newSandbox(t, sandbox.Config{})
-	obs := &recordingObserver{}
+	obs := &recorder{}
 	cfg := testConfig("t")
 	d := e.start(cfg, dispatch.Deps{Registry: dispatch.NewRegistry(sb), Observer: obs})
 	ids := e.insert(e.tenant, msg{to: "5511988887777", text: "a"}, msg{to: "5511988887778", text: "b"})
@@ -563,14 +545,12 @@ func TestSentAtIsProviderAcceptTimeAndObserved(t *testing.T) {
 	var createdAt time.Time
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT created_at, sent_at FROM public.messages WHERE id = $1`, ids[0]).Scan(&createdAt, &accepted))
 	require.False(t, accepted.Before(createdAt))
+	require.Equal(t, 2, obs.get("sent/sandbox"))
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
-	require.Len(t, obs.obs, 2)
-	for _, o := range obs.obs {
-		require.Equal(t, "sent", o.Result)
-		require.Equal(t, zapbase.ProviderSandbox, o.Provider)
-		require.Empty(t, o.ErrorClass)
-		require.Positive(t, o.Latency)
+	require.Len(t, obs.latencies, 2)
+	for _, l := range obs.latencies {
+		require.Positive(t, l)
 	}
-	require.GreaterOrEqual(t, obs.recs, 1)
+	require.GreaterOrEqual(t, obs.counts["found/pending"], 1)
 }

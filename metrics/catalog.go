@@ -27,6 +27,11 @@ const (
 // every metric when the tenant label is switched off.
 const LabelTenant = "tenant"
 
+// LabelAgent is the AI agent label (the agent's UUID). Agents belong to
+// tenants, so it goes with the tenant label when that is switched off, and
+// it is bounded like the tenant label (MaxAgents).
+const LabelAgent = "agent"
+
 // Definition describes one metric zapbase exports. The catalog is the single
 // source of truth: collectors are built from it, and the tests check that the
 // Grafana dashboard and the alert rules only reference names listed here.
@@ -59,7 +64,7 @@ var (
 		"Provider calls in progress in this replica.",
 		nil}
 	defWakeups = Definition{"zapbase_dispatch_wakeups_total", KindCounter, SourceEvent,
-		"Rows the dispatcher was woken up for, by source (listener, webhook, reconcile).",
+		"Rows claimed by the dispatcher, by what woke it up (listener: change stream, webhook: Supabase Database Webhook, reconcile: periodic scan).",
 		[]string{"source"}}
 	defReconcile = Definition{"zapbase_reconcile_found_total", KindCounter, SourceEvent,
 		"Rows found by the reconciliation scan that no other path had handled, by kind (pending, sending, inbox).",
@@ -77,14 +82,23 @@ var (
 		"Webhook deliveries received, by source (meta, supabase) and result (accepted, duplicate, rejected).",
 		[]string{"source", "result"}}
 	defAIRequests = Definition{"zapbase_ai_requests_total", KindCounter, SourceEvent,
-		"AI model calls by tenant, backend and result (ok, error, timeout).",
+		"AI model calls (one step of an agent turn) by tenant, backend and result (ok, or the error kind: rate_limited, unavailable, auth, invalid, blocked).",
 		[]string{LabelTenant, "backend", "result"}}
-	defAILatency = Definition{"zapbase_ai_response_seconds", KindHistogram, SourceEvent,
-		"AI model response time, by backend and result.",
+	defAIModelLatency = Definition{"zapbase_ai_model_latency_seconds", KindHistogram, SourceEvent,
+		"Latency of one AI model call, by backend and result.",
 		[]string{"backend", "result"}}
 	defAITokens = Definition{"zapbase_ai_tokens_total", KindCounter, SourceEvent,
-		"Tokens used by AI model calls, by backend and kind (input, output).",
-		[]string{"backend", "kind"}}
+		"Model tokens used, by tenant, agent, backend and kind (input: prompt, output: completion).",
+		[]string{LabelTenant, LabelAgent, "backend", "kind"}}
+	defAIResponse = Definition{"zapbase_ai_response_seconds", KindHistogram, SourceEvent,
+		"AI response time (the spec's): start of an agent turn to its committed reply row, for turns that replied or handed off, by tenant.",
+		[]string{LabelTenant}}
+	defAITurns = Definition{"zapbase_ai_turns_total", KindCounter, SourceEvent,
+		"Agent turns by tenant, agent and outcome (replied, handoff, paused, no_agent, stale, empty, duplicate, retry, aborted, error).",
+		[]string{LabelTenant, LabelAgent, "outcome"}}
+	defAIToolCalls = Definition{"zapbase_ai_tool_calls_total", KindCounter, SourceEvent,
+		"Tool calls requested by models, by tenant, agent, tool and result (ok, error).",
+		[]string{LabelTenant, LabelAgent, "tool", "result"}}
 )
 
 // Metric definitions read from the database on scrape.
@@ -142,7 +156,7 @@ func Catalog() []Definition {
 	return []Definition{
 		defSends, defSendLatency, defRetries, defRouted, defQueueDepth, defInFlight,
 		defWakeups, defReconcile, defListenerLag, defListenerState, defLocalSessions,
-		defWebhooks, defAIRequests, defAILatency, defAITokens,
+		defWebhooks, defAIRequests, defAIModelLatency, defAITokens, defAIResponse, defAITurns, defAIToolCalls,
 		defSessions, defTenantInfo, defOutstanding, defOldestPending, defExpiredClaims,
 		defInboxBacklog, defInboxOldest, defSlotExists, defSlotActive, defSlotLag,
 		defSlotRetained, defSlotSafe, defSlotWALStatus, defScrapeSuccess, defScrapeDuration,
@@ -162,15 +176,15 @@ func SeriesNames() []string {
 	return names
 }
 
-// labels returns the definition's labels, without the tenant label when
-// tenant is false.
+// labels returns the definition's labels, without the tenant and agent
+// labels when tenant is false.
 func (d Definition) labels(tenant bool) []string {
 	if tenant {
 		return d.Labels
 	}
 	out := make([]string, 0, len(d.Labels))
 	for _, l := range d.Labels {
-		if l != LabelTenant {
+		if l != LabelTenant && l != LabelAgent {
 			out = append(out, l)
 		}
 	}

@@ -75,14 +75,24 @@ const (
 	WebhookRejected  = "rejected"
 )
 
-// AI results and token kinds.
+// AI results (label result of zapbase_ai_requests_total and
+// zapbase_ai_tool_calls_total; a failed model call reports its error kind,
+// the same strings as ai.ErrKind*) and token kinds.
 const (
-	AIResultOK      = "ok"
-	AIResultError   = "error"
-	AIResultTimeout = "timeout"
-	TokensInput     = "input"
-	TokensOutput    = "output"
+	AIResultOK          = "ok"
+	AIResultError       = "error"
+	AIResultTimeout     = "timeout"
+	AIResultRateLimited = "rate_limited"
+	AIResultUnavailable = "unavailable"
+	AIResultAuth        = "auth"
+	AIResultInvalid     = "invalid"
+	AIResultBlocked     = "blocked"
+	TokensInput         = "input"
+	TokensOutput        = "output"
 )
+
+// DefaultMaxAgents bounds the agent label like DefaultMaxTenants.
+const DefaultMaxAgents = 1000
 
 // Allowed label values; anything else becomes Other.
 var (
@@ -95,15 +105,23 @@ var (
 	listenerStates        = []string{ListenerLeader, ListenerStandby, ListenerConnecting, ListenerStopped}
 	allowedWebhookSources = []string{WebhookMeta, WebhookSupabase}
 	allowedWebhookResults = []string{WebhookAccepted, WebhookDuplicate, WebhookRejected}
-	allowedAIBackends     = []string{"gemini", "openai"}
-	allowedAIResults      = []string{AIResultOK, AIResultError, AIResultTimeout}
-	allowedTokenKinds     = []string{TokensInput, TokensOutput}
+	allowedAIBackends     = []string{"gemini", "openai", "local"}
+	allowedAIResults      = []string{AIResultOK, AIResultError, AIResultTimeout, AIResultRateLimited,
+		AIResultUnavailable, AIResultAuth, AIResultInvalid, AIResultBlocked}
+	allowedToolResults = []string{AIResultOK, AIResultError}
+	// allowedAITurnOutcomes are the ai.Outcome* strings.
+	allowedAITurnOutcomes = []string{"replied", "handoff", "paused", "no_agent", "stale", "empty",
+		"duplicate", "retry", "aborted", "error"}
+	// allowedAITools are the agent runtime's built-in tools (ai.Cap*,
+	// ai.ToolHandoff).
+	allowedAITools = []string{"search_properties", "schedule_visits", "provide_documentation",
+		"calculate_financing", "search_knowledge_base", "handoff_to_human"}
 )
 
 // Histogram buckets (seconds).
 var (
 	sendLatencyBuckets = []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
-	aiLatencyBuckets   = []float64{.1, .25, .5, 1, 2, 4, 8, 15, 30, 60}
+	aiLatencyBuckets   = []float64{.05, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60}
 )
 
 // Options configure the metrics.
@@ -115,6 +133,9 @@ type Options struct {
 	// MaxTenants bounds the distinct tenant label values (default
 	// DefaultMaxTenants).
 	MaxTenants int
+	// MaxAgents bounds the distinct agent label values (default
+	// DefaultMaxAgents); later agents are reported as OverflowTenant.
+	MaxAgents int
 	// Registry to register on; nil creates a new one with the Go runtime and
 	// process collectors.
 	Registry *prometheus.Registry
@@ -126,9 +147,11 @@ type Metrics struct {
 	reg         *prometheus.Registry
 	tenantLabel bool
 	maxTenants  int
+	maxAgents   int
 
 	mu       sync.Mutex
 	tenants  map[string]struct{}
+	agents   map[string]struct{}
 	listener func() (state string, lagBytes int64)
 
 	sends         *prometheus.CounterVec
@@ -146,6 +169,9 @@ type Metrics struct {
 	aiRequests    *prometheus.CounterVec
 	aiLatency     *prometheus.HistogramVec
 	aiTokens      *prometheus.CounterVec
+	aiResponse    *prometheus.HistogramVec
+	aiTurns       *prometheus.CounterVec
+	aiToolCalls   *prometheus.CounterVec
 }
 
 // New builds the metrics and registers them.
@@ -158,7 +184,11 @@ func New(opts Options) *Metrics {
 	if opts.MaxTenants <= 0 {
 		opts.MaxTenants = DefaultMaxTenants
 	}
-	m := &Metrics{reg: reg, tenantLabel: opts.TenantLabel, maxTenants: opts.MaxTenants, tenants: map[string]struct{}{}}
+	if opts.MaxAgents <= 0 {
+		opts.MaxAgents = DefaultMaxAgents
+	}
+	m := &Metrics{reg: reg, tenantLabel: opts.TenantLabel, maxTenants: opts.MaxTenants, maxAgents: opts.MaxAgents,
+		tenants: map[string]struct{}{}, agents: map[string]struct{}{}}
 	counter := func(d Definition) *prometheus.CounterVec {
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: d.Name, Help: d.Help}, d.labels(m.tenantLabel))
 		reg.MustRegister(c)
@@ -196,8 +226,11 @@ func New(opts Options) *Metrics {
 	m.localSessions = gaugeVec(defLocalSessions)
 	m.webhooks = counter(defWebhooks)
 	m.aiRequests = counter(defAIRequests)
-	m.aiLatency = histogram(defAILatency, aiLatencyBuckets)
+	m.aiLatency = histogram(defAIModelLatency, aiLatencyBuckets)
 	m.aiTokens = counter(defAITokens)
+	m.aiResponse = histogram(defAIResponse, aiLatencyBuckets)
+	m.aiTurns = counter(defAITurns)
+	m.aiToolCalls = counter(defAIToolCalls)
 	return m
 }
 
@@ -231,22 +264,37 @@ func (m *Metrics) withTenant(tenant string, values ...string) []string {
 	return append([]string{m.tenantValue(tenant)}, values...)
 }
 
+// withTenantAgent prepends the tenant and agent label values when the
+// tenant label is on.
+func (m *Metrics) withTenantAgent(tenant, agent string, values ...string) []string {
+	if !m.tenantLabel {
+		return values
+	}
+	return append([]string{m.tenantValue(tenant), m.bounded(agent, m.agents, m.maxAgents)}, values...)
+}
+
 // tenantValue bounds the tenant label: the first MaxTenants distinct values
 // are kept, later ones are folded into OverflowTenant.
 func (m *Metrics) tenantValue(tenant string) string {
-	if tenant == "" {
+	return m.bounded(tenant, m.tenants, m.maxTenants)
+}
+
+// bounded keeps the first max distinct values of a label and folds later
+// ones into OverflowTenant.
+func (m *Metrics) bounded(v string, seen map[string]struct{}, max int) string {
+	if v == "" {
 		return "unknown"
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.tenants[tenant]; ok {
-		return tenant
+	if _, ok := seen[v]; ok {
+		return v
 	}
-	if len(m.tenants) >= m.maxTenants {
+	if len(seen) >= max {
 		return OverflowTenant
 	}
-	m.tenants[tenant] = struct{}{}
-	return tenant
+	seen[v] = struct{}{}
+	return v
 }
 
 func bound(v string, allowed []string) string {
@@ -420,9 +468,10 @@ func (m *Metrics) WebhookReceived(source, result string) {
 	m.webhooks.WithLabelValues(bound(source, allowedWebhookSources), bound(result, allowedWebhookResults)).Inc()
 }
 
-// AIResponse records one AI model call: backend ("gemini", "openai"), result
-// (AIResultOK, AIResultError, AIResultTimeout) and its duration.
-func (m *Metrics) AIResponse(tenant, backend, result string, d time.Duration) {
+// AIModelCall records one AI model call (one step of an agent turn):
+// backend ("gemini", "openai", "local"), result (AIResultOK or the error
+// kind) and its duration.
+func (m *Metrics) AIModelCall(tenant, backend, result string, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -432,17 +481,46 @@ func (m *Metrics) AIResponse(tenant, backend, result string, d time.Duration) {
 }
 
 // AITokens adds the tokens one AI model call used.
-func (m *Metrics) AITokens(backend string, input, output int) {
+func (m *Metrics) AITokens(tenant, agent, backend string, input, output int) {
 	if m == nil {
 		return
 	}
 	b := bound(backend, allowedAIBackends)
 	if input > 0 {
-		m.aiTokens.WithLabelValues(b, TokensInput).Add(float64(input))
+		m.aiTokens.WithLabelValues(m.withTenantAgent(tenant, agent, b, TokensInput)...).Add(float64(input))
 	}
 	if output > 0 {
-		m.aiTokens.WithLabelValues(b, TokensOutput).Add(float64(output))
+		m.aiTokens.WithLabelValues(m.withTenantAgent(tenant, agent, b, TokensOutput)...).Add(float64(output))
 	}
+}
+
+// AITurn counts one agent turn by outcome (the ai.Outcome* strings).
+func (m *Metrics) AITurn(tenant, agent, outcome string) {
+	if m == nil {
+		return
+	}
+	m.aiTurns.WithLabelValues(m.withTenantAgent(tenant, agent, bound(outcome, allowedAITurnOutcomes))...).Inc()
+}
+
+// AIResponse records the AI response time of a turn that answered: start of
+// the turn to its committed reply row.
+func (m *Metrics) AIResponse(tenant string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.aiResponse.WithLabelValues(m.withTenant(tenant)...).Observe(d.Seconds())
+}
+
+// AIToolCall counts one tool call requested by a model.
+func (m *Metrics) AIToolCall(tenant, agent, tool string, ok bool) {
+	if m == nil {
+		return
+	}
+	r := AIResultOK
+	if !ok {
+		r = AIResultError
+	}
+	m.aiToolCalls.WithLabelValues(m.withTenantAgent(tenant, agent, bound(tool, allowedAITools), r)...).Inc()
 }
 
 // ClassOf maps a provider error to its error class label.

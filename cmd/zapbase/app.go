@@ -142,7 +142,7 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 	if sendWait == 0 {
 		sendWait = -1 // ZAPBASE_SEND_WAIT=0: never wait
 	}
-	return api.NewHandler(api.Params{
+	h := api.NewHandler(api.Params{
 		Pool:   m.pool,
 		Logger: m.log.With("component", "api"),
 		ReadyChecks: []api.ReadyCheck{
@@ -161,7 +161,8 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		SendWait:              sendWait,
 		Mounts:                m.mounts,
 		RegisterFuncs:         m.apiRegisters,
-	}), nil
+	})
+	return m.instrument(h), nil
 }
 
 func (m *Main) start(ctx context.Context, c component) error {

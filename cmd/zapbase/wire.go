@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"syscall"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
@@ -86,7 +85,7 @@ func (m *Main) wire(ctx context.Context) error {
 	registry.Register(mp)
 	m.mounts = append(m.mounts,
 		api.Mount{Pattern: "GET /api/v1/webhooks/meta", Handler: mp.Webhook()},
-		api.Mount{Pattern: "POST /api/v1/webhooks/meta", Handler: mp.Webhook()})
+		api.Mount{Pattern: "POST /api/v1/webhooks/meta", Handler: countWebhook(mt, metrics.WebhookMeta, mp.Webhook())})
 
 	if m.cfg.WhatsAppWeb {
 		st, err := whatsmeow.OpenStore(ctx, m.cfg.DatabaseURL, log.With("component", "provider.whatsmeow.store"))
@@ -148,9 +147,7 @@ func (m *Main) wire(ctx context.Context) error {
 		}),
 		BeforeCommitFunc: m.aiCrashHook(),
 		Providers:        provs,
-		// The agent runtime's collectors overlap the metrics catalog's AI
-		// series; until they are folded into one place they stay off /metrics.
-		Registerer: prometheus.NewRegistry(),
+		Metrics:          mt,
 	})
 	if err := m.start(ctx, rt); err != nil {
 		return fmt.Errorf("start agent runtime: %w", err)
@@ -168,6 +165,7 @@ func (m *Main) wire(ctx context.Context) error {
 		Registry: registry,
 		Events:   events,
 		Inbound:  rt,
+		Observer: mt,
 		Logger:   log,
 		HandoffFunc: func(ctx context.Context, sessionID string, _ []string) {
 			if _, err := whatsmeow.WakeOwner(ctx, m.pool, sessionID); err != nil {
@@ -267,4 +265,50 @@ func (m *Main) aiCrashHook() func(context.Context, string) error {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // never returns: the signal ends the process
 	}
+}
+
+// Compile-time proof that the metrics feed every component's observer.
+var (
+	_ dispatch.Observer = (*metrics.Metrics)(nil)
+	_ ai.Observer       = (*metrics.Metrics)(nil)
+)
+
+// countWebhook counts webhook deliveries by the answer given: 2xx accepted
+// (stored, or already stored), anything else rejected.
+func countWebhook(mt *metrics.Metrics, source string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		result := metrics.WebhookAccepted
+		if sw.status >= 300 {
+			result = metrics.WebhookRejected
+		}
+		mt.WebhookReceived(source, result)
+	})
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument wraps the whole HTTP surface: the Supabase Database Webhook is
+// counted (the Meta webhook is counted where it is mounted).
+func (m *Main) instrument(h http.Handler) http.Handler {
+	supabaseHook := countWebhook(m.metrics, metrics.WebhookSupabase, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == api.Prefix+"/webhooks/supabase" {
+			supabaseHook.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
