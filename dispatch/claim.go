@@ -100,7 +100,9 @@ WITH picked AS (
 
 // scanSQL claims up to $1 due pending rows and up to $1 rows whose claim
 // expired (a crashed or stuck owner), skipping rows other replicas are
-// claiming right now.
+// claiming right now. A dispatcher never recovers its own claims: it knows
+// what it is sending, and every process has a fresh owner id (Config.Owner),
+// so a restarted process recovers what its previous life left behind.
 var scanSQL = `
 WITH due AS (
   SELECT m.id, false AS recovered FROM public.messages m
@@ -109,7 +111,8 @@ WITH due AS (
    LIMIT $1 FOR UPDATE SKIP LOCKED
 ), stuck AS (
   SELECT m.id, true AS recovered FROM public.messages m
-   WHERE m.status = 'sending' AND m.claim_expires_at < now()` + leaseFilter + `
+   WHERE m.status = 'sending' AND m.claim_expires_at < now()
+     AND m.claimed_by IS DISTINCT FROM $2` + leaseFilter + `
    ORDER BY m.claim_expires_at
    LIMIT $1 FOR UPDATE SKIP LOCKED
 ), picked AS (

@@ -48,7 +48,8 @@ var DefaultNumberRates = map[zapbase.ProviderType]float64{
 // Validate (New does) once at start. It is immutable afterwards.
 type Config struct {
 	// Owner is written to messages.claimed_by (default: hostname-pid). It
-	// must be unique per running process.
+	// must be unique per process life: the reconciler never recovers its own
+	// owner's claims, so a restarted process needs a new one.
 	Owner string
 	// ClaimTTL is how long a claim holds before the reconciler of any
 	// replica may take the row over (crash recovery). It must exceed

@@ -446,7 +446,14 @@ func (d *Dispatcher) enqueue(j *job) {
 		c = &chat{key: key}
 		d.chats[key] = c
 	}
-	c.q = append(c.q, j)
+	// Keep the queue in insertion order: two claims of one chat (the change
+	// stream's Wake and a reconciliation scan) can commit concurrently and be
+	// admitted in either order.
+	i := len(c.q)
+	for i > 0 && c.q[i-1].seq > j.seq {
+		i--
+	}
+	c.q = slices.Insert(c.q, i, j)
 	d.inMemory++
 	d.observeQueue()
 	if !c.running {

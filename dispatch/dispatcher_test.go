@@ -120,12 +120,13 @@ func TestCrashedClaimIsRecoveredAndResendReusesID(t *testing.T) {
 	dead := &blockingProvider{Provider: newSandbox(t, sandbox.Config{}), started: make(chan string, 1), release: make(chan struct{})}
 	var releaseOnce sync.Once
 	releaseDead := func() { releaseOnce.Do(func() { close(dead.release) }) }
-	// Registered before the dispatcher's own cleanup (cleanups run last
-	// first): a failed assertion must not leave Stop waiting on the send.
-	t.Cleanup(releaseDead)
 	cfgA := testConfig("doomed")
 	cfgA.ReconcileInterval = time.Hour
 	a := e.start(cfgA, dispatch.Deps{Registry: dispatch.NewRegistry(dead)})
+	// Registered after the dispatcher's own cleanup, so it runs first
+	// (cleanups run last-in first-out): a failed assertion must not leave
+	// Stop waiting on the blocked send.
+	t.Cleanup(releaseDead)
 
 	id := e.insert(e.tenant, msg{to: "5511988887777", text: "sobrevive a crash"})[0]
 	require.NoError(t, a.Wake(context.Background(), []string{id}))

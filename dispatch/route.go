@@ -20,6 +20,8 @@ type job struct {
 	messageID               string
 	attempts                int
 	createdAt, claimExpires time.Time
+	// seq is the row's insertion position: the chat queue's order.
+	seq int64
 	// prepare: routing changed something that must be stored before sending.
 	prepare bool
 	// numberRate and tenantRate are the pacing limits (0: unlimited).
@@ -78,7 +80,7 @@ func (d *Dispatcher) route(r claimedRow, t *tenantInfo, now time.Time) (j *job, 
 	j = &job{
 		id: r.ID, tenantID: r.TenantID, sessionID: s.ID, to: r.To, from: r.From,
 		msgType: r.Type, content: content, ptype: s.Provider, provider: p,
-		messageID: r.MessageID, attempts: r.Attempts, createdAt: r.CreatedAt, claimExpires: r.ClaimExpires,
+		messageID: r.MessageID, attempts: r.Attempts, createdAt: r.CreatedAt, claimExpires: r.ClaimExpires, seq: r.Seq,
 	}
 	if j.from == "" && s.Phone != "" {
 		j.from = s.Phone

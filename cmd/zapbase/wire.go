@@ -156,7 +156,9 @@ func (m *Main) wire(ctx context.Context) error {
 	m.apiRegisters = append(m.apiRegisters, api.AgentRoutes(ai.NewService(m.pool, m.box)))
 
 	disp, err = dispatch.New(dispatch.Config{
-		Owner:       m.cfg.InstanceID,
+		// Unique per process life: InstanceID may be stable across restarts
+		// (a pod name, "dev") and pid 1 repeats in containers.
+		Owner:       m.cfg.InstanceID + "/" + randomHex(4),
 		LeaseHolder: m.leaseHolder(),
 		ClaimTTL:    m.cfg.ClaimTTL,
 		SendTimeout: m.cfg.SendTimeout,
