@@ -21,7 +21,7 @@ type InitializeRequest struct {
 	Provider     string          `json:"provider" enum:"baileys,meta_api,sandbox" doc:"Provedor da sessão" example:"sandbox"`
 	PairWithCode bool            `json:"pairWithCode,omitempty" doc:"WhatsApp Web: pede código de pareamento em vez de QR code"`
 	Options      json.RawMessage `json:"options,omitempty" doc:"Configuração específica do provedor (alternativa genérica a meta)"`
-	// Meta carries the Meta Cloud API credentials (docs/meta.md); it is the
+	// Meta carries the Meta Cloud API credentials (README, Meta section); it is the
 	// same as Options for provider meta_api.
 	Meta json.RawMessage `json:"meta,omitempty" doc:"Credenciais da API oficial da Meta (provider meta_api): phoneNumberId, wabaId, accessToken, appSecret, verifyToken"`
 }

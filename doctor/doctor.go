@@ -720,7 +720,7 @@ func directFix(host string, err error) string {
 		if errors.As(err, &netErr) || errors.As(err, &dnsErr) || strings.Contains(err.Error(), "dial") {
 			return "A conexão direta db.<ref>.supabase.co só tem IPv6 nos planos sem o add-on de IPv4. Se este\n" +
 				"servidor não tem IPv6 de saída, ative o add-on de IPv4 (Project Settings → Add-ons) ou rode o\n" +
-				"zapbase num host com IPv6. Sem isso, use o webhook do banco como caminho alternativo (docs/operations.md)."
+				"zapbase num host com IPv6. Sem isso, use o webhook do banco como caminho alternativo (README, seção “Operação em produção”)."
 		}
 	}
 	return "Confira host, porta e usuário de DATABASE_REPLICATION_URL; ela precisa ser a conexão direta ao Postgres\n" +

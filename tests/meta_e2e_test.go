@@ -67,7 +67,7 @@ func TestMetaEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	h := map[string]string{"Authorization": "Bearer " + tok, "X-Client-Id": "loja"}
 
-	// Initialize with the body of docs/meta.md: answered at once, verified
+	// Initialize with the body documented in the README (Meta section): answered at once, verified
 	// against the Graph API in the background.
 	r = doJSON(t, "POST", base+"/api/v1/sessions/initialize", h, `{
   "phoneNumber": "`+metaPhone+`",
