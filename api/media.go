@@ -162,26 +162,7 @@ func (s *Server) sendMedia(ctx context.Context, q SendParams, c SendCommon, typ 
 			row.Content.Filename = up.filename
 		}
 	}
-	res, replay, p := s.enqueue(ctx, t, []outRow{row}, q.IdempotencyKey, requestHash("media:"+string(typ), body), "message.send")
-	if p != nil {
-		return nil, p
-	}
-	if replay != nil {
-		out := &sendOutput{Status: replay.status, Replayed: "true"}
-		if err := json.Unmarshal(replay.body, &out.Body); err != nil {
-			return nil, Internal(err)
-		}
-		return out, nil
-	}
-	resp := res[0]
-	if q.Wait != "false" && s.p.SendWait > 0 {
-		resp = s.wait(ctx, t, resp)
-	}
-	status := http.StatusAccepted
-	if zapbase.Status(resp.Status).Terminal() {
-		status = http.StatusOK
-	}
-	return &sendOutput{Status: status, Body: resp}, nil
+	return s.sendRow(ctx, t, q, row, requestHash("media:"+string(typ), body))
 }
 
 // decodeMediaBody decodes a JSON or multipart body into dst (validated

@@ -287,7 +287,14 @@ func (s *Server) sendOne(ctx context.Context, q SendParams, op string, body any,
 	if p != nil {
 		return nil, p
 	}
-	res, replay, p := s.enqueue(ctx, t, []outRow{row}, q.IdempotencyKey, requestHash(op, body), "message.send")
+	return s.sendRow(ctx, t, q, row, requestHash(op, body))
+}
+
+// sendRow writes one outbound row (idempotently), waits for its outcome
+// when asked, and records the final answer for Idempotency-Key replays. It
+// is the common tail of every single-send endpoint.
+func (s *Server) sendRow(ctx context.Context, t Tenant, q SendParams, row outRow, hash []byte) (*sendOutput, error) {
+	res, replay, p := s.enqueue(ctx, t, []outRow{row}, q.IdempotencyKey, hash, "message.send")
 	if p != nil {
 		return nil, p
 	}

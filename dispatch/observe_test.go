@@ -103,7 +103,10 @@ func TestObserverSeesEveryOutcome(t *testing.T) {
 	}
 	obs.mu.Unlock()
 	require.Equal(t, 6, routed, "every row that reached a provider: %v", obs.counts)
-	require.Equal(t, 7, obs.get("wake/webhook"), "Wake is the webhook path")
+	// Wake is the webhook path; on a loaded machine the scan the dispatcher
+	// runs once at Start may claim a row before its Wake does.
+	require.Equal(t, 7, obs.get("wake/webhook")+obs.get("wake/reconcile"), "every row claimed once: %v", obs.counts)
+	require.Positive(t, obs.get("wake/webhook"), "Wake is the webhook path")
 	require.Positive(t, obs.get("depth_set"))
 	require.Positive(t, obs.get("inflight_set"))
 	obs.mu.Lock()
