@@ -58,6 +58,10 @@ type Dispatcher struct {
 	kick       chan struct{}
 	loops      sync.WaitGroup
 	scanMu     sync.Mutex
+	// claimMu serialises claim+admit within the process: a scan (SKIP
+	// LOCKED) running beside a Wake could otherwise claim a chat's later rows
+	// while the Wake holds its earlier ones, and send them first.
+	claimMu sync.Mutex
 
 	smu   sync.Mutex
 	chats map[string]*chat
@@ -227,6 +231,8 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string, source string) (
 	// concurrent writers wait for each other instead of deadlocking.
 	sorted := slices.Clone(rowIDs)
 	slices.Sort(sorted)
+	d.claimMu.Lock()
+	defer d.claimMu.Unlock()
 	rows, tenants, err := d.claim(ctx, wakeSQL, sorted, len(sorted))
 	if err != nil {
 		return nil, fmt.Errorf("claim %d rows: %w", len(rowIDs), err)
@@ -334,8 +340,10 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 			return nil
 		}
 		n := min(d.cfg.ReconcileBatch, room)
+		d.claimMu.Lock()
 		rows, tenants, err := d.claim(ctx, scanSQL, n, 2*n)
 		if err != nil {
+			d.claimMu.Unlock()
 			return fmt.Errorf("reconcile claim: %w", err)
 		}
 		if len(rows) > 0 {
@@ -354,6 +362,7 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 			}
 		}
 		d.admit(ctx, rows, tenants)
+		d.claimMu.Unlock()
 		if len(rows) < n {
 			return nil
 		}
