@@ -299,14 +299,12 @@ func TestAuthFailures(t *testing.T) {
 	// the verifier refresh the JWKS.
 	r := e.do("GET", path, auth(esToken(e.esKey, "key-1", claims(uid, nil)), "acme"), nil)
 	require.Equal(t, 200, r.status, string(r.body))
-	k2 := e.jwks.addKey("key-2")
+	k2 := e.jwks.AddKey("key-2")
 	r = e.do("GET", path, auth(esToken(k2, "key-2", claims(uid, nil)), "acme"), nil)
 	require.Equal(t, 200, r.status, string(r.body))
 	// A kid nobody publishes.
-	stray := e.jwks.addKey("tmp")
-	e.jwks.mu.Lock()
-	delete(e.jwks.keys, "tmp")
-	e.jwks.mu.Unlock()
+	stray := e.jwks.AddKey("tmp")
+	e.jwks.RemoveKey("tmp")
 	e.do("GET", path, auth(esToken(stray, "key-3", claims(uid, nil)), "acme"), nil).problem(t, 401, "unauthorized")
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,6 +25,7 @@ import (
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
+	"github.com/zapbase/zapbase/supabase/supabasetest"
 )
 
 func TestMain(m *testing.M) { devdbtest.Main(m) }
@@ -96,52 +95,11 @@ func (w *recWaker) Wake(_ context.Context, ids []string) error {
 	return nil
 }
 
-// jwksServer serves a rotating JWKS over HTTP.
-type jwksServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	keys map[string]*ecdsa.PrivateKey
-	hits int
-}
-
-func newJWKS(t *testing.T) *jwksServer {
-	j := &jwksServer{keys: map[string]*ecdsa.PrivateKey{}}
-	j.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		j.hits++
-		set := jwkset.NewMemoryStorage()
-		for kid, k := range j.keys {
-			jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgES256, USE: jwkset.UseSig}})
-			if err != nil {
-				panic(err)
-			}
-			_ = set.KeyWrite(r.Context(), jwk)
-		}
-		b, _ := set.JSONPublic(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(j.Close)
-	return j
-}
-
-func (j *jwksServer) addKey(kid string) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	j.mu.Lock()
-	j.keys[kid] = k
-	j.mu.Unlock()
-	return k
-}
-
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	pool   *pgxpool.Pool
-	jwks   *jwksServer
+	jwks   *supabasetest.JWKS
 	esKey  *ecdsa.PrivateKey
 	prov   *fakeProvider
 	waker  *recWaker
@@ -181,8 +139,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	pool, err := supabase.Connect(ctx, url, supabase.PoolConfig{MaxConns: 8})
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	e := &env{t: t, pool: pool, jwks: newJWKS(t), waker: &recWaker{}, logBuf: &syncBuffer{}}
-	e.esKey = e.jwks.addKey("key-1")
+	e := &env{t: t, pool: pool, jwks: supabasetest.NewJWKS(t), waker: &recWaker{}, logBuf: &syncBuffer{}}
+	e.esKey = e.jwks.AddKey("key-1")
 	e.prov = &fakeProvider{typ: zapbase.ProviderSandbox, types: []zapbase.MessageType{
 		zapbase.MessageText, zapbase.MessageImage, zapbase.MessageAudio, zapbase.MessageVoice, zapbase.MessageDocument,
 		zapbase.MessageLocation, zapbase.MessageVideo, zapbase.MessageReaction}}
@@ -190,7 +148,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	_, _ = rand.Read(key)
 	e.box, err = secret.NewBox(key)
 	require.NoError(t, err)
-	vc := supabase.VerifierConfig{JWKSURL: e.jwks.URL + "/auth/v1/.well-known/jwks.json", Issuer: testIssuer}
+	vc := supabase.VerifierConfig{JWKSURL: e.jwks.URL + supabasetest.JWKSPath, Issuer: testIssuer}
 	if !o.noHS256 {
 		vc.HS256Secret = testHSSecret
 	}

@@ -14,16 +14,13 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -31,6 +28,7 @@ import (
 
 	"github.com/zapbase/zapbase/api"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
+	"github.com/zapbase/zapbase/supabase/supabasetest"
 )
 
 const (
@@ -39,53 +37,11 @@ const (
 	e2eHook  = "e2e-supabase-webhook-secret"
 )
 
-// jwks serves a JWKS at /auth/v1/.well-known/jwks.json (the Supabase path);
-// keys can be added to simulate a rotation.
-type jwks struct {
-	*httptest.Server
-	mu   sync.Mutex
-	keys map[string]*ecdsa.PrivateKey
-}
-
-func newJWKS(t *testing.T) *jwks {
-	j := &jwks{keys: map[string]*ecdsa.PrivateKey{}}
-	j.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/auth/v1/.well-known/jwks.json" {
-			http.NotFound(w, r)
-			return
-		}
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		set := jwkset.NewMemoryStorage()
-		for kid, k := range j.keys {
-			jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgES256, USE: jwkset.UseSig}})
-			if err != nil {
-				panic(err)
-			}
-			_ = set.KeyWrite(r.Context(), jwk)
-		}
-		b, _ := set.JSONPublic(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "public, max-age=600")
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(j.Close)
-	return j
-}
-
-func (j *jwks) add(kid string) *ecdsa.PrivateKey {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	j.mu.Lock()
-	j.keys[kid] = k
-	j.mu.Unlock()
-	return k
-}
-
 type instance struct {
 	t    *testing.T
 	base string
 	db   string
-	jwks *jwks
+	jwks *supabasetest.JWKS
 	iss  string
 	k1   *ecdsa.PrivateKey
 	// sendLog records every sandbox send of the process.
@@ -96,9 +52,9 @@ type instance struct {
 // and, when hs256, the legacy secret too.
 func start(t *testing.T, hs256 bool) *instance {
 	t.Helper()
-	in := &instance{t: t, db: devdbtest.NewDatabase(t), jwks: newJWKS(t)}
+	in := &instance{t: t, db: devdbtest.NewDatabase(t), jwks: supabasetest.NewJWKS(t)}
 	in.iss = in.jwks.URL + "/auth/v1"
-	in.k1 = in.jwks.add("k1") // published before start; later keys are a rotation
+	in.k1 = in.jwks.AddKey("k1") // published before start; later keys are a rotation
 	in.sendLog = filepath.Join(t.TempDir(), "sends.jsonl")
 	env := map[string]string{
 		"SUPABASE_URL":                    in.jwks.URL,
@@ -302,7 +258,7 @@ SELECT id FROM tenants WHERE client_id = 'acme'`, owner, outsider).Scan(&tid))
 	// JWKS (ES256) and key rotation: the new kid is fetched on first sight.
 	r = in.call("GET", path, bearer(es(in.k1, "k1", in.claims(owner, nil)), "acme"), nil)
 	require.Equal(t, 200, r.status, string(r.body))
-	k2 := in.jwks.add("k2")
+	k2 := in.jwks.AddKey("k2")
 	r = in.call("GET", path, bearer(es(k2, "k2", in.claims(owner, nil)), "acme"), nil)
 	require.Equal(t, 200, r.status, string(r.body))
 	forged, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
