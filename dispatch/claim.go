@@ -10,6 +10,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // leaseFilter keeps `baileys` rows that name a session for the replica
@@ -53,7 +54,9 @@ routed AS (
 )`
 
 // claimUpdate claims the routed rows: owner, lease deadline, one more
-// attempt, and the routing decision.
+// attempt, and the routing decision. A row without trace context gets the
+// claim's ($9: the change-stream event or scan that found it; NULL when
+// tracing is off), so its send joins that trace even after a restart.
 const claimUpdate = `
 claimed AS (
   UPDATE public.messages m
@@ -62,13 +65,14 @@ claimed AS (
          provider = coalesce(r.sprov, m.provider),
          session_id = coalesce(r.sid, m.session_id),
          from_number = coalesce(m.from_number, r.sphone),
+         traceparent = coalesce(m.traceparent, $9::text),
          message_id = coalesce(m.message_id, CASE WHEN array_position($5::text[], r.sprov) IS NOT NULL
                         THEN ($6::text[])[(array_position($5::text[], r.sprov) - 1) * $7 + r.rn] END)
     FROM routed r
    WHERE m.id = r.id %s
   RETURNING m.id::text, m.tenant_id::text, m.session_id::text, m.message_id, m.to_number, m.from_number,
             m.message_type, m.content, m.provider, m.attempts, m.created_at, m.claim_expires_at, m.seq,
-            r.recovered, r.old_provider
+            m.traceparent, r.recovered, r.old_provider
 )`
 
 // claimSelect adds, once per tenant of the batch (first row of each tenant),
@@ -135,7 +139,9 @@ type claimedRow struct {
 	// Seq is the row's insertion position (messages.seq): the order of a chat.
 	Seq          int64
 	ClaimExpires time.Time
-	Recovered    bool
+	// Traceparent is the row's trace context (W3C), "" when none.
+	Traceparent string
+	Recovered   bool
 	// OldProvider is the provider column before this claim (auto: the row
 	// was never routed, so never sent).
 	OldProvider zapbase.ProviderType
@@ -193,7 +199,7 @@ func (d *Dispatcher) claim(ctx context.Context, sql string, first any, n int) ([
 	// Custom plans: a generic plan of this statement is two orders of
 	// magnitude slower (it cannot see the batch size or the tenant).
 	rows, err := d.pool.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, first, d.cfg.Owner, d.cfg.LeaseHolder, d.cfg.ClaimTTL.Seconds(),
-		genTypes, genIDs, n, registered)
+		genTypes, genIDs, n, registered, tracing.TraceparentOrNil(ctx))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,15 +210,17 @@ func (d *Dispatcher) claim(ctx context.Context, sql string, first any, n int) ([
 		var (
 			r                                   claimedRow
 			sessionID, messageID, to, from, typ *string
+			traceparent                         *string
 			provider, oldProvider               string
 			rn                                  int64
 			tenantJSON                          []byte
 		)
 		if err := rows.Scan(&r.ID, &r.TenantID, &sessionID, &messageID, &to, &from, &typ, &r.Content,
-			&provider, &r.Attempts, &r.CreatedAt, &r.ClaimExpires, &r.Seq, &r.Recovered, &oldProvider, &rn, &tenantJSON); err != nil {
+			&provider, &r.Attempts, &r.CreatedAt, &r.ClaimExpires, &r.Seq, &traceparent, &r.Recovered, &oldProvider, &rn, &tenantJSON); err != nil {
 			return nil, nil, fmt.Errorf("scan claimed row: %w", err)
 		}
 		r.SessionID, r.MessageID, r.To, r.From = deref(sessionID), deref(messageID), deref(to), deref(from)
+		r.Traceparent = deref(traceparent)
 		r.Type, r.Provider = zapbase.MessageType(deref(typ)), zapbase.ProviderType(provider)
 		r.OldProvider = zapbase.ProviderType(oldProvider)
 		if tenantJSON != nil {

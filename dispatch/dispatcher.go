@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -39,6 +43,7 @@ type Dispatcher struct {
 	handoff  func(ctx context.Context, sessionID string, rowIDs []string)
 	log      *slog.Logger
 	obs      Observer
+	tracer   trace.Tracer
 	inflight atomic.Int64 // provider calls in progress
 	pacer    *pacer
 	waiters  *waiters
@@ -108,9 +113,13 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	tp := deps.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
 	return &Dispatcher{
 		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound,
-		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"), obs: obs,
+		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"), obs: obs, tracer: tp.Tracer(tracerName),
 		pacer: newPacer(), waiters: newWaiters(),
 		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
 		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),
@@ -341,9 +350,16 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 		}
 		n := min(d.cfg.ReconcileBatch, room)
 		d.claimMu.Lock()
-		rows, tenants, err := d.claim(ctx, scanSQL, n, 2*n)
+		// The scan's span is the origin of the rows it claims that have
+		// none (inserted while no change stream ran). An empty scan's span
+		// is never ended, so idle replicas export nothing every interval.
+		sctx, span := d.tracer.Start(ctx, spanReconcile)
+		rows, tenants, err := d.claim(sctx, scanSQL, n, 2*n)
 		if err != nil {
 			d.claimMu.Unlock()
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "claim failed")
+			span.End()
 			return fmt.Errorf("reconcile claim: %w", err)
 		}
 		if len(rows) > 0 {
@@ -360,9 +376,13 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 			if recovered > 0 {
 				d.log.Info("recovered expired claims", "rows", recovered)
 			}
+			span.SetAttributes(attribute.Int("zapbase.rows", len(rows)), attribute.Int("zapbase.recovered_rows", recovered))
 		}
-		d.admit(ctx, rows, tenants)
+		d.admit(sctx, rows, tenants)
 		d.claimMu.Unlock()
+		if len(rows) > 0 {
+			span.End()
+		}
 		if len(rows) < n {
 			return nil
 		}
@@ -386,6 +406,7 @@ func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[s
 	// transaction share created_at.
 	slices.SortStableFunc(rows, func(a, b claimedRow) int { return cmp.Compare(a.Seq, b.Seq) })
 	now := time.Now()
+	claimSpan := trace.SpanContextFromContext(ctx)
 	var (
 		jobs, toPrepare []*job
 		handoffs        = map[string][]string{}
@@ -393,6 +414,12 @@ func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[s
 	for _, r := range rows {
 		j, o, h := d.route(r, tenants[r.TenantID], now)
 		if o != nil {
+			_, span := d.startDispatch(claimSpan, r.Traceparent, rowAttrs(r)...)
+			traceOutcome(span, o)
+			if h != "" {
+				span.SetAttributes(attribute.String("zapbase.handed_over_to_session", h))
+			}
+			span.End()
 			if o.status == zapbase.StatusFailed {
 				d.obs.SendFailed(r.TenantID, string(r.Provider))
 				d.log.Info("message failed before sending", "tenant_id", r.TenantID, "message_row_id", r.ID,
@@ -405,6 +432,7 @@ func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[s
 			continue
 		}
 		d.obs.ProviderRouted(string(r.Provider), string(j.ptype))
+		j.claimSpan = claimSpan
 		jobs = append(jobs, j)
 		if j.prepare {
 			toPrepare = append(toPrepare, j)
@@ -539,13 +567,19 @@ func (d *Dispatcher) isDraining() bool {
 
 // process sends one job, or puts it back when it must not be sent now.
 func (d *Dispatcher) process(c *chat, j *job) {
+	_, span := d.startDispatch(j.claimSpan, j.traceparent, jobAttrs(j)...)
+	defer span.End()
+	emit := func(o *outcome) {
+		traceOutcome(span, o)
+		d.emit(o)
+	}
 	now := time.Now()
 	release := func(at time.Time) {
 		d.hold(c.key, at)
-		d.emit(releaseOutcome(j.id, at, "", ""))
+		emit(releaseOutcome(j.id, at, "", ""))
 	}
 	if d.isDraining() {
-		d.emit(releaseOutcome(j.id, now, "", ""))
+		emit(releaseOutcome(j.id, now, "", ""))
 		return
 	}
 	if until := d.heldUntil(c.key, now); !until.IsZero() {
@@ -563,20 +597,20 @@ func (d *Dispatcher) process(c *chat, j *job) {
 		case <-t.C:
 		case <-d.drainCh:
 			t.Stop()
-			d.emit(releaseOutcome(j.id, time.Now(), "", ""))
+			emit(releaseOutcome(j.id, time.Now(), "", ""))
 			return
 		}
 	}
 	if time.Now().Add(d.cfg.SendTimeout + claimMargin).After(j.claimExpires) {
 		// Too close to the claim deadline: another replica could take the
 		// row over while we send. Put it back instead.
-		d.emit(releaseOutcome(j.id, time.Now(), "", ""))
+		emit(releaseOutcome(j.id, time.Now(), "", ""))
 		return
 	}
 	select {
 	case d.sem <- struct{}{}:
 	case <-d.drainCh:
-		d.emit(releaseOutcome(j.id, time.Now(), "", ""))
+		emit(releaseOutcome(j.id, time.Now(), "", ""))
 		return
 	}
 	sctx, cancel := context.WithTimeout(d.sendCtx, d.cfg.SendTimeout)
@@ -584,11 +618,20 @@ func (d *Dispatcher) process(c *chat, j *job) {
 	d.smu.Lock()
 	d.observeQueue()
 	d.smu.Unlock()
-	res, err := j.provider.Send(sctx, providers.OutboundMessage{
+	pctx, pspan := d.tracer.Start(trace.ContextWithSpan(sctx, span), spanProviderSend,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attribute.String("zapbase.provider", string(j.ptype))))
+	res, err := j.provider.Send(pctx, providers.OutboundMessage{
 		RowID: j.id, TenantID: j.tenantID, SessionID: j.sessionID, From: j.from, To: j.to,
 		Type: j.msgType, Content: j.content, ProviderMessageID: j.messageID, Attempt: j.attempts,
 	})
 	cancel()
+	if err != nil {
+		pspan.RecordError(err)
+		pspan.SetStatus(codes.Error, ErrorClass(err))
+	} else if res.ProviderMessageID != "" {
+		pspan.SetAttributes(attribute.String("zapbase.provider_message_id", res.ProviderMessageID))
+	}
+	pspan.End()
 	d.inflight.Add(-1)
 	<-d.sem
 	if err != nil && !j.provider.Capabilities().CallerMessageIDs && isContextErr(err) && !classified(err) {
@@ -619,7 +662,7 @@ func (d *Dispatcher) process(c *chat, j *job) {
 		}
 		cancel()
 	}
-	d.emit(dec.out)
+	emit(dec.out)
 }
 
 func isContextErr(err error) bool {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // Events implements providers.EventSink over the database: receipts move
@@ -71,13 +72,14 @@ func (e *Events) Receipt(ctx context.Context, r providers.Receipt) error {
 
 const inboundSQL = `
 INSERT INTO public.messages (tenant_id, session_id, message_id, direction, from_number, to_number,
-  message_type, content, status, provider, metadata, created_at)
-VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, 'received', $8, $9, coalesce($10, now()))
+  message_type, content, status, provider, metadata, created_at, traceparent)
+VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, 'received', $8, $9, coalesce($10, now()), $11)
 ON CONFLICT (tenant_id, provider, direction, message_id) WHERE message_id IS NOT NULL DO NOTHING
 RETURNING id`
 
 // Inbound implements providers.EventSink. A redelivered message (same
-// provider id) is a no-op.
+// provider id) is a no-op. The row carries ctx's trace context (the webhook
+// or event that brought it), which the agent's turn continues.
 func (e *Events) Inbound(ctx context.Context, m providers.InboundMessage) error {
 	content, err := json.Marshal(m.Content)
 	if err != nil {
@@ -110,7 +112,8 @@ func (e *Events) Inbound(ctx context.Context, m providers.InboundMessage) error 
 	}
 	var id string
 	err = e.pool.QueryRow(ctx, inboundSQL, m.TenantID, nullIfEmpty(m.SessionID), nullIfEmpty(m.ProviderMessageID),
-		nullIfEmpty(m.From), nullIfEmpty(m.To), string(msgType), content, string(m.Provider), metaJSON, ts).Scan(&id)
+		nullIfEmpty(m.From), nullIfEmpty(m.To), string(msgType), content, string(m.Provider), metaJSON, ts,
+		tracing.TraceparentOrNil(ctx)).Scan(&id)
 	if err != nil {
 		if isNoRows(err) {
 			return nil // duplicate delivery

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
 )
@@ -26,6 +28,9 @@ type job struct {
 	prepare bool
 	// numberRate and tenantRate are the pacing limits (0: unlimited).
 	numberRate, tenantRate float64
+	// traceparent is the row's origin; claimSpan the span that claimed it.
+	traceparent string
+	claimSpan   trace.SpanContext
 }
 
 // chatKey orders sends: one chat is one session talking to one recipient.
@@ -81,6 +86,7 @@ func (d *Dispatcher) route(r claimedRow, t *tenantInfo, now time.Time) (j *job, 
 		id: r.ID, tenantID: r.TenantID, sessionID: s.ID, to: r.To, from: r.From,
 		msgType: r.Type, content: content, ptype: s.Provider, provider: p,
 		messageID: r.MessageID, attempts: r.Attempts, createdAt: r.CreatedAt, claimExpires: r.ClaimExpires, seq: r.Seq,
+		traceparent: r.Traceparent,
 	}
 	if j.from == "" && s.Phone != "" {
 		j.from = s.Phone

@@ -17,6 +17,9 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -76,8 +79,9 @@ type Status struct {
 // Listener consumes the logical replication stream of public.messages and
 // hands inserted row ids to a Handler. See the package documentation.
 type Listener struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	tracer trace.Tracer
 
 	mu      sync.Mutex
 	status  Status
@@ -97,6 +101,7 @@ func New(cfg Config) (*Listener, error) {
 	return &Listener{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "listener", "slot", cfg.SlotName),
+		tracer: cfg.TracerProvider.Tracer("github.com/zapbase/zapbase/listener"),
 		status: Status{Role: RoleStopped, SlotName: cfg.SlotName},
 		done:   make(chan struct{}),
 	}, nil
@@ -450,7 +455,20 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 	launch := func(b *batch) {
 		running = true
 		go func() {
-			handlerDone <- handlerResult{err: callHandler(handlerCtx, l.cfg.Handler, b.ids)}
+			// The batch's span is the origin of the rows it hands over that
+			// carry no trace context of their own (a supabase-js insert):
+			// their sends join this trace.
+			ctx, span := l.tracer.Start(handlerCtx, "zapbase.listener.batch",
+				trace.WithSpanKind(trace.SpanKindConsumer),
+				trace.WithAttributes(attribute.Int("zapbase.rows", len(b.ids)),
+					attribute.String("zapbase.lsn", b.ack.String()), attribute.String("zapbase.slot", l.cfg.SlotName)))
+			err := callHandler(ctx, l.cfg.Handler, b.ids)
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "handler failed")
+			}
+			span.End()
+			handlerDone <- handlerResult{err: err}
 		}()
 	}
 
