@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -184,6 +186,7 @@ type Runtime struct {
 	clock   Clock
 	metrics Observer
 	http    *http.Client
+	tracer  trace.Tracer
 
 	mu       sync.Mutex
 	timers   map[string]Timer
@@ -209,6 +212,7 @@ func NewRuntime(p RuntimeParams) *Runtime {
 		log:      p.Logger,
 		clock:    p.Clock,
 		metrics:  observerOrNop(p.Metrics),
+		tracer:   otel.GetTracerProvider().Tracer("github.com/zapbase/zapbase/ai"),
 		http:     p.HTTPClient,
 		timers:   map[string]Timer{},
 		running:  map[string]bool{},

@@ -10,10 +10,14 @@ import (
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // convRow is a conversation as a turn reads it.
@@ -40,6 +44,8 @@ type pendingRow struct {
 	CreatedAt time.Time
 	Provider  string
 	To        *string
+	// Traceparent is the trace context the inbound row arrived with.
+	Traceparent string
 }
 
 // ConversationContext is ai_conversations.context: a bounded verbatim
@@ -101,7 +107,7 @@ SELECT tenant_id, agent_id, session_id, contact, state, paused_until, context, c
 	res.TenantID = c.TenantID
 
 	rows, err := r.p.Pool.Query(ctx, `
-SELECT id, message_type, content, created_at, provider, to_number
+SELECT id, message_type, content, created_at, provider, to_number, coalesce(traceparent, '')
   FROM public.messages
  WHERE tenant_id = $1 AND conversation_id = $2 AND direction = 'inbound' AND NOT ai_processed
  ORDER BY created_at, id
@@ -111,7 +117,7 @@ SELECT id, message_type, content, created_at, provider, to_number
 	}
 	pending, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pendingRow, error) {
 		var p pendingRow
-		err := row.Scan(&p.ID, &p.Type, &p.Content, &p.CreatedAt, &p.Provider, &p.To)
+		err := row.Scan(&p.ID, &p.Type, &p.Content, &p.CreatedAt, &p.Provider, &p.To, &p.Traceparent)
 		return p, err
 	})
 	if err != nil {
@@ -127,6 +133,12 @@ SELECT id, message_type, content, created_at, provider, to_number
 	}
 	res.Handled = len(ids)
 	now := r.clock.Now()
+
+	// The turn continues the trace of the latest inbound message (the
+	// webhook or event that brought it), linked to the others'; the reply
+	// row carries the turn's context on to its send.
+	ctx, span := r.startTurnSpan(ctx, c, pending)
+	defer func() { endTurnSpan(span, res) }()
 
 	// The agent: the assigned one if active, else the tenant's default.
 	err = r.p.Pool.QueryRow(ctx, `
@@ -391,9 +403,10 @@ func (r *Runtime) commitReply(ctx context.Context, c convRow, cfg AgentConfig, f
 			"tokensIn": usage.InputTokens, "tokensOut": usage.OutputTokens}})
 		err = tx.QueryRow(ctx, `
 INSERT INTO public.messages (tenant_id, session_id, direction, from_number, to_number, message_type, content,
-  status, provider, agent_id, conversation_id, metadata)
-VALUES ($1, $2, 'outbound', $3, $4, 'text', $5, 'pending', $6, $7, $8, $9)
-RETURNING id`, c.TenantID, c.SessionID, last.To, c.Contact, content, last.Provider, c.ResolvedAgent, c.ID, meta).Scan(&replyID)
+  status, provider, agent_id, conversation_id, metadata, traceparent)
+VALUES ($1, $2, 'outbound', $3, $4, 'text', $5, 'pending', $6, $7, $8, $9, $10)
+RETURNING id`, c.TenantID, c.SessionID, last.To, c.Contact, content, last.Provider, c.ResolvedAgent, c.ID, meta,
+			tracing.TraceparentOrNil(ctx)).Scan(&replyID)
 		if err != nil {
 			return fmt.Errorf("insert reply: %w", err)
 		}
@@ -532,4 +545,30 @@ func containsKeyword(text string, keywords []string) bool {
 		}
 	}
 	return false
+}
+
+func (r *Runtime) startTurnSpan(ctx context.Context, c convRow, pending []pendingRow) (context.Context, trace.Span) {
+	last := pending[len(pending)-1]
+	ctx = tracing.ContextWithTraceparent(ctx, last.Traceparent)
+	var links []trace.Link
+	for _, p := range pending[:len(pending)-1] {
+		links = append(links, tracing.LinkTo(ctx, tracing.SpanContext(p.Traceparent))...)
+	}
+	return r.tracer.Start(ctx, "zapbase.ai.turn", trace.WithLinks(links...), trace.WithAttributes(
+		attribute.String("zapbase.tenant_id", c.TenantID),
+		attribute.String("zapbase.conversation_id", c.ID),
+		attribute.Int("zapbase.messages", len(pending))))
+}
+
+func endTurnSpan(span trace.Span, res TurnResult) {
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("zapbase.ai.outcome", string(res.Outcome)),
+			attribute.String("zapbase.agent_id", res.AgentID),
+			attribute.Int("zapbase.ai.tokens", res.Usage.Total()))
+		if res.Err != nil {
+			span.RecordError(res.Err)
+			span.SetStatus(codes.Error, string(res.Outcome))
+		}
+	}
+	span.End()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // Recipient pattern: international digits (optional +), or a WhatsApp JID
@@ -411,9 +412,9 @@ type replayed struct {
 
 const insertMessagesSQL = `
 INSERT INTO public.messages (id, tenant_id, session_id, direction, to_number, message_type, content, provider,
-  enable_ai, agent_id, metadata)
+  enable_ai, agent_id, metadata, traceparent)
 SELECT x.id, $1, x.session_id, 'outbound', x.to_number, x.message_type, x.content, x.provider,
-       x.enable_ai, x.agent_id, x.metadata
+       x.enable_ai, x.agent_id, x.metadata, $3
   FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, session_id uuid, to_number text, message_type text,
        content jsonb, provider text, enable_ai boolean, agent_id uuid, metadata jsonb)
 RETURNING id, status, provider, updated_at, to_number`
@@ -443,7 +444,9 @@ VALUES ($1, $2, $3) ON CONFLICT (tenant_id, key) DO NOTHING`, t.ID, idemKey, has
 		}
 	}
 	out := make([]SendResponse, 0, len(rows))
-	dbRows, err := tx.Query(ctx, insertMessagesSQL, t.ID, payload)
+	// The request's trace context goes on the rows: the send, whenever and
+	// wherever it happens, joins this request's trace.
+	dbRows, err := tx.Query(ctx, insertMessagesSQL, t.ID, payload, tracing.TraceparentOrNil(ctx))
 	if err != nil {
 		return nil, nil, s.insertProblem(err)
 	}

@@ -16,6 +16,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/zapbase/zapbase"
 )
 
@@ -23,7 +30,9 @@ import (
 // access log (request id, tenant, outcome). Only identity travels in
 // context, never clients or loggers.
 type reqInfo struct {
-	id       string
+	id string
+	// route is the ServeMux pattern that matched ("POST /api/v1/...").
+	route    string
 	tenantID string
 	actor    string
 	code     string
@@ -63,7 +72,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		ri := &reqInfo{id: id}
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), reqInfoKey{}, ri), RequestTimeout)
+		// A caller's W3C traceparent makes this request part of its trace.
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := s.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path),
+				attribute.String("zapbase.request_id", id)))
+		defer span.End()
+		ctx, cancel := context.WithTimeout(context.WithValue(ctx, reqInfoKey{}, ri), RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
@@ -87,10 +102,42 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if gz != nil {
 				gz.Close()
 			}
+			traceRequest(span, rec, ri)
 			s.accessLog(r, rec, ri, time.Since(start))
 		}()
 		next.ServeHTTP(out, r)
 	})
+}
+
+// traceRequest names the request's span after its route and records the
+// outcome (5xx is an error of ours; 4xx is the caller's).
+func traceRequest(span trace.Span, rec *statusRecorder, ri *reqInfo) {
+	if !span.IsRecording() {
+		return
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if ri.route != "" {
+		span.SetName(ri.route)
+		if _, path, ok := strings.Cut(ri.route, " "); ok {
+			span.SetAttributes(semconv.HTTPRoute(path))
+		}
+	}
+	span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+	if ri.tenantID != "" {
+		span.SetAttributes(attribute.String("zapbase.tenant_id", ri.tenantID))
+	}
+	if ri.code != "" {
+		span.SetAttributes(attribute.String("zapbase.error_code", ri.code))
+	}
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+		if ri.err != nil {
+			span.RecordError(ri.err)
+		}
+	}
 }
 
 func (s *Server) accessLog(r *http.Request, rec *statusRecorder, ri *reqInfo, d time.Duration) {
@@ -272,6 +319,9 @@ func problemMux(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
+			if ri := reqInfoFrom(r.Context()); ri != nil {
+				ri.route = pattern
+			}
 			mux.ServeHTTP(w, r)
 			return
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/dispatch"
@@ -94,6 +96,9 @@ type Params struct {
 	RegisterFuncs []func(*Router)
 	// Version is shown in the OpenAPI document.
 	Version string
+	// TracerProvider makes the request spans (nil: the global one, a no-op
+	// unless tracing is configured).
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP surface.
@@ -104,6 +109,7 @@ type Server struct {
 	v1      *huma.Group
 	mux     *http.ServeMux
 	handler http.Handler
+	tracer  trace.Tracer
 }
 
 // NewHandler returns the root HTTP handler.
@@ -123,8 +129,11 @@ func New(p Params) *Server {
 	if p.Version == "" {
 		p.Version = "1.0.0"
 	}
+	if p.TracerProvider == nil {
+		p.TracerProvider = otel.GetTracerProvider()
+	}
 	hookHumaErrors()
-	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux()}
+	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux(), tracer: p.TracerProvider.Tracer("github.com/zapbase/zapbase/api")}
 	s.api = humago.New(s.mux, s.humaConfig())
 	s.v1 = huma.NewGroup(s.api, Prefix)
 

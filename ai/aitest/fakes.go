@@ -35,6 +35,7 @@ type Server struct {
 	queue    []Reply
 	requests []map[string]any
 	paths    []string
+	traces   []string
 	Script   ScriptFunc
 }
 
@@ -60,6 +61,7 @@ func newServer(pathSuffix, authHeader string, def ScriptFunc) *Server {
 		s.mu.Lock()
 		s.requests = append(s.requests, req)
 		s.paths = append(s.paths, r.URL.Path)
+		s.traces = append(s.traces, r.Header.Get("traceparent"))
 		var rep Reply
 		if len(s.queue) > 0 {
 			rep, s.queue = s.queue[0], s.queue[1:]
@@ -101,6 +103,14 @@ func (s *Server) Paths() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.paths...)
+}
+
+// Traceparents returns the W3C traceparent header of each request received
+// so far ("" where none was sent).
+func (s *Server) Traceparents() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.traces...)
 }
 
 // Calls counts requests.

@@ -12,6 +12,10 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Inbox processing: claimed rows carry a lease (next_attempt_at pushed
@@ -61,19 +65,20 @@ WITH c AS (
 UPDATE wa.webhook_inbox i
    SET attempts = i.attempts + 1, next_attempt_at = now() + $3::interval
   FROM c WHERE i.id = c.id
-RETURNING i.id, i.payload, i.attempts`, InboxSource, DefaultInboxBatch, inboxLease.String())
+RETURNING i.id, i.payload, i.attempts, coalesce(i.traceparent, '')`, InboxSource, DefaultInboxBatch, inboxLease.String())
 	if err != nil {
 		return 0, fmt.Errorf("claim meta webhooks: %w", err)
 	}
 	type item struct {
-		id       int64
-		payload  []byte
-		attempts int
+		id          int64
+		payload     []byte
+		attempts    int
+		traceparent string
 	}
 	var items []item
 	for rows.Next() {
 		var it item
-		if err := rows.Scan(&it.id, &it.payload, &it.attempts); err != nil {
+		if err := rows.Scan(&it.id, &it.payload, &it.attempts, &it.traceparent); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("claim meta webhooks: %w", err)
 		}
@@ -84,7 +89,17 @@ RETURNING i.id, i.payload, i.attempts`, InboxSource, DefaultInboxBatch, inboxLea
 		return 0, fmt.Errorf("claim meta webhooks: %w", err)
 	}
 	for _, it := range items {
-		perr := p.processPayload(ctx, it.payload, it.attempts)
+		// Processing continues the webhook request's trace: the inbound rows
+		// it writes carry it on to the agent's reply and its send.
+		pctx, span := p.tracer.Start(tracing.ContextWithTraceparent(ctx, it.traceparent), "zapbase.meta.webhook.process",
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.Int64("zapbase.inbox_id", it.id), attribute.Int("zapbase.attempt", it.attempts)))
+		perr := p.processPayload(pctx, it.payload, it.attempts)
+		if perr != nil {
+			span.RecordError(perr)
+			span.SetStatus(codes.Error, "processing failed")
+		}
+		span.End()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if perr == nil {
 			_, err = p.store.pool.Exec(wctx, `UPDATE wa.webhook_inbox SET processed_at = now(), last_error = NULL WHERE id = $1`, it.id)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // inboxWriter group-commits webhook inbox rows: concurrent requests join a
@@ -28,7 +30,9 @@ type inboxItem struct {
 	tenant *string
 	key    string
 	body   []byte
-	done   chan error
+	// traceparent is the webhook request's trace context (nil: tracing off).
+	traceparent *string
+	done        chan error
 }
 
 const (
@@ -43,7 +47,7 @@ func newInboxWriter(pool *pgxpool.Pool) *inboxWriter {
 
 // insert stores one row (idempotent on key) and returns once it is durable.
 func (w *inboxWriter) insert(ctx context.Context, tenant *string, key string, body []byte) error {
-	it := &inboxItem{tenant: tenant, key: key, body: body, done: make(chan error, 1)}
+	it := &inboxItem{tenant: tenant, key: key, body: body, traceparent: tracing.TraceparentOrNil(ctx), done: make(chan error, 1)}
 	w.mu.Lock()
 	w.pending = append(w.pending, it)
 	leader := w.flushing < w.maxFlushers
@@ -89,13 +93,14 @@ func (w *inboxWriter) write(ctx context.Context, batch []*inboxItem) error {
 	tenants := make([]*string, len(batch))
 	keys := make([]string, len(batch))
 	bodies := make([][]byte, len(batch))
+	traces := make([]*string, len(batch))
 	for i, it := range batch {
-		tenants[i], keys[i], bodies[i] = it.tenant, it.key, it.body
+		tenants[i], keys[i], bodies[i], traces[i] = it.tenant, it.key, it.body, it.traceparent
 	}
 	_, err := w.pool.Exec(ctx, `
-INSERT INTO wa.webhook_inbox (source, tenant_id, dedupe_key, payload)
-SELECT $1, t, k, p FROM unnest($2::uuid[], $3::text[], $4::bytea[]) AS u(t, k, p)
-ON CONFLICT (source, dedupe_key) DO NOTHING`, InboxSource, tenants, keys, bodies)
+INSERT INTO wa.webhook_inbox (source, tenant_id, dedupe_key, payload, traceparent)
+SELECT $1, t, k, p, tp FROM unnest($2::uuid[], $3::text[], $4::bytea[], $5::text[]) AS u(t, k, p, tp)
+ON CONFLICT (source, dedupe_key) DO NOTHING`, InboxSource, tenants, keys, bodies, traces)
 	if err != nil {
 		return fmt.Errorf("write webhook inbox: %w", err)
 	}

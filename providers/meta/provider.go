@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -71,6 +73,7 @@ type Provider struct {
 	params Params
 	routes *routeCache
 	inbox  *inboxWriter
+	tracer trace.Tracer
 
 	// base lives from New to Stop: background verifications and the inbox
 	// processor run under it.
@@ -129,6 +132,7 @@ func New(p Params) (*Provider, error) {
 		cancel:   cancel,
 		verifies: map[string]*verifyJob{},
 		wake:     make(chan struct{}, 1),
+		tracer:   otel.GetTracerProvider().Tracer("github.com/zapbase/zapbase/providers/meta"),
 	}
 	pr.routes = newRouteCache(p.RouteCacheTTL, pr.store)
 	pr.inbox = newInboxWriter(p.Pool)

@@ -12,6 +12,10 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -45,12 +49,20 @@ func (s *session) persistInbound(parent context.Context, e *events.Message) {
 		return
 	}
 	m.TenantID, m.SessionID, m.To = s.tenantID, s.id, s.phone
+	// The inbound message starts a trace that the agent's turn and its
+	// reply's send continue (the row carries it).
+	ctx, span := tracer.Start(ctx, "zapbase.whatsmeow.inbound", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("zapbase.tenant_id", s.tenantID), attribute.String("zapbase.session_id", s.id),
+			attribute.String("zapbase.message.type", string(m.Type))))
+	defer span.End()
 	c := s.currentClient()
 	s.resolveIdentity(ctx, c, e, &m)
 	if media != nil {
 		s.storeMedia(ctx, c, &m, media)
 	}
 	if err := s.p.cfg.Sink.Inbound(ctx, m); err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "persist failed")
 		s.log.Error("persist inbound message", "message_id", m.ProviderMessageID, "error", err)
 	}
 }
@@ -293,3 +305,5 @@ func mustJSON(v any) json.RawMessage {
 	}
 	return b
 }
+
+var tracer = otel.Tracer("github.com/zapbase/zapbase/providers/whatsmeow")
