@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +23,7 @@ import (
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/supabase"
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // component is the shared lifecycle of long-running parts: Start fails fast
@@ -56,6 +58,7 @@ type Main struct {
 	verifier     *supabase.Verifier
 
 	metrics  *metrics.Metrics
+	tracing  *tracing.Tracing
 	agents   *ai.Runtime
 	listener *listener.Listener
 	// closers run after components stopped (stores, simulators).
@@ -67,7 +70,7 @@ type Main struct {
 
 // NewMain prepares a Main from a validated configuration.
 func NewMain(cfg Config) *Main {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	return &Main{cfg: cfg, log: log}
 }
 
@@ -82,7 +85,17 @@ func (m *Main) Addr() string {
 // Run migrates the database, starts every component and serves HTTP. It
 // returns once the service is up.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("starting zapbase", "instance_id", m.cfg.InstanceID)
+	m.log.Info("starting zapbase", "instance_id", m.cfg.InstanceID, "version", buildVersion())
+	tcfg := m.cfg.Tracing
+	tcfg.InstanceID, tcfg.ServiceVersion = m.cfg.InstanceID, buildVersion()
+	tr, err := tracing.Setup(ctx, tcfg)
+	if err != nil {
+		return err
+	}
+	m.tracing = tr
+	if tr.Enabled() {
+		m.log.Info("tracing enabled", "protocol", tr.Protocol())
+	}
 	if err := migrations.Up(m.cfg.DatabaseURL); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -232,6 +245,12 @@ func (m *Main) Close() error {
 	if m.pool != nil {
 		m.pool.Close()
 	}
+	if m.tracing != nil {
+		// Last: the spans of the drain above are exported too.
+		if err := m.tracing.Shutdown(context.Background()); err != nil {
+			m.log.Warn("flush traces", "error", err)
+		}
+	}
 	m.log.Info("zapbase stopped")
 	return errors.Join(errs...)
 }
@@ -254,4 +273,13 @@ func migrateCmd(ctx context.Context) error {
 	}
 	fmt.Println("migrações aplicadas")
 	return nil
+}
+
+// buildVersion is the module version the binary was built from ("devel"
+// for a local build).
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // Config is the whole process configuration, read once from the environment
@@ -55,9 +56,12 @@ type Config struct {
 	GeminiBaseURL         string        // GEMINI_BASE_URL
 	OpenAIAPIKey          string        // OPENAI_API_KEY
 	OpenAIBaseURL         string        // OPENAI_BASE_URL
-	OTLPEndpoint          string        // OTEL_EXPORTER_OTLP_ENDPOINT
-	MetricsTenantLabel    bool          // ZAPBASE_METRICS_TENANT_LABEL (default true)
-	AI                    AIConfig      // ZAPBASE_AI_* (agent runtime)
+	// Tracing: on when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT)
+	// is set, unless OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none;
+	// protocol from OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL.
+	Tracing            tracing.Config
+	MetricsTenantLabel bool     // ZAPBASE_METRICS_TENANT_LABEL (default true)
+	AI                 AIConfig // ZAPBASE_AI_* (agent runtime)
 }
 
 // AIConfig tunes the agent runtime (ZAPBASE_AI_*); zero values take the
@@ -271,7 +275,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.PublicURL = urlVar("ZAPBASE_PUBLIC_URL", "http", "https")
 	c.GeminiBaseURL = urlVar("GEMINI_BASE_URL", "http", "https")
 	c.OpenAIBaseURL = urlVar("OPENAI_BASE_URL", "http", "https")
-	c.OTLPEndpoint = urlVar("OTEL_EXPORTER_OTLP_ENDPOINT", "http", "https")
+	c.Tracing = tracingConfig(get, urlVar, fail)
 	c.MetricsTenantLabel = boolean("ZAPBASE_METRICS_TENANT_LABEL", true)
 	integer := func(k string, def int64) int64 {
 		v := get(k)
@@ -317,4 +321,41 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// tracingConfig reads the standard OpenTelemetry variables that decide
+// whether and how spans are exported; the exporter reads the rest
+// (headers, timeout, compression, certificates) itself.
+func tracingConfig(get func(string) string, urlVar func(k string, schemes ...string) string, fail func(k, msg string)) tracing.Config {
+	endpoint := urlVar("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http", "https")
+	if endpoint == "" {
+		endpoint = urlVar("OTEL_EXPORTER_OTLP_ENDPOINT", "http", "https")
+	}
+	cfg := tracing.Config{Enabled: endpoint != ""}
+	switch v := strings.ToLower(get("OTEL_SDK_DISABLED")); v {
+	case "", "false":
+	case "true":
+		cfg.Enabled = false
+	default:
+		fail("OTEL_SDK_DISABLED", "use true ou false")
+	}
+	switch v := strings.ToLower(get("OTEL_TRACES_EXPORTER")); v {
+	case "", "otlp":
+	case "none":
+		cfg.Enabled = false
+	default:
+		fail("OTEL_TRACES_EXPORTER", "o zapbase exporta traces apenas por OTLP; use otlp ou none")
+	}
+	key := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	proto := get(key)
+	if proto == "" {
+		key, proto = "OTEL_EXPORTER_OTLP_PROTOCOL", get("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	switch proto {
+	case "", tracing.ProtocolHTTP, tracing.ProtocolGRPC:
+		cfg.Protocol = proto
+	default:
+		fail(key, "use http/protobuf (porta 4318) ou grpc (porta 4317); http/json não é suportado")
+	}
+	return cfg
 }

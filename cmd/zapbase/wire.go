@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
@@ -21,6 +22,7 @@ import (
 	"github.com/zapbase/zapbase/providers/whatsmeow"
 	"github.com/zapbase/zapbase/providers/whatsmeow/whatsmeowfake"
 	"github.com/zapbase/zapbase/supabase"
+	"github.com/zapbase/zapbase/tracing"
 )
 
 // mediaStore picks Supabase Storage when configured, else a local directory.
@@ -72,7 +74,8 @@ func (m *Main) wire(ctx context.Context) error {
 		Pool:   m.pool,
 		Box:    m.box,
 		Events: events,
-		Client: meta.ClientConfig{BaseURL: m.cfg.MetaGraphURL, APIVersion: m.cfg.MetaAPIVersion},
+		Client: meta.ClientConfig{BaseURL: m.cfg.MetaGraphURL, APIVersion: m.cfg.MetaAPIVersion,
+			HTTPClient: m.httpClient(meta.DefaultTimeout, false)},
 		Media:  pm,
 		Logger: log,
 	})
@@ -136,11 +139,12 @@ func (m *Main) wire(ctx context.Context) error {
 	}
 
 	rt := ai.NewRuntime(ai.RuntimeParams{
-		Pool:     m.pool,
-		Box:      m.box,
-		Logger:   log,
-		Config:   m.aiRuntimeConfig(),
-		Backends: backends.Factories(nil),
+		Pool:       m.pool,
+		Box:        m.box,
+		Logger:     log,
+		Config:     m.aiRuntimeConfig(),
+		Backends:   backends.Factories(m.httpClient(0, false)),
+		HTTPClient: m.httpClient(0, true),
 		GlobalModels: backends.Global(backends.Config{
 			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL, GeminiModel: m.cfg.AI.GeminiModel,
 			OpenAIAPIKey: m.cfg.OpenAIAPIKey, OpenAIBaseURL: m.cfg.OpenAIBaseURL, OpenAIModel: m.cfg.AI.OpenAIModel,
@@ -313,4 +317,14 @@ func (m *Main) instrument(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// httpClient is the client of outbound calls: with tracing on, each call is
+// a span of the caller's trace (propagated only to the tenant's own
+// endpoints); nil keeps each package's default when tracing is off.
+func (m *Main) httpClient(timeout time.Duration, propagate bool) *http.Client {
+	if m.tracing == nil || !m.tracing.Enabled() {
+		return nil
+	}
+	return &http.Client{Timeout: timeout, Transport: tracing.Transport(nil, propagate)}
 }
