@@ -112,6 +112,9 @@ func (m *Main) wire(ctx context.Context) error {
 			ConnectTimeout: m.cfg.WhatsAppConnectWait,
 			OnPairingFunc:  onPairing,
 			Logger:         log,
+			OnLocalSessionsFunc: func(n int) {
+				mt.SetLocalSessions(string(zapbase.ProviderBaileys), n)
+			},
 			OnWakeFunc: func(sessionID string) {
 				if disp != nil {
 					_ = disp.Resync(context.Background())
