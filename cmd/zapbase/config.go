@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zapbase/zapbase/retention"
 	"github.com/zapbase/zapbase/secret"
 )
 
@@ -16,49 +17,67 @@ import (
 // at start and immutable afterwards. Every variable is documented in the
 // README's configuration table.
 type Config struct {
-	DatabaseURL           string        // DATABASE_URL (required)
-	DBMaxConns            int32         // ZAPBASE_DB_MAX_CONNS (pool size; default 20)
-	ReplicationURL        string        // DATABASE_REPLICATION_URL (default DATABASE_URL; must be the direct connection)
-	HTTPAddr              string        // ZAPBASE_HTTP_ADDR (default 127.0.0.1:8080 in dev, :8080 otherwise)
-	InstanceID            string        // ZAPBASE_INSTANCE_ID (default hostname-pid)
-	LogLevel              slog.Level    // ZAPBASE_LOG_LEVEL (debug|info|warn|error)
-	EncryptionKey         []byte        // ZAPBASE_ENCRYPTION_KEY (required; 32 bytes base64/hex)
-	OldEncryptionKeys     [][]byte      // ZAPBASE_ENCRYPTION_OLD_KEYS (comma-separated, for rotation)
-	SupabaseURL           string        // SUPABASE_URL (JWKS, Storage)
-	JWTSecret             string        // SUPABASE_JWT_SECRET (legacy HS256)
-	JWTIssuer             string        // SUPABASE_JWT_ISSUER (default SUPABASE_URL + /auth/v1)
-	JWTAudience           string        // SUPABASE_JWT_AUDIENCE (default authenticated)
-	SupabaseServiceKey    string        // SUPABASE_SERVICE_KEY (Storage)
-	StorageBucket         string        // ZAPBASE_STORAGE_BUCKET (default whatsapp-media)
-	MediaDir              string        // ZAPBASE_MEDIA_DIR (local media store when Storage is not configured)
-	AdminToken            string        // ZAPBASE_ADMIN_TOKEN (service credential for /api/v1/admin)
-	SupabaseWebhookSecret string        // ZAPBASE_SUPABASE_WEBHOOK_SECRET
-	PublicURL             string        // ZAPBASE_PUBLIC_URL (for callback URLs shown to users)
-	Listener              bool          // ZAPBASE_LISTENER (default true)
-	SlotName              string        // ZAPBASE_SLOT_NAME (default zapbase)
-	Publication           string        // ZAPBASE_PUBLICATION (default zapbase_messages)
-	SendWait              time.Duration // ZAPBASE_SEND_WAIT (default 5s)
-	ShutdownTimeout       time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
-	ClaimTTL              time.Duration // ZAPBASE_DISPATCH_CLAIM_TTL (0: dispatch default, 2m; crash recovery delay)
-	SendTimeout           time.Duration // ZAPBASE_DISPATCH_SEND_TIMEOUT (0: dispatch default, 30s; must stay 5s below the claim TTL)
-	WhatsAppWeb           bool          // ZAPBASE_WHATSAPP_WEB (enable the WhatsApp Web provider; default true)
-	WhatsAppLeaseTTL      time.Duration // ZAPBASE_WHATSAPP_LEASE_TTL (session lease TTL; default 15s; takeover after a crash within TTL + TTL/3)
-	WhatsAppConnectWait   time.Duration // ZAPBASE_WHATSAPP_CONNECT_TIMEOUT (give up a WhatsApp Web connection attempt; default 20s)
-	TestWhatsmeowFake     bool          // ZAPBASE_TEST_WHATSMEOW_FAKE (tests only: offline fake WhatsApp Web client)
-	Sandbox               bool          // ZAPBASE_SANDBOX (enable the sandbox provider)
-	SandboxDelay          time.Duration // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
-	SandboxSendLog        string        // ZAPBASE_SANDBOX_SEND_LOG (file recording every sandbox send; tests and benchmarks)
-	SandboxReceipts       bool          // ZAPBASE_SANDBOX_RECEIPTS (simulate delivered/read receipts; default true)
-	MetaGraphURL          string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
-	MetaAPIVersion        string        // ZAPBASE_META_API_VERSION (default v23.0)
-	GeminiAPIKey          string        // GEMINI_API_KEY
-	GeminiBaseURL         string        // GEMINI_BASE_URL
-	OpenAIAPIKey          string        // OPENAI_API_KEY
-	OpenAIBaseURL         string        // OPENAI_BASE_URL
-	OTLPEndpoint          string        // OTEL_EXPORTER_OTLP_ENDPOINT
-	MetricsTenantLabel    bool          // ZAPBASE_METRICS_TENANT_LABEL (default true)
-	AI                    AIConfig      // ZAPBASE_AI_* (agent runtime)
+	DatabaseURL           string          // DATABASE_URL (required)
+	DBMaxConns            int32           // ZAPBASE_DB_MAX_CONNS (pool size; default 20)
+	ReplicationURL        string          // DATABASE_REPLICATION_URL (default DATABASE_URL; must be the direct connection)
+	HTTPAddr              string          // ZAPBASE_HTTP_ADDR (default 127.0.0.1:8080 in dev, :8080 otherwise)
+	InstanceID            string          // ZAPBASE_INSTANCE_ID (default hostname-pid)
+	LogLevel              slog.Level      // ZAPBASE_LOG_LEVEL (debug|info|warn|error)
+	EncryptionKey         []byte          // ZAPBASE_ENCRYPTION_KEY (required; 32 bytes base64/hex)
+	OldEncryptionKeys     [][]byte        // ZAPBASE_ENCRYPTION_OLD_KEYS (comma-separated, for rotation)
+	SupabaseURL           string          // SUPABASE_URL (JWKS, Storage)
+	JWTSecret             string          // SUPABASE_JWT_SECRET (legacy HS256)
+	JWTIssuer             string          // SUPABASE_JWT_ISSUER (default SUPABASE_URL + /auth/v1)
+	JWTAudience           string          // SUPABASE_JWT_AUDIENCE (default authenticated)
+	SupabaseServiceKey    string          // SUPABASE_SERVICE_KEY (Storage)
+	StorageBucket         string          // ZAPBASE_STORAGE_BUCKET (default whatsapp-media)
+	MediaDir              string          // ZAPBASE_MEDIA_DIR (local media store when Storage is not configured)
+	AdminToken            string          // ZAPBASE_ADMIN_TOKEN (service credential for /api/v1/admin)
+	SupabaseWebhookSecret string          // ZAPBASE_SUPABASE_WEBHOOK_SECRET
+	PublicURL             string          // ZAPBASE_PUBLIC_URL (for callback URLs shown to users)
+	Listener              bool            // ZAPBASE_LISTENER (default true)
+	SlotName              string          // ZAPBASE_SLOT_NAME (default zapbase)
+	Publication           string          // ZAPBASE_PUBLICATION (default zapbase_messages)
+	SendWait              time.Duration   // ZAPBASE_SEND_WAIT (default 5s)
+	ShutdownTimeout       time.Duration   // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
+	ClaimTTL              time.Duration   // ZAPBASE_DISPATCH_CLAIM_TTL (0: dispatch default, 2m; crash recovery delay)
+	SendTimeout           time.Duration   // ZAPBASE_DISPATCH_SEND_TIMEOUT (0: dispatch default, 30s; must stay 5s below the claim TTL)
+	WhatsAppWeb           bool            // ZAPBASE_WHATSAPP_WEB (enable the WhatsApp Web provider; default true)
+	WhatsAppLeaseTTL      time.Duration   // ZAPBASE_WHATSAPP_LEASE_TTL (session lease TTL; default 15s; takeover after a crash within TTL + TTL/3)
+	WhatsAppConnectWait   time.Duration   // ZAPBASE_WHATSAPP_CONNECT_TIMEOUT (give up a WhatsApp Web connection attempt; default 20s)
+	TestWhatsmeowFake     bool            // ZAPBASE_TEST_WHATSMEOW_FAKE (tests only: offline fake WhatsApp Web client)
+	Sandbox               bool            // ZAPBASE_SANDBOX (enable the sandbox provider)
+	SandboxDelay          time.Duration   // ZAPBASE_SANDBOX_RECEIPT_DELAY (default 300ms)
+	SandboxSendLog        string          // ZAPBASE_SANDBOX_SEND_LOG (file recording every sandbox send; tests and benchmarks)
+	SandboxReceipts       bool            // ZAPBASE_SANDBOX_RECEIPTS (simulate delivered/read receipts; default true)
+	MetaGraphURL          string          // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
+	MetaAPIVersion        string          // ZAPBASE_META_API_VERSION (default v23.0)
+	GeminiAPIKey          string          // GEMINI_API_KEY
+	GeminiBaseURL         string          // GEMINI_BASE_URL
+	OpenAIAPIKey          string          // OPENAI_API_KEY
+	OpenAIBaseURL         string          // OPENAI_BASE_URL
+	OTLPEndpoint          string          // OTEL_EXPORTER_OTLP_ENDPOINT
+	MetricsTenantLabel    bool            // ZAPBASE_METRICS_TENANT_LABEL (default true)
+	AI                    AIConfig        // ZAPBASE_AI_* (agent runtime)
+	Retention             RetentionConfig // ZAPBASE_RETENTION_* (janitor of internal tables)
 }
+
+// RetentionConfig says how long internal rows are kept
+// (ZAPBASE_RETENTION_*); 0 keeps them forever. Values are Go durations
+// (36h) or days (7d); "keep" means forever.
+type RetentionConfig struct {
+	Idempotency  time.Duration // ZAPBASE_RETENTION_IDEMPOTENCY (Idempotency-Key answers; default 48h, minimum 24h)
+	WebhookInbox time.Duration // ZAPBASE_RETENTION_WEBHOOK_INBOX (processed webhook deliveries; default 7d, minimum 1h)
+	AuditLog     time.Duration // ZAPBASE_RETENTION_AUDIT_LOG (wa.audit_log; default keep)
+	Interval     time.Duration // ZAPBASE_RETENTION_INTERVAL (between janitor runs; default 1h, minimum 1m)
+}
+
+// Minimum retentions: an Idempotency-Key must replay for at least a day (a
+// client retrying after an outage must not send twice).
+const (
+	minRetentionIdempotency  = 24 * time.Hour
+	minRetentionWebhookInbox = time.Hour
+)
 
 // AIConfig tunes the agent runtime (ZAPBASE_AI_*); zero values take the
 // runtime's defaults.
@@ -307,7 +326,56 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	if c.AI.ScanInterval < time.Second {
 		fail("ZAPBASE_AI_SCAN_INTERVAL", "mínimo de 1s")
 	}
+	// keepFor parses a retention: a duration, Nd (days), or keep/0.
+	keepFor := func(k string, def, minimum time.Duration) time.Duration {
+		v := strings.ToLower(get(k))
+		if v == "" {
+			return def
+		}
+		if v == "keep" || v == "0" {
+			return 0
+		}
+		d, err := parseRetention(v)
+		if err != nil || d <= 0 {
+			fail(k, "use uma duração (por exemplo 48h ou 7d) ou keep para guardar para sempre")
+			return def
+		}
+		if d < minimum {
+			fail(k, "mínimo de "+formatRetention(minimum))
+			return def
+		}
+		return d
+	}
+	c.Retention = RetentionConfig{
+		Idempotency:  keepFor("ZAPBASE_RETENTION_IDEMPOTENCY", retention.DefaultIdempotency, minRetentionIdempotency),
+		WebhookInbox: keepFor("ZAPBASE_RETENTION_WEBHOOK_INBOX", retention.DefaultWebhookInbox, minRetentionWebhookInbox),
+		AuditLog:     keepFor("ZAPBASE_RETENTION_AUDIT_LOG", 0, time.Hour),
+		Interval:     dur("ZAPBASE_RETENTION_INTERVAL", retention.DefaultInterval),
+	}
+	if c.Retention.Interval < time.Minute {
+		fail("ZAPBASE_RETENTION_INTERVAL", "mínimo de 1m")
+	}
 	return c, errors.Join(errs...)
+}
+
+// parseRetention reads a Go duration or a whole number of days ("7d").
+func parseRetention(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 || days > 36500 {
+			return 0, fmt.Errorf("invalid days %q", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// formatRetention writes whole days as Nd, anything else as a duration.
+func formatRetention(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 func contains(list []string, s string) bool {
