@@ -81,6 +81,9 @@ var (
 	defWebhooks = Definition{"zapbase_webhooks_received_total", KindCounter, SourceEvent,
 		"Webhook deliveries received, by source (meta, supabase) and result (accepted, duplicate, rejected).",
 		[]string{"source", "result"}}
+	defRetentionPruned = Definition{"zapbase_retention_pruned_rows_total", KindCounter, SourceEvent,
+		"Rows deleted by the retention janitor, by table (idempotency_keys, webhook_inbox, audit_log, lease_holders). Only the replica holding the janitor lock prunes.",
+		[]string{"table"}}
 	defAIRequests = Definition{"zapbase_ai_requests_total", KindCounter, SourceEvent,
 		"AI model calls (one step of an agent turn) by tenant, backend and result (ok, or the error kind: rate_limited, unavailable, auth, invalid, blocked).",
 		[]string{LabelTenant, "backend", "result"}}
@@ -156,7 +159,7 @@ func Catalog() []Definition {
 	return []Definition{
 		defSends, defSendLatency, defRetries, defRouted, defQueueDepth, defInFlight,
 		defWakeups, defReconcile, defListenerLag, defListenerState, defLocalSessions,
-		defWebhooks, defAIRequests, defAIModelLatency, defAITokens, defAIResponse, defAITurns, defAIToolCalls,
+		defWebhooks, defRetentionPruned, defAIRequests, defAIModelLatency, defAITokens, defAIResponse, defAITurns, defAIToolCalls,
 		defSessions, defTenantInfo, defOutstanding, defOldestPending, defExpiredClaims,
 		defInboxBacklog, defInboxOldest, defSlotExists, defSlotActive, defSlotLag,
 		defSlotRetained, defSlotSafe, defSlotWALStatus, defScrapeSuccess, defScrapeDuration,

@@ -51,6 +51,10 @@
 //	SetLocalSessions(provider, n)                sessions this replica drives (leases held)
 //	WebhookReceived(WebhookMeta|WebhookSupabase, WebhookAccepted|WebhookDuplicate|WebhookRejected)
 //
+// Retention janitor:
+//
+//	RetentionPruned(RetentionIdempotencyKeys|RetentionWebhookInbox|RetentionAuditLog|RetentionLeaseHolders, rows)
+//
 // AI:
 //
 //	AIResponse(tenant, "gemini"|"openai", AIResultOK|AIResultError|AIResultTimeout, duration)

@@ -75,6 +75,15 @@ const (
 	WebhookRejected  = "rejected"
 )
 
+// Retention tables (label table of zapbase_retention_pruned_rows_total), the
+// same strings as retention.Table*.
+const (
+	RetentionIdempotencyKeys = "idempotency_keys"
+	RetentionWebhookInbox    = "webhook_inbox"
+	RetentionAuditLog        = "audit_log"
+	RetentionLeaseHolders    = "lease_holders"
+)
+
 // AI results (label result of zapbase_ai_requests_total and
 // zapbase_ai_tool_calls_total; a failed model call reports its error kind,
 // the same strings as ai.ErrKind*) and token kinds.
@@ -100,13 +109,15 @@ var (
 	allowedResults   = []string{ResultSent, ResultFailed, ResultRetry, ResultAmbiguous}
 	allowedClasses   = []string{ClassRetryable, ClassRateLimited, ClassSessionUnavailable,
 		ClassAuthLost, ClassAmbiguous, ClassPermanent, ClassUnknown}
-	allowedWakeups        = []string{WakeListener, WakeWebhook, WakeReconcile}
-	allowedReconcileKinds = []string{ReconcilePending, ReconcileSending, ReconcileInbox}
-	listenerStates        = []string{ListenerLeader, ListenerStandby, ListenerConnecting, ListenerStopped}
-	allowedWebhookSources = []string{WebhookMeta, WebhookSupabase}
-	allowedWebhookResults = []string{WebhookAccepted, WebhookDuplicate, WebhookRejected}
-	allowedAIBackends     = []string{"gemini", "openai", "local"}
-	allowedAIResults      = []string{AIResultOK, AIResultError, AIResultTimeout, AIResultRateLimited,
+	allowedWakeups         = []string{WakeListener, WakeWebhook, WakeReconcile}
+	allowedReconcileKinds  = []string{ReconcilePending, ReconcileSending, ReconcileInbox}
+	listenerStates         = []string{ListenerLeader, ListenerStandby, ListenerConnecting, ListenerStopped}
+	allowedWebhookSources  = []string{WebhookMeta, WebhookSupabase}
+	allowedWebhookResults  = []string{WebhookAccepted, WebhookDuplicate, WebhookRejected}
+	allowedRetentionTables = []string{RetentionIdempotencyKeys, RetentionWebhookInbox, RetentionAuditLog,
+		RetentionLeaseHolders}
+	allowedAIBackends = []string{"gemini", "openai", "local"}
+	allowedAIResults  = []string{AIResultOK, AIResultError, AIResultTimeout, AIResultRateLimited,
 		AIResultUnavailable, AIResultAuth, AIResultInvalid, AIResultBlocked}
 	allowedToolResults = []string{AIResultOK, AIResultError}
 	// allowedAITurnOutcomes are the ai.Outcome* strings.
@@ -166,6 +177,7 @@ type Metrics struct {
 	listenerState *prometheus.GaugeVec
 	localSessions *prometheus.GaugeVec
 	webhooks      *prometheus.CounterVec
+	pruned        *prometheus.CounterVec
 	aiRequests    *prometheus.CounterVec
 	aiLatency     *prometheus.HistogramVec
 	aiTokens      *prometheus.CounterVec
@@ -225,6 +237,7 @@ func New(opts Options) *Metrics {
 	reg.MustRegister(listenerCollector{m})
 	m.localSessions = gaugeVec(defLocalSessions)
 	m.webhooks = counter(defWebhooks)
+	m.pruned = counter(defRetentionPruned)
 	m.aiRequests = counter(defAIRequests)
 	m.aiLatency = histogram(defAIModelLatency, aiLatencyBuckets)
 	m.aiTokens = counter(defAITokens)
@@ -466,6 +479,15 @@ func (m *Metrics) WebhookReceived(source, result string) {
 		return
 	}
 	m.webhooks.WithLabelValues(bound(source, allowedWebhookSources), bound(result, allowedWebhookResults)).Inc()
+}
+
+// RetentionPruned counts rows the retention janitor deleted from table
+// (Retention* constants).
+func (m *Metrics) RetentionPruned(table string, rows int) {
+	if m == nil || rows <= 0 {
+		return
+	}
+	m.pruned.WithLabelValues(bound(table, allowedRetentionTables)).Add(float64(rows))
 }
 
 // AIModelCall records one AI model call (one step of an agent turn):

@@ -355,6 +355,7 @@ func TestCatalogMatchesRegistry(t *testing.T) {
 	m.SetListenerState(metrics.ListenerLeader)
 	m.SetLocalSessions("sandbox", 1)
 	m.WebhookReceived(metrics.WebhookSupabase, metrics.WebhookAccepted)
+	m.RetentionPruned(metrics.RetentionWebhookInbox, 1)
 	m.AIModelCall("t", "gemini", metrics.AIResultOK, time.Second)
 	m.AITokens("t", "a", "gemini", 1, 1)
 	m.AITurn("t", "a", "replied")

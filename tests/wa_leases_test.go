@@ -150,8 +150,35 @@ VALUES ($1, $2, 'baileys', $3, 'disconnected') RETURNING id::text`, tenant, phon
 		}
 	}
 
+	// waitLocalSessions waits until every live process's
+	// zapbase_local_sessions{provider="baileys"} equals the leases it holds,
+	// and they add up to every session.
+	waitLocalSessions := func(live []string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			owners := leaseOwners()
+			total, ok := 0.0, true
+			got := map[string]float64{}
+			for _, name := range live {
+				v, found := metricSum(scrape(t, procs[name].BaseURL()), "zapbase_local_sessions", `provider="baileys"`)
+				got[name] = v
+				total += v
+				ok = ok && found && v == float64(len(owners[name]))
+			}
+			if ok && total == sessions {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("zapbase_local_sessions %v does not match the leases %v", got, owners)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
 	spread := waitSpread(names, 30*time.Second)
 	t.Logf("9 sessions spread over 3 processes in %s", spread)
+	waitLocalSessions(names)
 	var connectedRows int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM public.whatsapp_sessions WHERE tenant_id = $1 AND state = 'connected'`, tenant).Scan(&connectedRows))
 	require.Equal(t, sessions, connectedRows, "every session row says connected")
@@ -165,6 +192,7 @@ VALUES ($1, $2, 'baileys', $3, 'disconnected') RETURNING id::text`, tenant, phon
 	moved := waitSpread([]string{"wa-b", "wa-c"}, 30*time.Second)
 	t.Logf("the killed process's %d sessions moved in %s", len(victimSessions), moved)
 	require.Less(t, moved, 30*time.Second)
+	waitLocalSessions([]string{"wa-b", "wa-c"})
 
 	// Graceful stops release at once; then replay every process's log.
 	require.NoError(t, procs["wa-c"].Stop(30*time.Second))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zapbase/zapbase/retention"
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/tracing"
 )
@@ -60,9 +61,27 @@ type Config struct {
 	// is set, unless OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none;
 	// protocol from OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL.
 	Tracing            tracing.Config
-	MetricsTenantLabel bool     // ZAPBASE_METRICS_TENANT_LABEL (default true)
-	AI                 AIConfig // ZAPBASE_AI_* (agent runtime)
+	MetricsTenantLabel bool            // ZAPBASE_METRICS_TENANT_LABEL (default true)
+	AI                 AIConfig        // ZAPBASE_AI_* (agent runtime)
+	Retention          RetentionConfig // ZAPBASE_RETENTION_* (janitor of internal tables)
 }
+
+// RetentionConfig says how long internal rows are kept
+// (ZAPBASE_RETENTION_*); 0 keeps them forever. Values are Go durations
+// (36h) or days (7d); "keep" means forever.
+type RetentionConfig struct {
+	Idempotency  time.Duration // ZAPBASE_RETENTION_IDEMPOTENCY (Idempotency-Key answers; default 48h, minimum 24h)
+	WebhookInbox time.Duration // ZAPBASE_RETENTION_WEBHOOK_INBOX (processed webhook deliveries; default 7d, minimum 1h)
+	AuditLog     time.Duration // ZAPBASE_RETENTION_AUDIT_LOG (wa.audit_log; default keep)
+	Interval     time.Duration // ZAPBASE_RETENTION_INTERVAL (between janitor runs; default 1h, minimum 1m)
+}
+
+// Minimum retentions: an Idempotency-Key must replay for at least a day (a
+// client retrying after an outage must not send twice).
+const (
+	minRetentionIdempotency  = 24 * time.Hour
+	minRetentionWebhookInbox = time.Hour
+)
 
 // AIConfig tunes the agent runtime (ZAPBASE_AI_*); zero values take the
 // runtime's defaults.
@@ -311,7 +330,56 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	if c.AI.ScanInterval < time.Second {
 		fail("ZAPBASE_AI_SCAN_INTERVAL", "mínimo de 1s")
 	}
+	// keepFor parses a retention: a duration, Nd (days), or keep/0.
+	keepFor := func(k string, def, minimum time.Duration) time.Duration {
+		v := strings.ToLower(get(k))
+		if v == "" {
+			return def
+		}
+		if v == "keep" || v == "0" {
+			return 0
+		}
+		d, err := parseRetention(v)
+		if err != nil || d <= 0 {
+			fail(k, "use uma duração (por exemplo 48h ou 7d) ou keep para guardar para sempre")
+			return def
+		}
+		if d < minimum {
+			fail(k, "mínimo de "+formatRetention(minimum))
+			return def
+		}
+		return d
+	}
+	c.Retention = RetentionConfig{
+		Idempotency:  keepFor("ZAPBASE_RETENTION_IDEMPOTENCY", retention.DefaultIdempotency, minRetentionIdempotency),
+		WebhookInbox: keepFor("ZAPBASE_RETENTION_WEBHOOK_INBOX", retention.DefaultWebhookInbox, minRetentionWebhookInbox),
+		AuditLog:     keepFor("ZAPBASE_RETENTION_AUDIT_LOG", 0, time.Hour),
+		Interval:     dur("ZAPBASE_RETENTION_INTERVAL", retention.DefaultInterval),
+	}
+	if c.Retention.Interval < time.Minute {
+		fail("ZAPBASE_RETENTION_INTERVAL", "mínimo de 1m")
+	}
 	return c, errors.Join(errs...)
+}
+
+// parseRetention reads a Go duration or a whole number of days ("7d").
+func parseRetention(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 || days > 36500 {
+			return 0, fmt.Errorf("invalid days %q", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// formatRetention writes whole days as Nd, anything else as a duration.
+func formatRetention(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 func contains(list []string, s string) bool {

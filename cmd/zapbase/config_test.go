@@ -33,6 +33,10 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		"ZAPBASE_AI_DEBOUNCE":                "soon",
 		"ZAPBASE_AI_DAILY_TOKEN_BUDGET":      "-5",
 		"ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES": "0",
+		"ZAPBASE_RETENTION_IDEMPOTENCY":      "1h",
+		"ZAPBASE_RETENTION_WEBHOOK_INBOX":    "sempre",
+		"ZAPBASE_RETENTION_AUDIT_LOG":        "-3d",
+		"ZAPBASE_RETENTION_INTERVAL":         "10s",
 	}
 	for k, v := range cases {
 		m := map[string]string{}
@@ -70,4 +74,29 @@ func TestAIRuntimeConfigFromEnv(t *testing.T) {
 	rc = (&Main{cfg: c}).aiRuntimeConfig()
 	require.Negative(t, rc.DebounceWindow, "0 means no debounce, not the runtime default")
 	require.EqualValues(t, 50000, rc.DailyTokenBudget)
+}
+
+func TestRetentionConfig(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"DATABASE_URL":           "postgres://u@localhost:5432/db",
+		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
+		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+	}
+	c, err := LoadConfig(env(base), nil)
+	require.NoError(t, err)
+	require.Equal(t, RetentionConfig{Idempotency: 48 * time.Hour, WebhookInbox: 7 * 24 * time.Hour, AuditLog: 0, Interval: time.Hour}, c.Retention,
+		"defaults: 48h replays, 7 days of processed webhooks, the audit log kept")
+
+	base["ZAPBASE_RETENTION_IDEMPOTENCY"] = "3d"
+	base["ZAPBASE_RETENTION_WEBHOOK_INBOX"] = "keep"
+	base["ZAPBASE_RETENTION_AUDIT_LOG"] = "365d"
+	base["ZAPBASE_RETENTION_INTERVAL"] = "15m"
+	c, err = LoadConfig(env(base), nil)
+	require.NoError(t, err)
+	require.Equal(t, RetentionConfig{Idempotency: 72 * time.Hour, WebhookInbox: 0, AuditLog: 365 * 24 * time.Hour, Interval: 15 * time.Minute}, c.Retention)
+
+	base["ZAPBASE_RETENTION_IDEMPOTENCY"] = "12h"
+	_, err = LoadConfig(env(base), nil)
+	require.ErrorContains(t, err, "ZAPBASE_RETENTION_IDEMPOTENCY: mínimo de 1d")
 }

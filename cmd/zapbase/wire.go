@@ -21,6 +21,7 @@ import (
 	"github.com/zapbase/zapbase/providers/sandbox"
 	"github.com/zapbase/zapbase/providers/whatsmeow"
 	"github.com/zapbase/zapbase/providers/whatsmeow/whatsmeowfake"
+	"github.com/zapbase/zapbase/retention"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/tracing"
 )
@@ -49,6 +50,22 @@ func (m *Main) wire(ctx context.Context) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	m.mounts = append(m.mounts, api.Mount{Pattern: "GET /metrics", Handler: mt.Handler()})
+
+	janitor, err := retention.New(retention.Config{
+		Pool:         m.pool,
+		Idempotency:  m.cfg.Retention.Idempotency,
+		WebhookInbox: m.cfg.Retention.WebhookInbox,
+		AuditLog:     m.cfg.Retention.AuditLog,
+		Interval:     m.cfg.Retention.Interval,
+		Observer:     mt,
+		Logger:       log,
+	})
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	if err := m.start(ctx, janitor); err != nil {
+		return fmt.Errorf("start retention: %w", err)
+	}
 
 	events := dispatch.NewEvents(m.pool)
 	registry := dispatch.NewRegistry()
@@ -115,6 +132,9 @@ func (m *Main) wire(ctx context.Context) error {
 			ConnectTimeout: m.cfg.WhatsAppConnectWait,
 			OnPairingFunc:  onPairing,
 			Logger:         log,
+			OnLocalSessionsFunc: func(n int) {
+				mt.SetLocalSessions(string(zapbase.ProviderBaileys), n)
+			},
 			OnWakeFunc: func(sessionID string) {
 				if disp != nil {
 					_ = disp.Resync(context.Background())
@@ -275,8 +295,9 @@ func (m *Main) aiCrashHook() func(context.Context, string) error {
 
 // Compile-time proof that the metrics feed every component's observer.
 var (
-	_ dispatch.Observer = (*metrics.Metrics)(nil)
-	_ ai.Observer       = (*metrics.Metrics)(nil)
+	_ dispatch.Observer  = (*metrics.Metrics)(nil)
+	_ ai.Observer        = (*metrics.Metrics)(nil)
+	_ retention.Observer = (*metrics.Metrics)(nil)
 )
 
 // countWebhook counts webhook deliveries by the answer given: 2xx accepted

@@ -47,4 +47,13 @@
 //     error_reason; inbound media is fetched (GET /{media-id}, then the URL
 //     with the bearer token) into a MediaStore, and a failed download is
 //     recorded on the row, not dropped.
+//   - Account webhooks (account.go). account_update names a WABA, not a
+//     number: its state applies to every session of the WABA. A ban
+//     (DISABLED_UPDATE/DISABLE) is banned, a messaging ACCOUNT_RESTRICTION
+//     is blocked until its expiration (state_until; usableSession lets the
+//     number send again after it), ACCOUNT_DELETED is logged_out, and
+//     REINSTATE re-runs the background verification of banned sessions.
+//     Warnings (ACCOUNT_VIOLATION, SCHEDULE_FOR_DISABLE) and other events
+//     are logged and acknowledged. phone_number_quality_update is recorded
+//     in session_data.metaQuality without changing the state.
 package meta

@@ -261,8 +261,20 @@ func (p *Provider) processPayload(ctx context.Context, body []byte, attempt int)
 	var errs []error
 	for _, e := range pl.Entry {
 		for _, ch := range e.Changes {
-			if ch.Field != "messages" {
-				// Template status, account updates…: acknowledged, not messages.
+			switch ch.Field {
+			case "messages":
+			case "account_update":
+				if err := p.applyAccountUpdate(ctx, e.ID, ch.Value); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			case "phone_number_quality_update":
+				if err := p.applyQualityUpdate(ctx, e.ID, ch.Value); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			default:
+				// Template status and other fields: acknowledged, not applied.
 				p.log.Debug("meta webhook field ignored", "field", ch.Field, "waba_id", e.ID)
 				continue
 			}

@@ -420,7 +420,19 @@ func (p *Provider) usableSession(ctx context.Context, tenantID, sessionID string
 	case providers.StateAuthLost:
 		return nil, &providers.AuthLostError{Code: "190", Reason: reasons[190],
 			Err: zapbase.Errorf(zapbase.CodeAuthLost, "%s", reasons[190])}
-	case providers.StateBlocked, providers.StateDisconnected, providers.StateLoggedOut, providers.StatePairingFailed:
+	case providers.StateBlocked:
+		// A restriction with an end (account_update ACCOUNT_RESTRICTION)
+		// lifts by itself: past state_until the number sends again.
+		if sess.Until != nil && !p.now().Before(*sess.Until) {
+			return sess, nil
+		}
+		su := &providers.SessionUnavailableError{State: sess.State,
+			Err: zapbase.Errorf(zapbase.CodeSessionUnavailable, "a sessão Meta está em estado %s", sess.State)}
+		if sess.Until != nil {
+			su.Until = *sess.Until
+		}
+		return nil, su
+	case providers.StateBanned, providers.StateDisconnected, providers.StateLoggedOut, providers.StatePairingFailed:
 		return nil, &providers.SessionUnavailableError{State: sess.State,
 			Err: zapbase.Errorf(zapbase.CodeSessionUnavailable, "a sessão Meta está em estado %s", sess.State)}
 	}

@@ -73,6 +73,7 @@ type sessionRow struct {
 	SessionID   string
 	PhoneNumber string
 	State       string
+	Until       *time.Time   // state_until (end of a temporary block)
 	Creds       *Credentials // nil when logged out
 }
 
@@ -155,11 +156,11 @@ func (s *store) session(ctx context.Context, sessionID string) (*sessionRow, err
 	var keyID *string
 	var sealed []byte
 	err := s.pool.QueryRow(ctx, `
-SELECT s.tenant_id, s.id, s.phone_number, s.state, sec.key_id, sec.ciphertext
+SELECT s.tenant_id, s.id, s.phone_number, s.state, s.state_until, sec.key_id, sec.ciphertext
   FROM public.whatsapp_sessions s
   LEFT JOIN wa.session_secrets sec ON sec.session_id = s.id
  WHERE s.id = $1 AND s.provider_type = 'meta_api'`, sessionID).
-		Scan(&r.TenantID, &r.SessionID, &r.PhoneNumber, &r.State, &keyID, &sealed)
+		Scan(&r.TenantID, &r.SessionID, &r.PhoneNumber, &r.State, &r.Until, &keyID, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, zapbase.Errorf(zapbase.CodeNotFound, "sessão Meta não encontrada")
 	}
@@ -225,6 +226,42 @@ func (s *store) routesByWABA(ctx context.Context, ids []string) ([]route, error)
 		return nil, fmt.Errorf("load routes: %w", err)
 	}
 	return s.scanRoutes(rows)
+}
+
+// wabaSession is a session whose number belongs to a WABA.
+type wabaSession struct {
+	TenantID, SessionID, PhoneNumber, State string
+}
+
+// sessionsByWABA lists the sessions of every number of a WABA (account-level
+// webhooks name the WABA only).
+func (s *store) sessionsByWABA(ctx context.Context, wabaID string) ([]wabaSession, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT n.tenant_id::text, n.session_id::text, s.phone_number, s.state
+  FROM wa.meta_numbers n JOIN public.whatsapp_sessions s ON s.id = n.session_id
+ WHERE n.waba_id = $1 ORDER BY n.session_id`, wabaID)
+	if err != nil {
+		return nil, fmt.Errorf("load sessions of waba %s: %w", wabaID, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[wabaSession])
+	if err != nil {
+		return nil, fmt.Errorf("load sessions of waba %s: %w", wabaID, err)
+	}
+	return out, nil
+}
+
+// recordQuality merges a phone_number_quality_update into the session's
+// (non-secret, member-readable) session_data under "metaQuality".
+func (s *store) recordQuality(ctx context.Context, sessionID string, q map[string]any) error {
+	b, err := json.Marshal(map[string]any{"metaQuality": q})
+	if err != nil {
+		return fmt.Errorf("encode quality: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE public.whatsapp_sessions SET session_data = session_data || $2::jsonb WHERE id = $1`,
+		sessionID, b); err != nil {
+		return fmt.Errorf("record quality of %s: %w", sessionID, err)
+	}
+	return nil
 }
 
 func (s *store) verifyTokenKnown(ctx context.Context, token string) (bool, error) {

@@ -44,6 +44,11 @@ type LeaseConfig struct {
 	// OnNotifyFunc receives payloads sent with wa.notify_session_owner to
 	// this holder (see Notify* helpers).
 	OnNotifyFunc func(payload string)
+	// OnHeldFunc, when set, is told how many leases this replica holds: 0 at
+	// Start, then after every acquisition, release or loss (so 0 again after
+	// Stop). It is called in order, under the manager's lock: it must return
+	// promptly and not call back into the manager (a gauge update).
+	OnHeldFunc func(n int)
 }
 
 // LeaseManager keeps wa.session_leases for one replica: it registers the
@@ -141,6 +146,9 @@ func (m *LeaseManager) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	m.done = make(chan struct{})
+	m.mu.Lock()
+	m.reportHeldLocked()
+	m.mu.Unlock()
 	if err := m.heartbeat(ctx); err != nil {
 		cancel()
 		close(m.done)
@@ -243,6 +251,9 @@ func (m *LeaseManager) gained(sessionID string, term int64, start time.Time) {
 	m.mu.Lock()
 	_, already := m.held[sessionID]
 	m.held[sessionID] = &heldLease{term: term, deadline: start.Add(m.cfg.TTL - m.cfg.SafetyMargin)}
+	if !already {
+		m.reportHeldLocked()
+	}
 	m.mu.Unlock()
 	if already {
 		return
@@ -259,6 +270,9 @@ func (m *LeaseManager) dropLocal(sessionID string) {
 	_, ok := m.held[sessionID]
 	delete(m.held, sessionID)
 	delete(m.pinned, sessionID)
+	if ok {
+		m.reportHeldLocked()
+	}
 	m.mu.Unlock()
 	if !ok {
 		return
@@ -266,6 +280,14 @@ func (m *LeaseManager) dropLocal(sessionID string) {
 	m.log.Info("lease released", "session_id", sessionID)
 	if m.cfg.OnReleaseFunc != nil {
 		m.cfg.OnReleaseFunc(sessionID)
+	}
+}
+
+// reportHeldLocked tells OnHeldFunc the number of leases held. m.mu must be
+// held, so successive reports arrive in the order of the changes.
+func (m *LeaseManager) reportHeldLocked() {
+	if m.cfg.OnHeldFunc != nil {
+		m.cfg.OnHeldFunc(len(m.held))
 	}
 }
 

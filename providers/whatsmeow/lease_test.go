@@ -189,3 +189,137 @@ func TestLeaseHolderThatCannotRenewStopsFirst(t *testing.T) {
 	}
 	require.NoError(t, other.Release(context.Background(), id))
 }
+
+// heldReports records what OnHeldFunc / OnLocalSessionsFunc report.
+type heldReports struct {
+	mu     sync.Mutex
+	values []int
+	signal chan struct{}
+}
+
+func newHeldReports() *heldReports { return &heldReports{signal: make(chan struct{}, 1)} }
+
+func (h *heldReports) report(n int) {
+	h.mu.Lock()
+	h.values = append(h.values, n)
+	h.mu.Unlock()
+	select {
+	case h.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (h *heldReports) snapshot() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.values...)
+}
+
+func (h *heldReports) last() (int, bool) {
+	v := h.snapshot()
+	if len(v) == 0 {
+		return 0, false
+	}
+	return v[len(v)-1], true
+}
+
+// waitLast waits until the latest report is n.
+func (h *heldReports) waitLast(t *testing.T, what string, n int) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		if v, ok := h.last(); ok && v == n {
+			return
+		}
+		select {
+		case <-h.signal:
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s: reports %v", what, h.snapshot())
+		}
+	}
+}
+
+// assertSteps checks that the reports start at 0 and move one lease at a
+// time: each one follows a single acquisition or release.
+func (h *heldReports) assertSteps(t *testing.T) {
+	t.Helper()
+	v := h.snapshot()
+	require.NotEmpty(t, v)
+	require.Equal(t, 0, v[0], "first report is the start (0 leases)")
+	for i := 1; i < len(v); i++ {
+		d := v[i] - v[i-1]
+		require.True(t, d == 1 || d == -1, "report %d jumps from %d to %d: %v", i, v[i-1], v[i], v)
+	}
+}
+
+func TestLeaseCountFollowsAcquireTakeoverRelease(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const sessions = 4
+	for i := 0; i < sessions; i++ {
+		f.addSession(t, fmt.Sprintf("55119888800%02d", i), fmt.Sprintf("55119888800%02d@s.whatsapp.net", i))
+	}
+	newManager := func(name string, h *heldReports) *LeaseManager {
+		m, err := NewLeaseManager(LeaseConfig{
+			Pool: f.pool, Holder: name, TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
+			OnHeldFunc: h.report,
+		})
+		require.NoError(t, err)
+		require.NoError(t, m.Start(context.Background()))
+		return m
+	}
+
+	// Alone, replica a acquires every session.
+	ra := newHeldReports()
+	a := newManager("count-a", ra)
+	ra.waitLast(t, "a holds every session", sessions)
+	require.Len(t, a.Held(), sessions)
+
+	// Replica b joins: a sheds down to its share, b acquires the rest.
+	rb := newHeldReports()
+	b := newManager("count-b", rb)
+	defer b.Stop()
+	ra.waitLast(t, "a sheds to its share", sessions/2)
+	rb.waitLast(t, "b acquires its share", sessions/2)
+	require.Len(t, a.Held(), sessions/2)
+	require.Len(t, b.Held(), sessions/2)
+
+	// a crashes: it stops driving (reports 0) and b takes everything over
+	// once the leases expire.
+	a.abandon()
+	last, _ := ra.last()
+	require.Equal(t, 0, last, "a crashed replica drives nothing")
+	rb.waitLast(t, "b takes a's sessions over", sessions)
+	require.Len(t, b.Held(), sessions)
+
+	// b stops: every lease is released and the count ends at 0.
+	b.Stop()
+	last, _ = rb.last()
+	require.Equal(t, 0, last)
+	ra.assertSteps(t)
+	rb.assertSteps(t)
+	var leases int
+	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT count(*) FROM wa.session_leases`).Scan(&leases))
+	require.Zero(t, leases)
+}
+
+func TestProviderReportsLocalSessions(t *testing.T) {
+	t.Parallel()
+	reports := newHeldReports()
+	f, p, _, _, id := connectedSession(t, func(c *Config) { c.OnLocalSessionsFunc = reports.report })
+	reports.waitLast(t, "the paired session is driven here", 1)
+	require.True(t, p.Owns(id))
+
+	// A manual disconnect gives the lease up: the replica drives nothing.
+	require.NoError(t, p.Disconnect(context.Background(), id, false))
+	reports.waitLast(t, "released after disconnect", 0)
+	require.False(t, p.Owns(id))
+	p.Stop()
+	last, _ := reports.last()
+	require.Equal(t, 0, last)
+	reports.assertSteps(t)
+	var leases int
+	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT count(*) FROM wa.session_leases`).Scan(&leases))
+	require.Zero(t, leases)
+}

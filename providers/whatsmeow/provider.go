@@ -85,7 +85,13 @@ type Config struct {
 	// issued (zapbase dev prints them in the terminal). It must return
 	// promptly.
 	OnPairingFunc func(PairingCode)
-	Logger        *slog.Logger
+	// OnLocalSessionsFunc, when set, is told how many sessions this replica
+	// drives (session leases held): 0 at Start, after every acquisition,
+	// release, loss or takeover, and 0 again at Stop. Calls arrive in order
+	// and must return promptly (cmd/zapbase feeds the
+	// zapbase_local_sessions gauge with it).
+	OnLocalSessionsFunc func(n int)
+	Logger              *slog.Logger
 }
 
 // PairingCode is a QR code or phone pairing code issued for a session.
@@ -160,6 +166,7 @@ func New(cfg Config) (*Provider, error) {
 		OnAcquireFunc: p.onAcquire,
 		OnReleaseFunc: p.onRelease,
 		OnNotifyFunc:  p.onNotify,
+		OnHeldFunc:    cfg.OnLocalSessionsFunc,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,285 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Tables the janitor prunes (the values of the table label of
+// zapbase_retention_pruned_rows_total).
+const (
+	TableIdempotencyKeys = "idempotency_keys"
+	TableWebhookInbox    = "webhook_inbox"
+	TableAuditLog        = "audit_log"
+	TableLeaseHolders    = "lease_holders"
+)
+
+// Defaults. DefaultIdempotency is what the API promises for Idempotency-Key
+// replays; DefaultWebhookInbox matches Meta's redelivery window (7 days), so
+// a late duplicate still finds its processed row and is not reprocessed.
+const (
+	DefaultIdempotency  = 48 * time.Hour
+	DefaultWebhookInbox = 7 * 24 * time.Hour
+	DefaultInterval     = time.Hour
+	DefaultStartDelay   = time.Minute
+	DefaultBatchSize    = 5000
+	DefaultBatchPause   = 100 * time.Millisecond
+	// LeaseHolderGrace: a lease holder expired this long ago is a replica
+	// that died without unregistering (live ones renew every few seconds).
+	LeaseHolderGrace = 24 * time.Hour
+)
+
+// LockKey is the advisory lock key that elects the replica running the
+// janitor ("zapbase retention").
+const LockKey int64 = 0x7a62_7265_7465_6e74
+
+// Observer receives the rows pruned per table (*metrics.Metrics in
+// production).
+type Observer interface {
+	RetentionPruned(table string, rows int)
+}
+
+// Config configures a Janitor. A retention of 0 keeps that table's rows
+// forever; cmd/zapbase fills the defaults above.
+type Config struct {
+	Pool *pgxpool.Pool
+	// Idempotency: age (created_at) after which an Idempotency-Key answer is
+	// forgotten; a replay after it is a new request.
+	Idempotency time.Duration
+	// WebhookInbox: age (processed_at) after which a processed webhook
+	// delivery is deleted. Unprocessed rows are never deleted.
+	WebhookInbox time.Duration
+	// AuditLog: age (created_at) after which audit entries are deleted
+	// (0: kept forever).
+	AuditLog time.Duration
+	// Interval between runs (default 1 h); StartDelay before the first one
+	// (default 1 min, so a restart storm does not prune at once).
+	Interval   time.Duration
+	StartDelay time.Duration
+	// BatchSize rows per DELETE (default 5000); BatchPause between batches
+	// (default 100 ms).
+	BatchSize  int
+	BatchPause time.Duration
+	Observer   Observer
+	Logger     *slog.Logger
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	// Ran is false when another replica held the janitor lock.
+	Ran bool
+	// Pruned counts deleted rows per table.
+	Pruned map[string]int64
+}
+
+// Janitor periodically prunes old rows. Start/Stop run it in the background;
+// RunOnce runs one pass.
+type Janitor struct {
+	cfg Config
+	log *slog.Logger
+
+	// afterBatchFunc is a test hook called after every batch, lock held.
+	afterBatchFunc func(table string, rows int64)
+
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// New validates cfg and returns a janitor (not started).
+func New(cfg Config) (*Janitor, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("retention: pool is required")
+	}
+	if cfg.Idempotency < 0 || cfg.WebhookInbox < 0 || cfg.AuditLog < 0 {
+		return nil, errors.New("retention: retentions must not be negative")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.StartDelay <= 0 {
+		cfg.StartDelay = DefaultStartDelay
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.BatchPause <= 0 {
+		cfg.BatchPause = DefaultBatchPause
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Janitor{cfg: cfg, log: cfg.Logger.With("component", "retention")}, nil
+}
+
+// task is one table's pruning statement: $1 retention in seconds, $2 batch
+// size; it deletes at most $2 rows.
+type task struct {
+	table     string
+	retention time.Duration
+	sql       string
+}
+
+func (j *Janitor) tasks() []task {
+	all := []task{
+		{TableIdempotencyKeys, j.cfg.Idempotency, `
+DELETE FROM wa.idempotency_keys k
+ USING (SELECT tenant_id, key FROM wa.idempotency_keys
+         WHERE created_at < now() - make_interval(secs => $1)
+         LIMIT $2 FOR UPDATE SKIP LOCKED) old
+ WHERE k.tenant_id = old.tenant_id AND k.key = old.key`},
+		{TableWebhookInbox, j.cfg.WebhookInbox, `
+DELETE FROM wa.webhook_inbox WHERE id IN (
+  SELECT id FROM wa.webhook_inbox
+   WHERE processed_at IS NOT NULL AND processed_at < now() - make_interval(secs => $1)
+   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{TableAuditLog, j.cfg.AuditLog, `
+DELETE FROM wa.audit_log WHERE id IN (
+  SELECT id FROM wa.audit_log
+   WHERE created_at < now() - make_interval(secs => $1)
+   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{TableLeaseHolders, LeaseHolderGrace, `
+DELETE FROM wa.lease_holders WHERE holder IN (
+  SELECT holder FROM wa.lease_holders
+   WHERE expires_at < now() - make_interval(secs => $1)
+   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+	}
+	out := all[:0]
+	for _, t := range all {
+		if t.retention > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// RunOnce runs one pass if this replica gets the janitor lock (Result.Ran
+// false otherwise). A cancelled ctx stops between batches; what was deleted
+// stays deleted.
+func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
+	res := Result{Pruned: map[string]int64{}}
+	conn, err := j.cfg.Pool.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("retention: acquire connection: %w", err)
+	}
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, LockKey).Scan(&locked); err != nil {
+		conn.Release()
+		return res, fmt.Errorf("retention: take lock: %w", err)
+	}
+	if !locked {
+		conn.Release()
+		j.log.Debug("retention run skipped: another replica holds the lock")
+		return res, nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, LockKey); err != nil {
+			// Closing the session releases its advisory locks.
+			j.log.Warn("retention: unlock failed, closing the connection", "error", err)
+			_ = conn.Hijack().Close(uctx)
+			return
+		}
+		conn.Release()
+	}()
+	res.Ran = true
+	start := time.Now()
+	var errs []error
+	for _, t := range j.tasks() {
+		n, err := j.prune(ctx, conn, t)
+		res.Pruned[t.table] = n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("retention: prune %s: %w", t.table, err))
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	var total int64
+	for _, n := range res.Pruned {
+		total += n
+	}
+	if total > 0 || len(errs) > 0 {
+		args := []any{"duration", time.Since(start).String()}
+		for table, n := range res.Pruned {
+			args = append(args, table, n)
+		}
+		j.log.Info("retention run", args...)
+	}
+	return res, errors.Join(errs...)
+}
+
+// prune deletes t's old rows batch by batch until a batch comes back short.
+func (j *Janitor) prune(ctx context.Context, conn *pgxpool.Conn, t task) (int64, error) {
+	var total int64
+	for {
+		tag, err := conn.Exec(ctx, t.sql, t.retention.Seconds(), j.cfg.BatchSize)
+		if err != nil {
+			return total, err
+		}
+		n := tag.RowsAffected()
+		total += n
+		if n > 0 && j.cfg.Observer != nil {
+			j.cfg.Observer.RetentionPruned(t.table, int(n))
+		}
+		if j.afterBatchFunc != nil {
+			j.afterBatchFunc(t.table, n)
+		}
+		if n < int64(j.cfg.BatchSize) {
+			return total, nil
+		}
+		// Let other transactions (and autovacuum) in between batches.
+		timer := time.NewTimer(j.cfg.BatchPause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return total, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// Start runs the janitor in the background: the first pass after
+// StartDelay, then every Interval. It never fails (the database may be down
+// now and up at the next pass).
+func (j *Janitor) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	j.cancel = cancel
+	j.done = make(chan struct{})
+	go func() {
+		defer close(j.done)
+		timer := time.NewTimer(j.cfg.StartDelay)
+		defer timer.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+			if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				j.log.Warn("retention run failed", "error", err)
+			}
+			timer.Reset(j.cfg.Interval)
+		}
+	}()
+	return nil
+}
+
+// Stop ends the background loop (a batch in progress finishes or is
+// cancelled) and waits for it. Idempotent.
+func (j *Janitor) Stop() {
+	j.stopOnce.Do(func() {
+		if j.cancel == nil {
+			return
+		}
+		j.cancel()
+		<-j.done
+	})
+}
