@@ -17,6 +17,7 @@ import (
 
 	"github.com/zapbase/zapbase/providers/meta/metafake"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
+	"github.com/zapbase/zapbase/tracing/tracingtest"
 )
 
 // Credentials of the Meta number in the fixtures (metadata.phone_number_id
@@ -42,11 +43,14 @@ func TestMetaEndToEnd(t *testing.T) {
 	graph := metafake.New(metafake.Number{PhoneNumberID: metaPhoneNumberID, Display: metaPhone, Token: metaToken})
 	t.Cleanup(graph.Close)
 	db := devdbtest.NewDatabase(t)
+	col := tracingtest.NewHTTP(t)
 	p := StartServe(t, db, map[string]string{
-		"ZAPBASE_META_GRAPH_URL": graph.URL,
-		"ZAPBASE_WHATSAPP_WEB":   "false",
-		"ZAPBASE_LISTENER":       "false",
-		"ZAPBASE_SEND_WAIT":      "10s",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": col.URL,
+		"OTEL_BSP_SCHEDULE_DELAY":     "100",
+		"ZAPBASE_META_GRAPH_URL":      graph.URL,
+		"ZAPBASE_WHATSAPP_WEB":        "false",
+		"ZAPBASE_LISTENER":            "false",
+		"ZAPBASE_SEND_WAIT":           "10s",
 	})
 	pool, err := pgxpool.New(ctx, db)
 	require.NoError(t, err)
@@ -142,6 +146,18 @@ func TestMetaEndToEnd(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT from_number, content->>'text' FROM messages WHERE message_id = $1`, fixtureInboundID).Scan(&from, &text))
 	require.Equal(t, metaCustomer, from)
 	require.Equal(t, "Oi! Vocês têm a camiseta azul no tamanho M?", text)
+	// Traced: the inbound row's origin is the inbox processing span, a
+	// child of the webhook request's span.
+	var inTP string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT coalesce(traceparent, '') FROM messages WHERE message_id = $1`, fixtureInboundID).Scan(&inTP))
+	_, inSpan := spanParts(t, inTP)
+	spans := col.Wait(t, 30*time.Second, "the Meta webhook spans", func(s []tracingtest.Span) bool {
+		sp := spanByID(s, inSpan)
+		return sp != nil && spanByID(s, sp.ParentSpanID) != nil
+	})
+	process := spanByID(spans, inSpan)
+	require.Equal(t, "zapbase.meta.webhook.process", process.Name)
+	require.Equal(t, "POST /api/v1/webhooks/meta", spanByID(spans, process.ParentSpanID).Name)
 
 	// Now the send goes out: the fake receives Meta's body and the row is sent.
 	r = doJSON(t, "POST", base+"/api/v1/messages/text", h, `{"to": "`+metaCustomer+`", "content": "Temos sim! Posso separar?", "provider": "meta_api"}`)
@@ -173,6 +189,23 @@ func TestMetaEndToEnd(t *testing.T) {
 		}
 	}
 	require.Equal(t, "Bearer "+metaToken, auth)
+	// The Graph API call is a client span of the send, without the token.
+	var sendTP string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT coalesce(traceparent, '') FROM messages WHERE id = $1`, sent["messageId"]).Scan(&sendTP))
+	sendTrace, _ := spanParts(t, sendTP)
+	spans = col.Wait(t, 30*time.Second, "the Graph API client span", func(s []tracingtest.Span) bool {
+		return len(tracingtest.Find(tracingtest.InTrace(s, sendTrace), "HTTP POST")) > 0
+	})
+	inSend := tracingtest.InTrace(spans, sendTrace)
+	graphSpan := tracingtest.Find(inSend, "HTTP POST")[0]
+	require.Equal(t, tracingtest.Find(inSend, "zapbase.provider.send")[0].SpanID, graphSpan.ParentSpanID)
+	require.Equal(t, "200", graphSpan.Attrs["http.response.status_code"])
+	require.True(t, strings.HasSuffix(graphSpan.Attrs["url.path"], "/"+metaPhoneNumberID+"/messages"), graphSpan.Attrs["url.path"])
+	for _, sp := range col.Spans() {
+		for k, v := range sp.Attrs {
+			require.NotContains(t, v, metaToken, "span %s attribute %s", sp.Name, k)
+		}
+	}
 
 	// Status webhooks for that wamid: read, then a late delivered that must
 	// not move the row back.

@@ -37,6 +37,10 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		"ZAPBASE_RETENTION_WEBHOOK_INBOX":    "sempre",
 		"ZAPBASE_RETENTION_AUDIT_LOG":        "-3d",
 		"ZAPBASE_RETENTION_INTERVAL":         "10s",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":        "collector:4318",
+		"OTEL_EXPORTER_OTLP_PROTOCOL":        "http/json",
+		"OTEL_TRACES_EXPORTER":               "zipkin",
+		"OTEL_SDK_DISABLED":                  "talvez",
 	}
 	for k, v := range cases {
 		m := map[string]string{}
@@ -99,4 +103,34 @@ func TestRetentionConfig(t *testing.T) {
 	base["ZAPBASE_RETENTION_IDEMPOTENCY"] = "12h"
 	_, err = LoadConfig(env(base), nil)
 	require.ErrorContains(t, err, "ZAPBASE_RETENTION_IDEMPOTENCY: mínimo de 1d")
+}
+
+func TestTracingConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"DATABASE_URL":           "postgres://u@localhost:5432/db",
+		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
+		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+	}
+	load := func(extra map[string]string) Config {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		c, err := LoadConfig(env(m), nil)
+		require.NoError(t, err)
+		return c
+	}
+	require.False(t, load(nil).Tracing.Enabled, "off without an endpoint")
+	c := load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+	require.True(t, c.Tracing.Enabled)
+	require.Empty(t, c.Tracing.Protocol, "the SDK default (http/protobuf)")
+	c = load(map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://collector:4317", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"})
+	require.True(t, c.Tracing.Enabled)
+	require.Equal(t, "grpc", c.Tracing.Protocol)
+	require.False(t, load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}).Tracing.Enabled)
+	require.False(t, load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}).Tracing.Enabled)
 }
