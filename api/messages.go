@@ -121,7 +121,7 @@ type BulkResponse struct {
 // SendParams are the query and header parameters of single sends.
 type SendParams struct {
 	Wait           string `query:"wait" enum:"true,false" default:"true" doc:"Espera o envio (sent/failed) até o limite configurado; false responde 202 pending imediatamente"`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência: repetir a requisição com a mesma chave devolve a primeira resposta"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência: repetir a requisição com a mesma chave devolve a primeira resposta (guardada por 48 h por padrão; ZAPBASE_RETENTION_IDEMPOTENCY)"`
 }
 
 type sendOutput struct {
@@ -201,7 +201,7 @@ func (s *Server) registerMessages(r *Router) {
 		Description:   "Grava todas as mensagens numa única transação (tudo ou nada) e responde 202 com os ids, sem esperar o envio. Acompanhe cada uma por `GET /messages/{messageId}/status` ou pelo Realtime do Supabase.",
 		DefaultStatus: http.StatusAccepted, Errors: sendErrors,
 	}), func(ctx context.Context, in *struct {
-		IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência"`
+		IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência: repetir a requisição com a mesma chave devolve a primeira resposta (guardada por 48 h por padrão; ZAPBASE_RETENTION_IDEMPOTENCY)"`
 		Body           BulkRequest
 	}) (*bulkOutput, error) {
 		t := MustTenant(ctx)
