@@ -344,6 +344,9 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 	d.scanMu.Lock()
 	defer d.scanMu.Unlock()
 	for {
+		if ctx.Err() != nil {
+			return nil // stopping: claim nothing more
+		}
 		room := d.cfg.MaxInFlight - d.queued()
 		if room <= 0 {
 			return nil

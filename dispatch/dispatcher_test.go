@@ -555,3 +555,40 @@ func TestSentAtIsProviderAcceptTimeAndObserved(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, obs.counts["found/pending"], 1)
 }
+
+// A claim that has started is read to the end even when the caller gives
+// up (shutdown cancels the change stream's context; an HTTP client may go
+// away): an abandoned claim could commit unseen and leave its rows in
+// sending until the lease expires.
+func TestClaimSurvivesCallerCancellation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
+	cfg := testConfig("c")
+	cfg.ReconcileInterval = time.Hour // only the Wake below can claim
+	d := e.start(cfg, dispatch.Deps{Registry: dispatch.NewRegistry(newSandbox(t, sandbox.Config{Sink: dispatch.NewEvents(e.pool)}))})
+	ids := e.insert(e.tenant, msg{to: "5511988887777", text: "a"}, msg{to: "5511988887777", text: "b"}, msg{to: "5511977776666", text: "c"})
+
+	// Hold the claim statement on a table lock, cancel its caller, then let
+	// it through.
+	ctx := context.Background()
+	tx, err := e.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `LOCK TABLE public.messages IN SHARE MODE`)
+	require.NoError(t, err)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Wake(wctx, ids) }()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		_ = e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database())`).Scan(&waiting)
+		return waiting
+	}, 10*time.Second, 10*time.Millisecond, "the claim waits on the lock")
+	cancel()
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-done, "the claim completed despite the cancellation")
+	for _, id := range ids {
+		e.waitStatus(id, zapbase.StatusSent)
+	}
+}

@@ -367,7 +367,7 @@ VALUES ($1, '5511900000001', 'sandbox', 'connected', now())`, tenantID)
 	env["ZAPBASE_INSTANCE_ID"] = "ops-e2e-2"
 	proc2 := StartServe(t, dbURL, env)
 	counts = waitAllTerminal(t, ctx, pool, tenantID, 90*time.Second)
-	require.Zero(t, counts["pending"]+counts["sending"], "rows left open after restart: %s", formatCounts(counts))
+	require.Zero(t, counts["pending"]+counts["sending"], "rows left open after restart: %s %s", formatCounts(counts), openRows(t, pool, tenantID))
 	require.Equal(t, 1, counts["failed"], "only the refused Meta send failed: %s", formatCounts(counts))
 	sends := readSends(t, sendLog)
 	require.Zero(t, sends.Duplicates, "a graceful shutdown never sends a row twice")
@@ -403,7 +403,8 @@ VALUES ($1, '5511900000001', 'sandbox', 'connected', now())`, tenantID)
 
 // openRows describes the tenant's outbound rows that are not terminal.
 func openRows(t *testing.T, pool *pgxpool.Pool, tenantID string) string {
-	rows, err := pool.Query(t.Context(), `SELECT provider || ' ' || status || ' ' || coalesce(error_code, '') || ' ' || coalesce(error_reason, '')
+	rows, err := pool.Query(t.Context(), `SELECT id::text || ' ' || provider || ' ' || status || ' ' || coalesce(error_code, '') || ' ' || coalesce(error_reason, '') ||
+       ' attempts=' || attempts || ' by=' || coalesce(claimed_by, '-') || ' claim=' || coalesce((claim_expires_at - now())::text, '-') || ' next=' || coalesce((next_attempt_at - now())::text, '-') || ' created=' || (now() - created_at)::text
   FROM public.messages WHERE tenant_id = $1 AND direction = 'outbound' AND status IN ('pending', 'sending')`, tenantID)
 	if err != nil {
 		return err.Error()
