@@ -9,13 +9,18 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func TestLoadConfigNamesTheBadVariable(t *testing.T) {
-	t.Parallel()
-	good := map[string]string{
+// minimalEnv is the smallest environment `serve` accepts (a fresh map).
+func minimalEnv() map[string]string {
+	return map[string]string{
 		"DATABASE_URL":           "postgres://u@localhost:5432/db",
 		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
 		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
 	}
+}
+
+func TestLoadConfigNamesTheBadVariable(t *testing.T) {
+	t.Parallel()
+	good := minimalEnv()
 	c, err := LoadConfig(env(good), nil)
 	require.NoError(t, err)
 	require.Equal(t, c.DatabaseURL, c.ReplicationURL)
@@ -59,11 +64,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 
 func TestAIRuntimeConfigFromEnv(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{
-		"DATABASE_URL":           "postgres://u@localhost:5432/db",
-		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
-		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
-	}
+	base := minimalEnv()
 	c, err := LoadConfig(env(base), nil)
 	require.NoError(t, err)
 	require.False(t, c.AI.CrashBeforeCommit, "the test hook is off unless explicitly set")
@@ -82,11 +83,7 @@ func TestAIRuntimeConfigFromEnv(t *testing.T) {
 
 func TestRetentionConfig(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{
-		"DATABASE_URL":           "postgres://u@localhost:5432/db",
-		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
-		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
-	}
+	base := minimalEnv()
 	c, err := LoadConfig(env(base), nil)
 	require.NoError(t, err)
 	require.Equal(t, RetentionConfig{Idempotency: 48 * time.Hour, WebhookInbox: 7 * 24 * time.Hour, AuditLog: 0, Interval: time.Hour}, c.Retention,
@@ -107,16 +104,8 @@ func TestRetentionConfig(t *testing.T) {
 
 func TestTracingConfigFromEnv(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{
-		"DATABASE_URL":           "postgres://u@localhost:5432/db",
-		"SUPABASE_JWT_SECRET":    "0123456789abcdef0123456789abcdef",
-		"ZAPBASE_ENCRYPTION_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
-	}
 	load := func(extra map[string]string) Config {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
+		m := minimalEnv()
 		for k, v := range extra {
 			m[k] = v
 		}
