@@ -119,4 +119,3 @@ func TestLogHandlerAddsTraceIDs(t *testing.T) {
 	require.Equal(t, "x", with["component"])
 	require.NotContains(t, without, "trace_id")
 }
-
