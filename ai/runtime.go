@@ -212,7 +212,7 @@ func NewRuntime(p RuntimeParams) *Runtime {
 		log:      p.Logger,
 		clock:    p.Clock,
 		metrics:  observerOrNop(p.Metrics),
-		tracer:   otel.GetTracerProvider().Tracer("github.com/zapbase/zapbase/ai"),
+		tracer:   otel.Tracer("github.com/zapbase/zapbase/ai"),
 		http:     p.HTTPClient,
 		timers:   map[string]Timer{},
 		running:  map[string]bool{},

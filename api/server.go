@@ -96,9 +96,6 @@ type Params struct {
 	RegisterFuncs []func(*Router)
 	// Version is shown in the OpenAPI document.
 	Version string
-	// TracerProvider makes the request spans (nil: the global one, a no-op
-	// unless tracing is configured).
-	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP surface.
@@ -129,11 +126,8 @@ func New(p Params) *Server {
 	if p.Version == "" {
 		p.Version = "1.0.0"
 	}
-	if p.TracerProvider == nil {
-		p.TracerProvider = otel.GetTracerProvider()
-	}
 	hookHumaErrors()
-	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux(), tracer: p.TracerProvider.Tracer("github.com/zapbase/zapbase/api")}
+	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux(), tracer: otel.Tracer("github.com/zapbase/zapbase/api")}
 	s.api = humago.New(s.mux, s.humaConfig())
 	s.v1 = huma.NewGroup(s.api, Prefix)
 

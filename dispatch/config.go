@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -188,7 +187,4 @@ type Deps struct {
 	HandoffFunc func(ctx context.Context, sessionID string, rowIDs []string)
 	// Observer receives measurements (*metrics.Metrics; nil: none).
 	Observer Observer
-	// TracerProvider makes the send spans (nil: the global one, a no-op
-	// unless tracing is configured).
-	TracerProvider trace.TracerProvider
 }

@@ -113,13 +113,9 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	tp := deps.TracerProvider
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-	}
 	return &Dispatcher{
 		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound,
-		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"), obs: obs, tracer: tp.Tracer(tracerName),
+		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"), obs: obs, tracer: otel.Tracer(tracerName),
 		pacer: newPacer(), waiters: newWaiters(),
 		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
 		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults and limits of Config.
@@ -77,9 +75,6 @@ type Config struct {
 	OnResyncFunc func(ctx context.Context)
 	// Logger receives the listener's logs (component=listener).
 	Logger *slog.Logger
-	// TracerProvider makes the batch spans (default: the global one, a
-	// no-op unless tracing is configured).
-	TracerProvider trace.TracerProvider
 	// MaxBatch is the most ids passed to one HandleInserts call (default 500).
 	MaxBatch int
 	// BatchWait is how long the first pending id may wait for more to join
@@ -162,9 +157,6 @@ func (c *Config) Validate() error {
 	}
 	if c.StandbyRetry < 0 {
 		return fmt.Errorf("listener: StandbyRetry %s must be positive", c.StandbyRetry)
-	}
-	if c.TracerProvider == nil {
-		c.TracerProvider = otel.GetTracerProvider()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

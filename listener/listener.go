@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -101,7 +102,7 @@ func New(cfg Config) (*Listener, error) {
 	return &Listener{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "listener", "slot", cfg.SlotName),
-		tracer: cfg.TracerProvider.Tracer("github.com/zapbase/zapbase/listener"),
+		tracer: otel.Tracer("github.com/zapbase/zapbase/listener"),
 		status: Status{Role: RoleStopped, SlotName: cfg.SlotName},
 		done:   make(chan struct{}),
 	}, nil

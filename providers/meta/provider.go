@@ -132,7 +132,7 @@ func New(p Params) (*Provider, error) {
 		cancel:   cancel,
 		verifies: map[string]*verifyJob{},
 		wake:     make(chan struct{}, 1),
-		tracer:   otel.GetTracerProvider().Tracer("github.com/zapbase/zapbase/providers/meta"),
+		tracer:   otel.Tracer("github.com/zapbase/zapbase/providers/meta"),
 	}
 	pr.routes = newRouteCache(p.RouteCacheTTL, pr.store)
 	pr.inbox = newInboxWriter(p.Pool)
