@@ -182,12 +182,12 @@ type sessionData struct {
 	MessagesPerSecond *float64 `json:"messagesPerSecond"`
 }
 
-// claim runs a claim statement for up to n rows and decodes its rows and
-// tenants. Provider message ids are generated here, n per provider with
-// caller ids, before the statement runs.
 // claimQueryTimeout bounds one claim statement.
 const claimQueryTimeout = 30 * time.Second
 
+// claim runs a claim statement for up to n rows and decodes its rows and
+// tenants. Provider message ids are generated here, n per provider with
+// caller ids, before the statement runs.
 func (d *Dispatcher) claim(ctx context.Context, sql string, first any, n int) ([]claimedRow, map[string]*tenantInfo, error) {
 	var registered, genTypes, genIDs []string
 	for _, t := range d.registry.Types() {
@@ -199,14 +199,14 @@ func (d *Dispatcher) claim(ctx context.Context, sql string, first any, n int) ([
 			}
 		}
 	}
-	// Custom plans: a generic plan of this statement is two orders of
-	// magnitude slower (it cannot see the batch size or the tenant).
 	// The claim commits on its own (one statement): once sent it must be
 	// read to the end, or rows would stay claimed until their lease expires.
 	// A caller's cancellation (shutdown, a client gone) must not abandon it
 	// midway, so it runs detached, bounded by its own timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimQueryTimeout)
 	defer cancel()
+	// Custom plans: a generic plan of this statement is two orders of
+	// magnitude slower (it cannot see the batch size or the tenant).
 	rows, err := d.pool.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, first, d.cfg.Owner, d.cfg.LeaseHolder, d.cfg.ClaimTTL.Seconds(),
 		genTypes, genIDs, n, registered, tracing.TraceparentOrNil(ctx))
 	if err != nil {
