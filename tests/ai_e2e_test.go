@@ -124,13 +124,18 @@ func (at *aiTenant) inbound(from, text string) {
 	at.t.Helper()
 	body, _ := json.Marshal(map[string]any{"session": aiSessionPhone, "messageId": "gw-" + uuid.NewString(),
 		"from": from, "pushName": "Cliente", "type": "text", "content": map[string]any{"text": text}})
+	status, resp := at.call("POST", "/api/v1/webhooks/incoming-message", at.webhookHeaders(body), body)
+	require.Equal(at.t, 200, status, string(resp))
+}
+
+// webhookHeaders signs body for the tenant's generic webhook, now.
+func (at *aiTenant) webhookHeaders(body []byte) map[string]string {
 	ts := time.Now().Unix()
-	status, resp := at.call("POST", "/api/v1/webhooks/incoming-message", map[string]string{
+	return map[string]string{
 		"X-Client-Id":              at.clientID,
 		api.HeaderWebhookTimestamp: strconv.FormatInt(ts, 10),
 		api.HeaderWebhookSignature: api.SignWebhook(at.secret, ts, body),
-	}, body)
-	require.Equal(at.t, 200, status, string(resp))
+	}
 }
 
 // aiReply is an outbound row written by the agent.

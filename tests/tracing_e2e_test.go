@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/zapbase/zapbase/ai/aitest"
-	"github.com/zapbase/zapbase/api"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 	"github.com/zapbase/zapbase/tracing/tracingtest"
 )
@@ -42,6 +40,25 @@ func spanByID(spans []tracingtest.Span, id string) *tracingtest.Span {
 		}
 	}
 	return nil
+}
+
+// dispatchWhere is the last zapbase.dispatch span of the trace whose
+// attribute key is value, nil when there is none.
+func dispatchWhere(spans []tracingtest.Span, traceID, key, value string) *tracingtest.Span {
+	var found *tracingtest.Span
+	for _, d := range tracingtest.Find(tracingtest.InTrace(spans, traceID), "zapbase.dispatch") {
+		if d.Attrs[key] == value {
+			found = &d
+		}
+	}
+	return found
+}
+
+// sentAndCalled answers whether the trace holds a dispatch that ended sent
+// and a provider call.
+func sentAndCalled(spans []tracingtest.Span, traceID string) bool {
+	return dispatchWhere(spans, traceID, "zapbase.outcome", "sent") != nil &&
+		len(tracingtest.Find(tracingtest.InTrace(spans, traceID), "zapbase.provider.send")) > 0
 }
 
 func rowTraceparent(t *testing.T, ctx context.Context, pool *pgxpool.Pool, id string) string {
@@ -99,12 +116,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &sent))
 
 	spans := col.Wait(t, 30*time.Second, "the API span and the pending dispatch", func(s []tracingtest.Span) bool {
-		for _, d := range tracingtest.Find(tracingtest.InTrace(s, callerTrace), "zapbase.dispatch") {
-			if d.Attrs["zapbase.outcome"] == "pending" {
-				return true
-			}
-		}
-		return false
+		return dispatchWhere(s, callerTrace, "zapbase.outcome", "pending") != nil
 	})
 	inTrace := tracingtest.InTrace(spans, callerTrace)
 	servers := tracingtest.Find(inTrace, "POST /api/v1/messages/text")
@@ -123,12 +135,8 @@ func TestTracingEndToEnd(t *testing.T) {
 	require.Equal(t, callerTrace, tid, "the row carries the request's trace")
 	require.Equal(t, server.SpanID, sid, "the row's origin is the request span")
 
-	var pending tracingtest.Span
-	for _, d := range tracingtest.Find(inTrace, "zapbase.dispatch") {
-		if d.Attrs["zapbase.outcome"] == "pending" {
-			pending = d
-		}
-	}
+	pending := dispatchWhere(spans, callerTrace, "zapbase.outcome", "pending")
+	require.NotNil(t, pending)
 	require.Equal(t, server.SpanID, pending.ParentSpanID)
 	require.Equal(t, "session_unavailable", pending.Attrs["zapbase.error_code"])
 	require.NotEmpty(t, pending.Attrs["zapbase.next_attempt_at"])
@@ -158,20 +166,11 @@ func TestTracingEndToEnd(t *testing.T) {
 	at.attach(p2)
 
 	spans = col.Wait(t, 30*time.Second, "the send after the restart", func(s []tracingtest.Span) bool {
-		for _, d := range tracingtest.Find(tracingtest.InTrace(s, callerTrace), "zapbase.dispatch") {
-			if d.Attrs["zapbase.outcome"] == "sent" {
-				return len(tracingtest.Find(tracingtest.InTrace(s, callerTrace), "zapbase.provider.send")) > 0
-			}
-		}
-		return false
+		return sentAndCalled(s, callerTrace)
 	})
 	inTrace = tracingtest.InTrace(spans, callerTrace)
-	var final tracingtest.Span
-	for _, d := range tracingtest.Find(inTrace, "zapbase.dispatch") {
-		if d.Attrs["zapbase.outcome"] == "sent" {
-			final = d
-		}
-	}
+	final := dispatchWhere(spans, callerTrace, "zapbase.outcome", "sent")
+	require.NotNil(t, final)
 	require.Equal(t, "trace-2", final.Instance, "the send happened in the second process")
 	require.Equal(t, server.SpanID, final.ParentSpanID, "and still hangs off the original request")
 	require.Equal(t, tracepb.Span_SPAN_KIND_PRODUCER, final.Kind)
@@ -224,9 +223,9 @@ func TestTracingEndToEnd(t *testing.T) {
 	const contact = "5511933332222"
 	whBody, _ := json.Marshal(map[string]any{"session": aiSessionPhone, "messageId": "gw-" + randHex(8),
 		"from": contact, "pushName": "Cliente", "type": "text", "content": map[string]any{"text": "Oi, tudo bem?"}})
-	ts := time.Now().Unix()
-	status, body = at.call("POST", "/api/v1/webhooks/incoming-message", signedWebhookHeaders(at, ts, whBody,
-		"00-"+inTraceID+"-"+inSpan+"-01"), whBody)
+	wh := at.webhookHeaders(whBody)
+	wh["traceparent"] = "00-" + inTraceID + "-" + inSpan + "-01" // as an instrumented gateway sends it
+	status, body = at.call("POST", "/api/v1/webhooks/incoming-message", wh, whBody)
 	require.Equal(t, 200, status, string(body))
 	reps := at.waitSentReplies(ctx, contact, 1, 45*time.Second)
 	require.Len(t, reps, 1)
@@ -235,13 +234,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	require.Equal(t, inTraceID, replyTrace, "the reply row carries the inbound message's trace")
 
 	spans = col.Wait(t, 30*time.Second, "the AI chain", func(s []tracingtest.Span) bool {
-		in := tracingtest.InTrace(s, inTraceID)
-		for _, d := range tracingtest.Find(in, "zapbase.dispatch") {
-			if d.Attrs["zapbase.outcome"] == "sent" {
-				return len(tracingtest.Find(in, "zapbase.provider.send")) > 0
-			}
-		}
-		return false
+		return sentAndCalled(s, inTraceID)
 	})
 	in = tracingtest.InTrace(spans, inTraceID)
 	hook := tracingtest.Find(in, "POST /api/v1/webhooks/incoming-message")
@@ -262,12 +255,8 @@ func TestTracingEndToEnd(t *testing.T) {
 	for _, tp := range gem.Traceparents() {
 		require.Empty(t, tp, "no traceparent sent to the model API")
 	}
-	var replyDispatch tracingtest.Span
-	for _, d := range tracingtest.Find(in, "zapbase.dispatch") {
-		if d.Attrs["zapbase.message.row_id"] == reps[0].ID {
-			replyDispatch = d
-		}
-	}
+	replyDispatch := dispatchWhere(spans, inTraceID, "zapbase.message.row_id", reps[0].ID)
+	require.NotNil(t, replyDispatch)
 	require.Equal(t, "sent", replyDispatch.Attrs["zapbase.outcome"])
 	require.NotNil(t, spanByID(in, replyDispatch.ParentSpanID), "the reply's dispatch hangs off the turn")
 	p2.Stop(30 * time.Second)
@@ -289,15 +278,4 @@ func TestTracingEndToEnd(t *testing.T) {
 	require.Nil(t, offTP, "no trace context stored when tracing is off")
 	require.Equal(t, before, col.Requests(), "nothing exported when tracing is off")
 	require.NotContains(t, p3.Logs(), `"trace_id"`)
-}
-
-// signedWebhookHeaders signs body for the tenant's generic webhook and adds
-// a W3C traceparent, as an instrumented gateway would send it.
-func signedWebhookHeaders(at *aiTenant, ts int64, body []byte, traceparent string) map[string]string {
-	return map[string]string{
-		"X-Client-Id":              at.clientID,
-		api.HeaderWebhookTimestamp: strconv.FormatInt(ts, 10),
-		api.HeaderWebhookSignature: api.SignWebhook(at.secret, ts, body),
-		"traceparent":              traceparent,
-	}
 }
