@@ -104,6 +104,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("encryption key: %w", err)
 	}
 	m.box = box
+	if err := m.startPprof(); err != nil {
+		return fmt.Errorf("ZAPBASE_PPROF_ADDR: %w", err)
+	}
 	pool, err := supabase.Connect(ctx, m.cfg.DatabaseURL, supabase.PoolConfig{MaxConns: m.cfg.DBMaxConns})
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ type Config struct {
 	ReplicationURL        string        // DATABASE_REPLICATION_URL (default DATABASE_URL; must be the direct connection)
 	HTTPAddr              string        // ZAPBASE_HTTP_ADDR (default 127.0.0.1:8080 in dev, :8080 otherwise)
 	InstanceID            string        // ZAPBASE_INSTANCE_ID (default hostname-pid)
+	PprofAddr             string        // ZAPBASE_PPROF_ADDR (default off): net/http/pprof listener
 	LogLevel              slog.Level    // ZAPBASE_LOG_LEVEL (debug|info|warn|error)
 	EncryptionKey         []byte        // ZAPBASE_ENCRYPTION_KEY (required; 32 bytes base64/hex)
 	OldEncryptionKeys     [][]byte      // ZAPBASE_ENCRYPTION_OLD_KEYS (comma-separated, for rotation)
@@ -163,6 +164,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c := Config{
 		HTTPAddr:              get("ZAPBASE_HTTP_ADDR"),
 		InstanceID:            get("ZAPBASE_INSTANCE_ID"),
+		PprofAddr:             get("ZAPBASE_PPROF_ADDR"),
 		JWTSecret:             get("SUPABASE_JWT_SECRET"),
 		JWTAudience:           get("SUPABASE_JWT_AUDIENCE"),
 		SupabaseServiceKey:    get("SUPABASE_SERVICE_KEY"),
