@@ -13,14 +13,18 @@ import (
 // reached the provider.
 type target interface {
 	Name() string
-	// Enqueue inserts message i as producer p would and returns its key
-	// (the row or job id). t0 is taken by the driver just before the call.
-	Enqueue(ctx context.Context, p, i int) (key string, err error)
+	// Enqueue inserts message i (or a batch starting at i) as producer p
+	// would and returns the keys (row or job ids) of what it enqueued. t0
+	// is taken by the driver just before the call.
+	Enqueue(ctx context.Context, p, i int) (keys []string, err error)
 	// Done waits until every key is durably completed (sent) and returns
 	// the completion time of the last one.
 	Done(ctx context.Context, keys []string) (time.Time, error)
 	// Calls returns when the provider was called for each key (first call).
 	Calls(ctx context.Context) (map[string]time.Time, error)
+	// PID is the system's own process (0 when it runs inside the
+	// benchmark process, as River and raw do).
+	PID() int
 	Close()
 }
 
@@ -39,6 +43,15 @@ type phaseResult struct {
 	latencies []time.Duration
 	missing   int // enqueued but no provider call seen
 	slow      int // provider call more than slowCall after the insert
+	cpu       cpuUsage
+}
+
+// cpuPer1k is CPU-seconds per 1,000 messages of the phase.
+func (r phaseResult) cpuPer1k() float64 {
+	if r.n == 0 {
+		return 0
+	}
+	return r.cpu.total().Seconds() * 1000 / float64(r.n)
 }
 
 // slowCall flags outliers worth a look (e.g. rows left to a periodic scan).
@@ -51,13 +64,14 @@ func (r phaseResult) throughput() float64 {
 // runPhase drives producers for d: flat out when rate is 0 (saturation),
 // otherwise paced to rate messages/s in total (open loop: each producer
 // follows its schedule; a late producer does not wait, it catches up).
-func runPhase(ctx context.Context, tg target, producers int, rate float64, d time.Duration) (phaseResult, error) {
+func runPhase(ctx context.Context, tg target, meter *cpuMeter, producers int, rate float64, d time.Duration) (phaseResult, error) {
 	var (
 		mu      sync.Mutex
 		all     []sample
 		firstEr error
 		wg      sync.WaitGroup
 	)
+	cpu0 := meter.sample(tg.PID())
 	start := time.Now()
 	stop := start.Add(d)
 	var interval time.Duration
@@ -85,7 +99,7 @@ func runPhase(ctx context.Context, tg target, producers int, rate float64, d tim
 				if !t0.Before(stop) {
 					break
 				}
-				key, err := tg.Enqueue(ctx, p, i)
+				keys, err := tg.Enqueue(ctx, p, i)
 				if err != nil {
 					mu.Lock()
 					if firstEr == nil {
@@ -94,7 +108,10 @@ func runPhase(ctx context.Context, tg target, producers int, rate float64, d tim
 					mu.Unlock()
 					return
 				}
-				local = append(local, sample{key: key, t0: t0})
+				for _, key := range keys {
+					local = append(local, sample{key: key, t0: t0})
+				}
+				i += len(keys) - 1
 			}
 			mu.Lock()
 			all = append(all, local...)
@@ -114,11 +131,12 @@ func runPhase(ctx context.Context, tg target, producers int, rate float64, d tim
 	if err != nil {
 		return phaseResult{}, err
 	}
+	cpu := meter.sample(tg.PID()).sub(cpu0)
 	calls, err := tg.Calls(ctx)
 	if err != nil {
 		return phaseResult{}, err
 	}
-	r := phaseResult{n: len(all), start: start, end: end, offered: float64(len(all)) / produced.Seconds()}
+	r := phaseResult{n: len(all), start: start, end: end, offered: float64(len(all)) / produced.Seconds(), cpu: cpu}
 	log.Printf("%s: %d messages enqueued in %s (%.0f msg/s); last one done %s after the first insert",
 		tg.Name(), r.n, produced.Round(time.Millisecond), r.offered, end.Sub(start).Round(time.Millisecond))
 	for _, s := range all {

@@ -95,19 +95,19 @@ func newRawTarget(ctx context.Context, url string, conns int32, chats int) (*raw
 
 func (r *rawTarget) Name() string { return "raw pgx" }
 
-func (r *rawTarget) Enqueue(ctx context.Context, p, i int) (string, error) {
+func (r *rawTarget) Enqueue(ctx context.Context, p, i int) ([]string, error) {
 	to, text := recipient(p, i, r.chats), "bench "+strconv.Itoa(i)
 	var id int64
 	if err := r.pool.QueryRow(ctx, `INSERT INTO bench_raw (to_number, content) VALUES ($1, jsonb_build_object('text', $2::text)) RETURNING id`,
 		to, text).Scan(&id); err != nil {
-		return "", err
+		return nil, err
 	}
 	key := strconv.FormatInt(id, 10)
 	if err := r.out.send(ctx, key, to, text); err != nil {
-		return "", err
+		return nil, err
 	}
 	if _, err := r.pool.Exec(ctx, `UPDATE bench_raw SET state = 'completed', finalized_at = now() WHERE id = $1`, id); err != nil {
-		return "", err
+		return nil, err
 	}
 	now := time.Now()
 	r.mu.Lock()
@@ -115,7 +115,7 @@ func (r *rawTarget) Enqueue(ctx context.Context, p, i int) (string, error) {
 		r.last = now
 	}
 	r.mu.Unlock()
-	return key, nil
+	return []string{key}, nil
 }
 
 func (r *rawTarget) Done(ctx context.Context, keys []string) (time.Time, error) {
@@ -127,6 +127,8 @@ func (r *rawTarget) Done(ctx context.Context, keys []string) (time.Time, error) 
 func (r *rawTarget) Calls(ctx context.Context) (map[string]time.Time, error) {
 	return r.out.calls.snapshot(), nil
 }
+
+func (r *rawTarget) PID() int { return 0 }
 
 func (r *rawTarget) Close() {
 	r.out.sb.Close()

@@ -78,12 +78,12 @@ func newRiverTarget(ctx context.Context, url string, conns int32, opts riverOpti
 
 func (r *riverTarget) Name() string { return "River" }
 
-func (r *riverTarget) Enqueue(ctx context.Context, p, i int) (string, error) {
+func (r *riverTarget) Enqueue(ctx context.Context, p, i int) ([]string, error) {
 	res, err := r.client.Insert(ctx, sendArgs{To: recipient(p, i, r.chats), Text: "bench " + strconv.Itoa(i)}, nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return strconv.FormatInt(res.Job.ID, 10), nil
+	return []string{strconv.FormatInt(res.Job.ID, 10)}, nil
 }
 
 func (r *riverTarget) Done(ctx context.Context, keys []string) (time.Time, error) {
@@ -102,6 +102,8 @@ func (r *riverTarget) Done(ctx context.Context, keys []string) (time.Time, error
 func (r *riverTarget) Calls(ctx context.Context) (map[string]time.Time, error) {
 	return r.out.calls.snapshot(), nil
 }
+
+func (r *riverTarget) PID() int { return 0 }
 
 func (r *riverTarget) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -36,30 +38,56 @@ const (
 // and sends them through a zero-delay sandbox. Provider call times come from
 // the sandbox send log (ZAPBASE_SANDBOX_SEND_LOG).
 type zapbaseTarget struct {
-	receipts bool
-	pool     *pgxpool.Pool
-	proc     *exec.Cmd
-	exited   chan struct{}
-	logPath  string
-	sendLog  string
-	tenantID string
-	claims   string
-	chats    int
+	// mode is "" (producers insert rows through SQL as supabase-js does),
+	// "text" (POST /api/v1/messages/text, one message per request) or
+	// "bulk" (POST /api/v1/messages/send-bulk, bulkSize messages per request).
+	mode      string
+	baseURL   string
+	pprofAddr string
+	token     string
+	http      *http.Client
+	receipts  bool
+	pool      *pgxpool.Pool
+	proc      *exec.Cmd
+	exited    chan struct{}
+	logPath   string
+	sendLog   string
+	tenantID  string
+	claims    string
+	chats     int
 }
 
-var listenRe = regexp.MustCompile(`"msg":"http listening","addr":"([^"]+)"`)
+var (
+	listenRe = regexp.MustCompile(`"msg":"http listening","addr":"([^"]+)"`)
+	pprofRe  = regexp.MustCompile(`"msg":"pprof listening","addr":"([^"]+)"`)
+)
 
-func newZapbaseTarget(ctx context.Context, bin, url, dir string, conns int32, chats int, receipts bool) (*zapbaseTarget, error) {
-	pool, err := openPool(ctx, url, conns)
+// bulkSize is the batch of the send-bulk producers.
+const bulkSize = 50
+
+type zapbaseParams struct {
+	bin, url, dir string
+	conns         int32
+	chats         int
+	receipts      bool
+	mode          string
+	run           int
+}
+
+func newZapbaseTarget(ctx context.Context, p zapbaseParams) (*zapbaseTarget, error) {
+	pool, err := openPool(ctx, p.url, p.conns)
 	if err != nil {
 		return nil, err
 	}
-	z := &zapbaseTarget{pool: pool, chats: chats, receipts: receipts, logPath: filepath.Join(dir, "zapbase.log"), sendLog: filepath.Join(dir, "sandbox-sends.log")}
+	tag := fmt.Sprintf("%s%d", p.mode, p.run)
+	z := &zapbaseTarget{pool: pool, chats: p.chats, receipts: p.receipts, mode: p.mode,
+		logPath: filepath.Join(p.dir, "zapbase-"+tag+".log"), sendLog: filepath.Join(p.dir, "sandbox-sends-"+tag+".log"),
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}}
 	if err := z.seed(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	if err := z.start(ctx, bin, url); err != nil {
+	if err := z.start(ctx, p.bin, p.url); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -73,7 +101,10 @@ func (z *zapbaseTarget) seed(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("seed user: %w", err)
 	}
-	if err := z.pool.QueryRow(ctx, `INSERT INTO public.tenants (client_id, name) VALUES ('bench', 'Benchmark') RETURNING id::text`).Scan(&z.tenantID); err != nil {
+	// The API's per-tenant rate limit (100/min by default) would cap the
+	// HTTP producers: lift it.
+	if err := z.pool.QueryRow(ctx, `INSERT INTO public.tenants (client_id, name, rate_limit_per_minute)
+VALUES ('bench', 'Benchmark', 100000000) RETURNING id::text`).Scan(&z.tenantID); err != nil {
 		return fmt.Errorf("seed tenant: %w", err)
 	}
 	if _, err := z.pool.Exec(ctx, `INSERT INTO public.tenant_members (tenant_id, user_id, role) VALUES ($1, $2, 'owner')`, z.tenantID, benchUserID); err != nil {
@@ -85,6 +116,14 @@ VALUES ($1, '5511900000001', 'sandbox', 'connected', now())`, z.tenantID); err !
 	}
 	claims, _ := json.Marshal(map[string]any{"sub": benchUserID, "role": "authenticated", "aud": "authenticated"})
 	z.claims = string(claims)
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": benchUserID, "role": "authenticated", "aud": "authenticated",
+		"exp": time.Now().Add(24 * time.Hour).Unix(), "iat": time.Now().Unix(),
+	}).SignedString([]byte(benchJWTSecret))
+	if err != nil {
+		return err
+	}
+	z.token = tok
 	return nil
 }
 
@@ -105,6 +144,7 @@ func (z *zapbaseTarget) start(ctx context.Context, bin, url string) error {
 		fmt.Sprintf("ZAPBASE_SANDBOX_RECEIPTS=%v", z.receipts),
 		"ZAPBASE_SANDBOX_SEND_LOG=" + z.sendLog,
 		"ZAPBASE_LOG_LEVEL=info",
+		"ZAPBASE_PPROF_ADDR=127.0.0.1:0",
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -123,6 +163,9 @@ func (z *zapbaseTarget) start(ctx context.Context, bin, url string) error {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logFile, line)
+			if m := pprofRe.FindStringSubmatch(line); m != nil {
+				z.pprofAddr = m[1]
+			}
 			if m := listenRe.FindStringSubmatch(line); m != nil {
 				select {
 				case addr <- m[1]:
@@ -142,6 +185,7 @@ func (z *zapbaseTarget) start(ctx context.Context, bin, url string) error {
 	case <-time.After(60 * time.Second):
 		return fmt.Errorf("zapbase did not start; log: %s\n%s", z.logPath, tailFile(z.logPath))
 	}
+	z.baseURL = "http://" + a
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + a + "/readyz")
@@ -159,12 +203,49 @@ func (z *zapbaseTarget) start(ctx context.Context, bin, url string) error {
 	}
 }
 
-func (z *zapbaseTarget) Name() string { return "zapbase" }
+func (z *zapbaseTarget) Name() string {
+	if z.mode == "" {
+		return "zapbase"
+	}
+	return "zapbase-api-" + z.mode
+}
+
+// profile starts a CPU profile of `zapbase serve` (through its pprof
+// listener) for d and returns a function that waits for it and writes it
+// to path.
+func (z *zapbaseTarget) profile(path string, d time.Duration) func() {
+	if z.pprofAddr == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", z.pprofAddr, int(d.Seconds()+0.5)), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+	return func() { <-done }
+}
 
 // Enqueue is what supabase-js' insert does through PostgREST: one
 // transaction that sets the role and the JWT claims, then the INSERT under
 // RLS, returning the id. Sent as one pipeline (one round trip).
-func (z *zapbaseTarget) Enqueue(ctx context.Context, p, i int) (string, error) {
+func (z *zapbaseTarget) Enqueue(ctx context.Context, p, i int) ([]string, error) {
+	switch z.mode {
+	case "text":
+		return z.enqueueText(ctx, p, i)
+	case "bulk":
+		return z.enqueueBulk(ctx, p, i)
+	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, z.claims)
 	var id string
@@ -172,9 +253,76 @@ func (z *zapbaseTarget) Enqueue(ctx context.Context, p, i int) (string, error) {
 VALUES ($1, $2, 'text', jsonb_build_object('text', $3::text)) RETURNING id::text`,
 		z.tenantID, recipient(p, i, z.chats), "bench "+strconv.Itoa(i)).QueryRow(func(r pgx.Row) error { return r.Scan(&id) })
 	if err := z.pool.SendBatch(ctx, b).Close(); err != nil {
-		return "", err
+		return nil, err
 	}
-	return id, nil
+	return []string{id}, nil
+}
+
+// enqueueText is one POST /api/v1/messages/text answered at once
+// (?wait=false: the producer does not wait for the send, as a client that
+// follows the status through Realtime would).
+func (z *zapbaseTarget) enqueueText(ctx context.Context, p, i int) ([]string, error) {
+	body, _ := json.Marshal(map[string]any{"to": recipient(p, i, z.chats), "content": "bench " + strconv.Itoa(i)})
+	var out struct {
+		MessageID string `json:"messageId"`
+	}
+	if err := z.post(ctx, "/api/v1/messages/text?wait=false", body, &out); err != nil {
+		return nil, err
+	}
+	return []string{out.MessageID}, nil
+}
+
+// enqueueBulk is one POST /api/v1/messages/send-bulk of bulkSize messages.
+func (z *zapbaseTarget) enqueueBulk(ctx context.Context, p, i int) ([]string, error) {
+	type msg struct {
+		To      string         `json:"to"`
+		Type    string         `json:"type"`
+		Content map[string]any `json:"content"`
+	}
+	msgs := make([]msg, bulkSize)
+	for k := range msgs {
+		msgs[k] = msg{To: recipient(p, i+k, z.chats), Type: "text", Content: map[string]any{"text": "bench " + strconv.Itoa(i+k)}}
+	}
+	body, _ := json.Marshal(map[string]any{"messages": msgs})
+	var out struct {
+		Messages []struct {
+			MessageID string `json:"messageId"`
+		} `json:"messages"`
+	}
+	if err := z.post(ctx, "/api/v1/messages/send-bulk", body, &out); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		keys = append(keys, m.MessageID)
+	}
+	if len(keys) != bulkSize {
+		return nil, fmt.Errorf("send-bulk answered %d ids for %d messages", len(keys), bulkSize)
+	}
+	return keys, nil
+}
+
+func (z *zapbaseTarget) post(ctx context.Context, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, z.baseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+z.token)
+	req.Header.Set("X-Client-Id", "bench")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := z.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, b)
+	}
+	return json.Unmarshal(b, out)
 }
 
 func (z *zapbaseTarget) Done(ctx context.Context, keys []string) (time.Time, error) {
@@ -209,6 +357,13 @@ func (z *zapbaseTarget) Calls(ctx context.Context) (map[string]time.Time, error)
 		}
 	}
 	return out, nil
+}
+
+func (z *zapbaseTarget) PID() int {
+	if z.proc == nil || z.proc.Process == nil {
+		return 0
+	}
+	return z.proc.Process.Pid
 }
 
 func (z *zapbaseTarget) Close() {
