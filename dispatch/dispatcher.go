@@ -720,6 +720,10 @@ func (d *Dispatcher) flush(batch []*outcome) {
 			d.waiters.notify(batch)
 			return
 		}
+		if isTxConflict(err) && time.Now().Before(deadline) {
+			d.log.Info("status write hit a lock conflict, retrying", "rows", len(batch), "attempt", attempt, "error", err)
+			continue
+		}
 		if !isConnErr(err) && len(batch) > 1 {
 			d.log.Warn("batched status write failed, writing rows one by one", "rows", len(batch), "error", err)
 			for _, o := range batch {

@@ -1,10 +1,10 @@
 -- Why: one durable, ordered feed of what changed, for the consumers that are
 -- not supabase-js: the server-sent events endpoint (GET /api/v1/events,
 -- resumable with Last-Event-ID) and outgoing webhooks (fanned out into
--- delivery rows). It is written by statement-level triggers with transition
--- tables, so a batched status write (the dispatcher completes many rows per
--- statement) costs one trigger call, not one per row. Rows are small (ids and
--- the changed state); consumers read the current row for the full payload.
+-- delivery rows). It is written by triggers, so nothing that changes a row
+-- (the sidecar, a supabase-js client, a manual fix) escapes it. Rows are
+-- small (ids and the changed state); consumers read the current row for the
+-- full payload.
 --
 -- Ordering: identity values are taken at insert time, not at commit, so a
 -- reader that only remembered the highest id could skip a row committed late
@@ -32,48 +32,46 @@ CREATE TABLE wa.change_log (
 );
 COMMENT ON TABLE wa.change_log IS 'zapbase change feed (SSE, outgoing webhooks). Read in (txid, id) order below the snapshot xmin.';
 
-CREATE FUNCTION wa.log_message_inserts() RETURNS trigger
+-- Messages: row triggers gated by WHEN clauses, evaluated before any
+-- PL/pgSQL runs, so the hot path pays nothing for what is not an event: a
+-- client's outbound INSERT (the sidecar reports it when its status moves)
+-- and the sidecar's internal pending/sending transitions are not logged.
+-- Logged: inbound messages and AI replies (inserts), every status change to
+-- a state a client cares about (sent, delivered, read, played, failed,
+-- received→read), and content edits.
+CREATE FUNCTION wa.log_message_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-  INSERT INTO wa.change_log (tenant_id, topic, session_id, message_id, chat, data)
-  SELECT n.tenant_id,
-         CASE WHEN n.direction = 'inbound' THEN 'message.received'
-              WHEN n.agent_id IS NOT NULL THEN 'ai.reply'
-              ELSE 'message.created' END,
-         n.session_id, n.id,
-         CASE WHEN n.direction = 'inbound' THEN n.from_number ELSE n.to_number END,
-         jsonb_build_object('status', n.status, 'direction', n.direction, 'type', n.message_type)
-  FROM new_rows n
-  ORDER BY n.seq;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO wa.change_log (tenant_id, topic, session_id, message_id, chat, data)
+    VALUES (NEW.tenant_id,
+            CASE WHEN NEW.direction = 'inbound' THEN 'message.received' ELSE 'ai.reply' END,
+            NEW.session_id, NEW.id,
+            CASE WHEN NEW.direction = 'inbound' THEN NEW.from_number ELSE NEW.to_number END,
+            jsonb_build_object('status', NEW.status, 'direction', NEW.direction, 'type', NEW.message_type));
+  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN
+    INSERT INTO wa.change_log (tenant_id, topic, session_id, message_id, chat, data)
+    VALUES (NEW.tenant_id, 'message.status', NEW.session_id, NEW.id,
+            CASE WHEN NEW.direction = 'inbound' THEN NEW.from_number ELSE NEW.to_number END,
+            jsonb_strip_nulls(jsonb_build_object('status', NEW.status, 'previous', OLD.status,
+              'error_code', NEW.error_code, 'error_reason', NEW.error_reason)));
+  ELSE
+    INSERT INTO wa.change_log (tenant_id, topic, session_id, message_id, chat, data)
+    VALUES (NEW.tenant_id, 'message.updated', NEW.session_id, NEW.id,
+            CASE WHEN NEW.direction = 'inbound' THEN NEW.from_number ELSE NEW.to_number END,
+            jsonb_build_object('status', NEW.status));
+  END IF;
   RETURN NULL;
 END $$;
-REVOKE ALL ON FUNCTION wa.log_message_inserts() FROM PUBLIC;
-
-CREATE FUNCTION wa.log_message_updates() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-BEGIN
-  INSERT INTO wa.change_log (tenant_id, topic, session_id, message_id, chat, data)
-  SELECT n.tenant_id,
-         CASE WHEN n.status IS DISTINCT FROM o.status THEN 'message.status' ELSE 'message.updated' END,
-         n.session_id, n.id,
-         CASE WHEN n.direction = 'inbound' THEN n.from_number ELSE n.to_number END,
-         CASE WHEN n.status IS DISTINCT FROM o.status
-              THEN jsonb_strip_nulls(jsonb_build_object('status', n.status, 'previous', o.status,
-                     'error_code', n.error_code, 'error_reason', n.error_reason))
-              ELSE jsonb_build_object('status', n.status) END
-  FROM new_rows n JOIN old_rows o ON o.id = n.id
-  WHERE n.status IS DISTINCT FROM o.status OR n.content IS DISTINCT FROM o.content
-  ORDER BY n.seq;
-  RETURN NULL;
-END $$;
-REVOKE ALL ON FUNCTION wa.log_message_updates() FROM PUBLIC;
+REVOKE ALL ON FUNCTION wa.log_message_change() FROM PUBLIC;
 
 CREATE TRIGGER messages_change_log_insert AFTER INSERT ON public.messages
-  REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION wa.log_message_inserts();
+  FOR EACH ROW WHEN (NEW.direction = 'inbound' OR NEW.agent_id IS NOT NULL)
+  EXECUTE FUNCTION wa.log_message_change();
 CREATE TRIGGER messages_change_log_update AFTER UPDATE ON public.messages
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION wa.log_message_updates();
+  FOR EACH ROW WHEN ((OLD.status IS DISTINCT FROM NEW.status AND NEW.status NOT IN ('pending', 'sending'))
+                     OR OLD.content IS DISTINCT FROM NEW.content)
+  EXECUTE FUNCTION wa.log_message_change();
 
 CREATE FUNCTION wa.log_session_changes() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
