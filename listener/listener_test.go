@@ -428,6 +428,22 @@ func TestEnsurePublication(t *testing.T) {
 	require.Equal(t, []bool{true, false, false, false}, []bool{ins, upd, del, trunc})
 	require.Equal(t, 1, tables)
 
+	// Only the id column is streamed (the listener reads nothing else); a
+	// publication widened to whole rows (an older zapbase, a hand edit) is
+	// narrowed back.
+	attnames := func() []string {
+		var a []string
+		require.NoError(t, db.pool.QueryRow(ctx, `SELECT attnames FROM pg_publication_tables
+			WHERE pubname = $1 AND schemaname = 'public' AND tablename = 'messages'`, name).Scan(&a))
+		return a
+	}
+	require.Equal(t, []string{"id"}, attnames())
+	_, err = db.pool.Exec(ctx, `ALTER PUBLICATION `+name+` SET TABLE public.messages`)
+	require.NoError(t, err)
+	require.Greater(t, len(attnames()), 1)
+	require.NoError(t, listener.EnsurePublication(ctx, db.pool, name))
+	require.Equal(t, []string{"id"}, attnames())
+
 	require.Error(t, listener.EnsurePublication(ctx, db.pool, `bad"name`))
 }
 

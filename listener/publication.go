@@ -18,7 +18,11 @@ type Execer interface {
 // EnsurePublication creates publication name on public.messages with
 // publish = 'insert' when it is missing, adds the table to it and resets
 // its publish option when someone changed them. The sidecar must not
-// receive its own status UPDATEs, hence inserts only.
+// receive its own status UPDATEs, hence inserts only. On PostgreSQL 15 and
+// later the publication carries only the id column: the listener reads
+// nothing else, and every other column would cost the walsender an output
+// function call per row (jsonb_out of the content, timestamptz_out…) and the
+// listener a decode, for nothing. Earlier servers stream whole rows.
 func EnsurePublication(ctx context.Context, db Execer, name string) error {
 	if !publicationRE.MatchString(name) {
 		return fmt.Errorf("ensure publication: invalid name %q", name)
@@ -36,12 +40,27 @@ func publicationSQL(name string) string {
 	return strings.ReplaceAll(`DO $zapbase$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = '@NAME@') THEN
-    CREATE PUBLICATION "@NAME@" FOR TABLE public.messages WITH (publish = 'insert');
+    IF current_setting('server_version_num')::int >= 150000 THEN
+      CREATE PUBLICATION "@NAME@" FOR TABLE public.messages (id) WITH (publish = 'insert');
+    ELSE
+      CREATE PUBLICATION "@NAME@" FOR TABLE public.messages WITH (publish = 'insert');
+    END IF;
     RETURN;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables
                  WHERE pubname = '@NAME@' AND schemaname = 'public' AND tablename = 'messages') THEN
     ALTER PUBLICATION "@NAME@" ADD TABLE public.messages;
+  END IF;
+  IF current_setting('server_version_num')::int >= 150000 THEN
+    -- Column lists (and pg_publication_rel.prattrs) exist from 15 on.
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr
+                     JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid
+                    WHERE p.pubname = '@NAME@' AND pr.prrelid = 'public.messages'::regclass
+                      AND pr.prattrs IS NOT NULL
+                      AND pr.prattrs::text = (SELECT a.attnum::text FROM pg_catalog.pg_attribute a
+                                               WHERE a.attrelid = 'public.messages'::regclass AND a.attname = 'id')) THEN
+      EXECUTE 'ALTER PUBLICATION "@NAME@" SET TABLE public.messages (id)';
+    END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = '@NAME@'
              AND (NOT pubinsert OR pubupdate OR pubdelete OR pubtruncate)) THEN
