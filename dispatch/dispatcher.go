@@ -80,7 +80,7 @@ type Dispatcher struct {
 	// idle hands a chat to a runner goroutine that finished its previous
 	// chat and waits for another (see runner).
 	idle chan *chat
-	sem      chan struct{}
+	sem  chan struct{}
 
 	outcomes  chan *outcome
 	flushDone chan struct{}
@@ -122,7 +122,7 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 		pacer: newPacer(), waiters: newWaiters(),
 		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
 		idle: make(chan *chat),
-		sem: make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),
+		sem:  make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),
 		flushDone: make(chan struct{}),
 	}, nil
 }
@@ -254,13 +254,34 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string, source string) (
 // HandleInserts implements the listener's handler: outbound rows are
 // claimed (Wake) and inbound rows not yet processed by an agent go to the
 // InboundHandler. A nil error means every row is durably handled.
+//
+// Logical decoding may deliver a transaction a moment before it is visible
+// to other sessions: the inserting backend flushes its commit record (which
+// wakes the walsender) before it leaves the proc array. A claim in that
+// window finds nothing, and the row would wait for the next reconciliation
+// scan (seconds). Rows the stream announced but the database does not show
+// yet are therefore tried again shortly (retryInvisible); the reconciler
+// stays the safety net if this process stops meanwhile.
 func (d *Dispatcher) HandleInserts(ctx context.Context, rowIDs []string) error {
-	claimed, err := d.wake(ctx, rowIDs, sourceListener)
+	invisible, err := d.handleInserts(ctx, rowIDs)
 	if err != nil {
 		return err
 	}
-	if d.inbound == nil || len(claimed) == len(rowIDs) {
-		return nil
+	if len(invisible) > 0 && d.enter() {
+		go d.retryInvisible(invisible)
+	}
+	return nil
+}
+
+// handleInserts claims and hands over what it can and returns the ids that
+// are not visible yet.
+func (d *Dispatcher) handleInserts(ctx context.Context, rowIDs []string) ([]string, error) {
+	claimed, err := d.wake(ctx, rowIDs, sourceListener)
+	if err != nil {
+		return nil, err
+	}
+	if len(claimed) == len(rowIDs) {
+		return nil, nil
 	}
 	rest := make(map[string]bool, len(rowIDs))
 	for _, id := range rowIDs {
@@ -273,31 +294,75 @@ func (d *Dispatcher) HandleInserts(ctx context.Context, rowIDs []string) error {
 	for id := range rest {
 		ids = append(ids, id)
 	}
-	rows, err := d.pool.Query(ctx, `SELECT id::text FROM public.messages
- WHERE id = ANY($1::uuid[]) AND direction = 'inbound' AND NOT ai_processed ORDER BY created_at`, ids)
+	rows, err := d.pool.Query(ctx, `SELECT id::text, direction = 'inbound' AND NOT ai_processed FROM public.messages
+ WHERE id = ANY($1::uuid[]) ORDER BY created_at`, ids)
 	if err != nil {
-		return fmt.Errorf("find inbound rows: %w", err)
+		return nil, fmt.Errorf("find unclaimed rows: %w", err)
 	}
 	var inbound []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var (
+			id string
+			in bool
+		)
+		if err := rows.Scan(&id, &in); err != nil {
 			rows.Close()
-			return fmt.Errorf("find inbound rows: %w", err)
+			return nil, fmt.Errorf("find unclaimed rows: %w", err)
 		}
-		inbound = append(inbound, id)
+		delete(rest, id)
+		if in {
+			inbound = append(inbound, id)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("find inbound rows: %w", err)
+		return nil, fmt.Errorf("find unclaimed rows: %w", err)
 	}
-	if len(inbound) == 0 {
-		return nil
+	if len(inbound) > 0 && d.inbound != nil {
+		if err := d.inbound.HandleInbound(ctx, inbound); err != nil {
+			return nil, fmt.Errorf("handle %d inbound rows: %w", len(inbound), err)
+		}
 	}
-	if err := d.inbound.HandleInbound(ctx, inbound); err != nil {
-		return fmt.Errorf("handle %d inbound rows: %w", len(inbound), err)
+	invisible := make([]string, 0, len(rest))
+	for id := range rest {
+		invisible = append(invisible, id)
 	}
-	return nil
+	return invisible, nil
+}
+
+// invisibleRetryBudget bounds how long rows announced by the change stream
+// but not visible yet are retried before the reconciler is left to them.
+const invisibleRetryBudget = 2 * time.Second
+
+// retryInvisible tries rows that were not visible yet again, with a short
+// doubling delay, until they are handled, the budget is spent or the
+// dispatcher stops. The caller registered it as an intake call (enter).
+func (d *Dispatcher) retryInvisible(ids []string) {
+	defer d.intake.Done()
+	deadline := time.Now().Add(invisibleRetryBudget)
+	delay := time.Millisecond
+	for len(ids) > 0 && time.Now().Before(deadline) {
+		t := time.NewTimer(delay)
+		select {
+		case <-d.runCtx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+		rest, err := d.handleInserts(d.runCtx, ids)
+		if err != nil {
+			if d.runCtx.Err() == nil {
+				d.log.Warn("retry rows not yet visible", "rows", len(ids), "error", err)
+			}
+			return
+		}
+		d.obs.Wakeup(sourceListenerRetry, len(ids)-len(rest))
+		ids = rest
+	}
+	if len(ids) > 0 {
+		d.log.Warn("rows announced by the change stream are still not visible; the reconciler will find them", "rows", len(ids))
+	}
 }
 
 // Resync runs a reconciliation scan now and returns when it is done (the

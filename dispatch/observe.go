@@ -39,11 +39,14 @@ type Observer interface {
 
 // Wake-up sources and reconciliation kinds reported to the Observer.
 const (
-	sourceListener  = "listener"
-	sourceWebhook   = "webhook"
-	sourceReconcile = "reconcile"
-	foundPending    = "pending"
-	foundSending    = "sending"
+	sourceListener = "listener"
+	// sourceListenerRetry: rows claimed on a retry because the change
+	// stream announced them before they were visible.
+	sourceListenerRetry = "listener_retry"
+	sourceWebhook       = "webhook"
+	sourceReconcile     = "reconcile"
+	foundPending        = "pending"
+	foundSending        = "sending"
 )
 
 // ErrorClass names the class of a provider error for metrics: retryable,

@@ -147,3 +147,34 @@ func TestErrorClass(t *testing.T) {
 		require.Equal(t, want, dispatch.ErrorClass(fmt.Errorf("send: %w", err)), want)
 	}
 }
+
+// The change stream can announce a row a moment before its transaction is
+// visible to other sessions. Such a row must not wait for the reconciler:
+// HandleInserts tries it again shortly. Here the row is announced while its
+// transaction is still open, then committed.
+func TestHandleInsertsRetriesRowsNotVisibleYet(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
+	obs := &recorder{}
+	cfg := testConfig("invisible")
+	cfg.ReconcileInterval = time.Hour // only the start scan, before the row exists
+	d := e.start(cfg, dispatch.Deps{Registry: dispatch.NewRegistry(newSandbox(t, sandbox.Config{})), Observer: obs})
+	ctx := context.Background()
+	require.NoError(t, d.Resync(ctx))
+	require.NoError(t, d.Resync(ctx))
+
+	tx, err := e.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	var id string
+	require.NoError(t, tx.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, to_number, content)
+VALUES ($1, '5511988887777', '{"text":"oi"}') RETURNING id::text`, e.tenant).Scan(&id))
+	require.NoError(t, d.HandleInserts(ctx, []string{id}), "an invisible row is accepted, not an error")
+	require.Equal(t, 0, obs.get("wake/listener"), "nothing claimable yet")
+	require.NoError(t, tx.Commit(ctx))
+
+	e.waitStatus(id, zapbase.StatusSent)
+	require.Equal(t, 1, obs.get("wake/listener_retry"), "claimed by the retry, not by a scan")
+	require.Zero(t, obs.get("found/pending"))
+}

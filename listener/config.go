@@ -21,7 +21,7 @@ const (
 	// to 60 s and hosted projects may lower it.
 	MaxStatusInterval   = 10 * time.Second
 	DefaultMaxBatch     = 500
-	DefaultBatchWait    = 5 * time.Millisecond
+	DefaultBatchWait    = 0
 	DefaultMaxPending   = 100_000
 	DefaultReconnectMin = time.Second
 	DefaultReconnectMax = 30 * time.Second
@@ -78,8 +78,10 @@ type Config struct {
 	// MaxBatch is the most ids passed to one HandleInserts call (default 500).
 	MaxBatch int
 	// BatchWait is how long the first pending id may wait for more to join
-	// its batch (default 5 ms). While the handler is busy ids accumulate
-	// regardless, so batches grow with load.
+	// its batch. The default (0, or −1) is no wait: a batch goes to the
+	// handler as soon as it is complete, and while the handler is busy ids
+	// accumulate, so batches grow with load without a timer on the latency
+	// path.
 	BatchWait time.Duration
 	// MaxPending stops reading the stream while this many ids wait for the
 	// handler (default 100000); status updates continue meanwhile.
@@ -131,11 +133,8 @@ func (c *Config) Validate() error {
 	if c.MaxBatch < 0 {
 		return fmt.Errorf("listener: MaxBatch %d must be positive", c.MaxBatch)
 	}
-	if c.BatchWait == 0 {
+	if c.BatchWait <= 0 {
 		c.BatchWait = DefaultBatchWait
-	}
-	if c.BatchWait < 0 {
-		return fmt.Errorf("listener: BatchWait %s must be positive", c.BatchWait)
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = DefaultMaxPending

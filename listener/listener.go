@@ -487,9 +487,14 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 	for {
 		if !running && retryTimer == nil && tr.inflight == nil && tr.pendingIDs > 0 {
 			wait := l.cfg.BatchWait - time.Since(pendingSince)
-			if tr.pendingIDs >= l.cfg.MaxBatch || wait <= 0 {
+			switch {
+			case tr.pendingIDs >= l.cfg.MaxBatch:
 				launch(tr.next(l.cfg.MaxBatch))
-			} else if batchTimer == nil {
+			case wait <= 0 && len(in) == 0:
+				// Nothing else already received: go now. What the reader
+				// already queued joins the batch first (no timer).
+				launch(tr.next(l.cfg.MaxBatch))
+			case wait > 0 && batchTimer == nil:
 				batchTimer = time.After(wait)
 			}
 		}

@@ -37,7 +37,7 @@
 //	SendAmbiguous(tenant, provider)              send may or may not have happened
 //	ProviderRouted(requested, provider)          provider chosen for a row (auto → concrete)
 //	SetDispatchQueueDepth(n), SetDispatchInFlight(n)
-//	Wakeup(WakeListener|WakeWebhook|WakeReconcile, rows)
+//	Wakeup(WakeListener|WakeListenerRetry|WakeWebhook|WakeReconcile, rows)
 //	ReconcileFound(ReconcilePending|ReconcileSending|ReconcileInbox, rows)
 //
 // Listener:

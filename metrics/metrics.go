@@ -48,6 +48,9 @@ const (
 	WakeListener  = "listener"
 	WakeWebhook   = "webhook"
 	WakeReconcile = "reconcile"
+	// WakeListenerRetry: rows the change stream announced before their
+	// transaction was visible, claimed on a short retry.
+	WakeListenerRetry = "listener_retry"
 )
 
 // Reconciliation kinds (label kind of zapbase_reconcile_found_total).
@@ -109,7 +112,7 @@ var (
 	allowedResults   = []string{ResultSent, ResultFailed, ResultRetry, ResultAmbiguous}
 	allowedClasses   = []string{ClassRetryable, ClassRateLimited, ClassSessionUnavailable,
 		ClassAuthLost, ClassAmbiguous, ClassPermanent, ClassUnknown}
-	allowedWakeups         = []string{WakeListener, WakeWebhook, WakeReconcile}
+	allowedWakeups         = []string{WakeListener, WakeWebhook, WakeReconcile, WakeListenerRetry}
 	allowedReconcileKinds  = []string{ReconcilePending, ReconcileSending, ReconcileInbox}
 	listenerStates         = []string{ListenerLeader, ListenerStandby, ListenerConnecting, ListenerStopped}
 	allowedWebhookSources  = []string{WebhookMeta, WebhookSupabase}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"strings"
 	"sync"
 	"time"
 )
@@ -152,6 +153,34 @@ func runPhase(ctx context.Context, tg target, meter *cpuMeter, producers int, ra
 	}
 	if r.slow > 0 || r.missing > 0 {
 		log.Printf("%s: %d messages reached the provider more than %s after their insert, %d never did", tg.Name(), r.slow, slowCall, r.missing)
+		// When in the phase were the slow ones inserted (seconds since the
+		// phase started → count, worst latency)?
+		type bucket struct {
+			n     int
+			worst time.Duration
+		}
+		buckets := map[int]*bucket{}
+		for _, s := range all {
+			t1, ok := calls[s.key]
+			if !ok || t1.Sub(s.t0) <= slowCall {
+				continue
+			}
+			k := int(s.t0.Sub(start) / (500 * time.Millisecond))
+			b := buckets[k]
+			if b == nil {
+				b = &bucket{}
+				buckets[k] = b
+			}
+			b.n++
+			b.worst = max(b.worst, t1.Sub(s.t0))
+		}
+		var parts []string
+		for k := 0; k <= int(d/(500*time.Millisecond))+1; k++ {
+			if b := buckets[k]; b != nil {
+				parts = append(parts, fmt.Sprintf("%.1fs:%d(max %s)", float64(k)/2, b.n, b.worst.Round(time.Millisecond)))
+			}
+		}
+		log.Printf("%s: slow messages by insert time: %s", tg.Name(), strings.Join(parts, " "))
 	}
 	return r, nil
 }

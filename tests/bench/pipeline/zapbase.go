@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -143,7 +144,7 @@ func (z *zapbaseTarget) start(ctx context.Context, bin, url string) error {
 		"ZAPBASE_SANDBOX_RECEIPT_DELAY=0",
 		fmt.Sprintf("ZAPBASE_SANDBOX_RECEIPTS=%v", z.receipts),
 		"ZAPBASE_SANDBOX_SEND_LOG=" + z.sendLog,
-		"ZAPBASE_LOG_LEVEL=info",
+		"ZAPBASE_LOG_LEVEL=" + cmp.Or(os.Getenv("BENCH_ZAPBASE_LOG_LEVEL"), "info"),
 		"ZAPBASE_PPROF_ADDR=127.0.0.1:0",
 	}
 	stderr, err := cmd.StderrPipe()
