@@ -263,7 +263,7 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string, source string) (
 // yet are therefore tried again shortly (retryInvisible); the reconciler
 // stays the safety net if this process stops meanwhile.
 func (d *Dispatcher) HandleInserts(ctx context.Context, rowIDs []string) error {
-	invisible, err := d.handleInserts(ctx, rowIDs)
+	invisible, err := d.handleInserts(ctx, rowIDs, sourceListener)
 	if err != nil {
 		return err
 	}
@@ -275,8 +275,8 @@ func (d *Dispatcher) HandleInserts(ctx context.Context, rowIDs []string) error {
 
 // handleInserts claims and hands over what it can and returns the ids that
 // are not visible yet.
-func (d *Dispatcher) handleInserts(ctx context.Context, rowIDs []string) ([]string, error) {
-	claimed, err := d.wake(ctx, rowIDs, sourceListener)
+func (d *Dispatcher) handleInserts(ctx context.Context, rowIDs []string, source string) ([]string, error) {
+	claimed, err := d.wake(ctx, rowIDs, source)
 	if err != nil {
 		return nil, err
 	}
@@ -294,29 +294,44 @@ func (d *Dispatcher) handleInserts(ctx context.Context, rowIDs []string) ([]stri
 	for id := range rest {
 		ids = append(ids, id)
 	}
-	rows, err := d.pool.Query(ctx, `SELECT id::text, direction = 'inbound' AND NOT ai_processed FROM public.messages
- WHERE id = ANY($1::uuid[]) ORDER BY created_at`, ids)
+	// What the claim did not take: inbound rows for the agent, outbound rows
+	// that became visible since the claim's snapshot (claimed now), and
+	// rows not visible yet (retried shortly). Anything else is handled
+	// (already claimed, not due, leased elsewhere).
+	rows, err := d.pool.Query(ctx, `SELECT id::text, direction = 'inbound' AND NOT ai_processed,
+       direction = 'outbound' AND status = 'pending' AND next_attempt_at <= now()
+  FROM public.messages WHERE id = ANY($1::uuid[]) ORDER BY seq`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("find unclaimed rows: %w", err)
 	}
-	var inbound []string
+	var inbound, late []string
 	for rows.Next() {
 		var (
-			id string
-			in bool
+			id               string
+			in, claimableNow bool
 		)
-		if err := rows.Scan(&id, &in); err != nil {
+		if err := rows.Scan(&id, &in, &claimableNow); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("find unclaimed rows: %w", err)
 		}
 		delete(rest, id)
-		if in {
+		switch {
+		case in:
 			inbound = append(inbound, id)
+		case claimableNow:
+			late = append(late, id)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find unclaimed rows: %w", err)
+	}
+	if len(late) > 0 {
+		got, err := d.wake(ctx, late, sourceListenerRetry)
+		if err != nil {
+			return nil, err
+		}
+		d.log.Debug("claimed rows that became visible after the claim's snapshot", "rows", len(late), "claimed", len(got))
 	}
 	if len(inbound) > 0 && d.inbound != nil {
 		if err := d.inbound.HandleInbound(ctx, inbound); err != nil {
@@ -350,14 +365,13 @@ func (d *Dispatcher) retryInvisible(ids []string) {
 		case <-t.C:
 		}
 		delay = min(2*delay, 100*time.Millisecond)
-		rest, err := d.handleInserts(d.runCtx, ids)
+		rest, err := d.handleInserts(d.runCtx, ids, sourceListenerRetry)
 		if err != nil {
 			if d.runCtx.Err() == nil {
 				d.log.Warn("retry rows not yet visible", "rows", len(ids), "error", err)
 			}
 			return
 		}
-		d.obs.Wakeup(sourceListenerRetry, len(ids)-len(rest))
 		ids = rest
 	}
 	if len(ids) > 0 {
