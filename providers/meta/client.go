@@ -90,14 +90,14 @@ func NewClient(cfg ClientConfig) *Client {
 // Classify on Code, never on HTTPStatus or Message.
 type GraphError struct {
 	HTTPStatus int
-	Code       int    `json:"code"`
-	Subcode    int    `json:"error_subcode"`
+	Code       int `json:"code"`
+	Subcode    int `json:"error_subcode"`
 	// IsTransient is the Graph API's own hint that retrying may succeed
 	// ("is_transient": true); honoured for codes we do not know.
 	IsTransient bool   `json:"is_transient"`
-	Type       string `json:"type"`
-	Message    string `json:"message"`
-	ErrorData  struct {
+	Type        string `json:"type"`
+	Message     string `json:"message"`
+	ErrorData   struct {
 		Details string `json:"details"`
 	} `json:"error_data"`
 	FBTraceID string `json:"fbtrace_id"`

@@ -197,19 +197,19 @@ type (
 		FromUserID       string                 `json:"from_user_id"`
 		FromParentUserID string                 `json:"from_parent_user_id"`
 		GroupID          string                 `json:"group_id"`
-		ID         string                 `json:"id"`
-		Timestamp  string                 `json:"timestamp"`
-		Type       string                 `json:"type"`
-		Context    json.RawMessage        `json:"context"`
-		Referral   json.RawMessage        `json:"referral"`
-		Errors     []waError              `json:"errors"`
-		Text       *struct{ Body string } `json:"text"`
-		Image      *waMedia               `json:"image"`
-		Video      *waMedia               `json:"video"`
-		Document   *waMedia               `json:"document"`
-		Audio      *waMedia               `json:"audio"`
-		Sticker    *waMedia               `json:"sticker"`
-		Location   *struct {
+		ID               string                 `json:"id"`
+		Timestamp        string                 `json:"timestamp"`
+		Type             string                 `json:"type"`
+		Context          json.RawMessage        `json:"context"`
+		Referral         json.RawMessage        `json:"referral"`
+		Errors           []waError              `json:"errors"`
+		Text             *struct{ Body string } `json:"text"`
+		Image            *waMedia               `json:"image"`
+		Video            *waMedia               `json:"video"`
+		Document         *waMedia               `json:"document"`
+		Audio            *waMedia               `json:"audio"`
+		Sticker          *waMedia               `json:"sticker"`
+		Location         *struct {
 			Latitude  float64 `json:"latitude"`
 			Longitude float64 `json:"longitude"`
 			Name      string  `json:"name"`

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -434,7 +435,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) {
 		_ = json.Unmarshal(Fixture("media_get_response.json"), &info)
 		info["id"] = id
 		info["mime_type"] = media.MimeType
-		info["file_size"] = len(media.Data)
+		// Meta's spec types file_size as a string ("303833").
+		info["file_size"] = strconv.Itoa(len(media.Data))
 		info["url"] = s.URL + "/download/" + id + "?hash=fake"
 		b, _ := json.Marshal(info)
 		writeJSON(w, http.StatusOK, b)
