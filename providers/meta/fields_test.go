@@ -148,6 +148,15 @@ func TestTemplateStatusRefusesPausedAndDisabledTemplates(t *testing.T) {
  WHERE waba_id = $1 AND name = 'pedido_enviado' AND language = 'pt_BR' AND status = 'PAUSED' AND quality = 'RED'
    AND status_reason LIKE 'FIRST_PAUSE%'`, wabaID))
 
+	// Visible to the tenant (session_data, member-readable, Realtime).
+	var state map[string]any
+	var raw []byte
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT session_data->'metaTemplates'->'pedido_enviado:pt_BR' FROM public.whatsapp_sessions WHERE id = $1`,
+		e.session).Scan(&raw))
+	require.NoError(t, json.Unmarshal(raw, &state))
+	require.Equal(t, "PAUSED", state["status"])
+	require.Equal(t, "RED", state["quality"])
+
 	var perm *providers.PermanentError
 	require.ErrorAs(t, e.sendTemplate("pedido_enviado"), &perm)
 	require.Equal(t, string(zapbase.CodeTemplatePaused), perm.Code)

@@ -3,12 +3,15 @@ package meta_test
 import (
 	"bytes"
 	"crypto/rand"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers/meta/metafake"
 )
 
@@ -120,4 +123,55 @@ func TestLargeInboundMediaIsStreamed(t *testing.T) {
 	require.NoError(t, err)
 	e.drain()
 	require.Equal(t, 1, downloads(), "already stored: not downloaded again")
+}
+
+// countingReader hands out size bytes of a repeating pattern, so a large
+// upload is produced on the fly and never exists as one slice.
+type countingReader struct {
+	left int64
+	read int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if n > r.left {
+		n = r.left
+	}
+	for i := range p[:n] {
+		p[i] = byte((r.read + int64(i)) % 251)
+	}
+	r.left -= n
+	r.read += n
+	return int(n), nil
+}
+
+// UploadMediaStream sends a large file as a multipart stream read from the
+// caller's reader (Meta gets every byte, in order).
+func TestUploadMediaStream(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	const size = 15 << 20 // a 15 MB video (Meta's limit: 16 MB)
+	src := &countingReader{left: size}
+	id, err := e.prov.UploadMediaStream(e.ctx, e.session, "video/mp4", src, size)
+	require.NoError(t, err)
+	require.NotEmpty(t, id)
+	require.EqualValues(t, size, src.read)
+	var up *metafake.Request
+	for _, r := range e.fake.Requests() {
+		if strings.HasSuffix(r.Path, "/"+pnid+"/media") {
+			up = &r
+		}
+	}
+	require.NotNil(t, up)
+	require.Len(t, up.File, size)
+	want := make([]byte, size)
+	_, _ = io.ReadFull(&countingReader{left: size}, want)
+	require.True(t, bytes.Equal(want, up.File))
+	require.Equal(t, "video/mp4", up.Form["type"])
+
+	_, err = e.prov.UploadMediaStream(e.ctx, e.session, "video/mp4", &countingReader{left: 17 << 20}, 17<<20)
+	require.Equal(t, zapbase.CodeInvalidInput, zapbase.ErrorCode(err), "over Meta's limit, refused before sending")
 }

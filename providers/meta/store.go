@@ -646,8 +646,13 @@ type templateUpdate struct {
 	Status, Reason, Quality, Cat string
 }
 
+// upsertTemplate records a template update and mirrors the merged state
+// into session_data.metaTemplates["name:language"] of every session of the
+// WABA (member-readable, live through Realtime), so a paused or disabled
+// template is visible before a send fails.
 func (s *store) upsertTemplate(ctx context.Context, u templateUpdate) error {
 	_, err := s.pool.Exec(ctx, `
+WITH up AS (
 INSERT INTO wa.meta_templates AS t (waba_id, name, language, template_id, status, status_reason, quality, category)
 VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), nullif($7, ''), nullif($8, ''))
 ON CONFLICT (waba_id, name, language) DO UPDATE
@@ -656,7 +661,17 @@ ON CONFLICT (waba_id, name, language) DO UPDATE
        status_reason = CASE WHEN EXCLUDED.status IS NOT NULL THEN EXCLUDED.status_reason ELSE t.status_reason END,
        quality = coalesce(EXCLUDED.quality, t.quality),
        category = coalesce(EXCLUDED.category, t.category),
-       updated_at = now()`,
+       updated_at = now()
+RETURNING t.waba_id, t.name || ':' || t.language AS key,
+          jsonb_strip_nulls(jsonb_build_object('name', t.name, 'language', t.language, 'status', t.status,
+            'reason', t.status_reason, 'quality', t.quality, 'category', t.category,
+            'updatedAt', to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) AS state
+)
+UPDATE public.whatsapp_sessions s
+   SET session_data = s.session_data || jsonb_build_object('metaTemplates',
+         coalesce(s.session_data->'metaTemplates', '{}'::jsonb) || jsonb_build_object(up.key, up.state))
+  FROM up, wa.meta_numbers n
+ WHERE n.waba_id = up.waba_id AND s.id = n.session_id`,
 		u.WABAID, u.Name, u.Language, u.ID, strings.ToUpper(u.Status), u.Reason, strings.ToUpper(u.Quality), strings.ToUpper(u.Cat))
 	if err != nil {
 		return fmt.Errorf("record template %s/%s: %w", u.Name, u.Language, err)
