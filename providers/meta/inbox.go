@@ -23,10 +23,30 @@ import (
 // is idempotent (inbound rows unique on wamid, receipts monotonic, contact
 // upserts), so reprocessing a payload is harmless.
 const (
-	inboxLease       = time.Minute
-	inboxMaxBackoff  = time.Hour
-	mediaMaxAttempts = 3
+	inboxLease      = time.Minute
+	inboxMaxBackoff = time.Hour
 )
+
+// inboxItemKey carries the id of the inbox row being processed, so a long
+// media transfer can extend the row's lease (extendLease).
+type inboxItemKey struct{}
+
+// extendLease pushes the lease of the inbox row being processed to at
+// least d from now: a large download must not let another replica claim
+// the same payload halfway (harmless, everything is idempotent, but
+// wasteful).
+func (p *Provider) extendLease(ctx context.Context, d time.Duration) {
+	id, ok := ctx.Value(inboxItemKey{}).(int64)
+	if !ok || d <= inboxLease {
+		return
+	}
+	_, err := p.store.pool.Exec(ctx, `
+UPDATE wa.webhook_inbox SET next_attempt_at = greatest(next_attempt_at, now() + $2::interval + interval '1 minute')
+ WHERE id = $1 AND processed_at IS NULL`, id, d.String())
+	if err != nil {
+		p.log.Warn("extend meta inbox lease", "inbox_id", id, "error", err)
+	}
+}
 
 // runInbox drains the inbox until Stop: woken by webhooks, polling as a
 // safety net.
@@ -94,7 +114,7 @@ RETURNING i.id, i.payload, i.attempts, coalesce(i.traceparent, '')`, InboxSource
 		pctx, span := p.tracer.Start(tracing.ContextWithTraceparent(ctx, it.traceparent), "zapbase.meta.webhook.process",
 			trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(attribute.Int64("zapbase.inbox_id", it.id), attribute.Int("zapbase.attempt", it.attempts)))
-		perr := p.processPayload(pctx, it.payload, it.attempts)
+		perr := p.processPayload(context.WithValue(pctx, inboxItemKey{}, it.id), it.payload, it.attempts)
 		if perr != nil {
 			span.RecordError(perr)
 			span.SetStatus(codes.Error, "processing failed")

@@ -109,6 +109,8 @@ func (p *Provider) fetchMedia(ctx context.Context, rt *route, m *waMedia, c *pro
 	if err != nil {
 		return ClassifyMedia(err)
 	}
+	// The transfer may outlast the inbox lease: keep the payload ours.
+	p.extendLease(ctx, transferDeadline(int64(info.FileSize)))
 	name := ""
 	var stored string
 	var size int64
