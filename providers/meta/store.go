@@ -535,7 +535,7 @@ UPDATE wa.meta_contacts
  WHERE id = (SELECT id FROM wa.meta_contacts
               WHERE tenant_id = $1 AND session_id = $2
                 AND ((bsuid = $3 AND $3 <> '') OR (wa_id = ANY($4) AND $5 <> '') OR bsuid = $6)
-              ORDER BY (bsuid = $3) DESC, created_at LIMIT 1)`,
+              ORDER BY coalesce(bsuid = $3, false) DESC, created_at LIMIT 1)`,
 			tenantID, sessionID, oldBSUID, phoneVariants(waID), waID, newBSUID, parent, merged, existing)
 		if err != nil {
 			return fmt.Errorf("re-key contact by user id: %w", err)
