@@ -117,6 +117,8 @@ func TestGroupMessagesOnTheCloudAPI(t *testing.T) {
 	require.Equal(t, "group", sent["recipient_type"])
 	require.Equal(t, group, sent["to"])
 	require.NotEmpty(t, res.ProviderMessageID)
+	require.Equal(t, group, res.RecipientID)
+	require.Zero(t, e.count(`SELECT count(*) FROM wa.meta_contacts WHERE wa_id = $1 OR bsuid = $1`, group))
 
 	// Statuses of a group send (recipient_type group, group_id).
 	wamid := "wamid.HBgNR1JPVVBTRU5EMDAwMDEVAgARGBJGMUUyRDNDNEI1QTY5Nzg4N0cA"

@@ -514,7 +514,10 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 		return providers.SendResult{}, &providers.AmbiguousError{Err: errors.New("graph api answered 200 without a message id")}
 	}
 	res := providers.SendResult{ProviderMessageID: resp.Messages[0].ID, Timestamp: p.now()}
-	if len(resp.Contacts) > 0 {
+	if isGroupID(msg.To) {
+		// A group is the chat, not a contact: nothing to link.
+		res.RecipientID = msg.To
+	} else if len(resp.Contacts) > 0 {
 		// Key the contact on wa_id, not on the input (Brazil's ninth digit).
 		id := contactIdentity{WaID: resp.Contacts[0].WaID, BSUID: resp.Contacts[0].UserID}
 		if id.BSUID == "" && isBSUID(msg.To) {

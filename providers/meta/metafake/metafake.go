@@ -329,6 +329,11 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, phoneNumberID 
 		"contacts":          []any{contact},
 		"messages":          []any{map[string]string{"id": NewWAMID(firstNonEmpty(waID, key), n)}},
 	}
+	if string(msg["recipient_type"]) == `"group"` {
+		// A group send names the group, not a contact.
+		resp["contacts"] = []any{}
+		resp["messages"] = []any{map[string]string{"id": NewWAMID(digits(to), n), "group_id": to}}
+	}
 	b, _ := json.Marshal(resp)
 	writeJSON(w, http.StatusOK, b)
 }
