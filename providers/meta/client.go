@@ -149,11 +149,11 @@ func (c *Client) do(ctx context.Context, method, url, token, contentType string,
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	return c.doStream(ctx, c.http, method, url, token, contentType, rd, out)
+	return c.doStream(ctx, c.http, method, url, token, contentType, rd, int64(len(body)), out)
 }
 
-// doStream is do with a streamed body and a chosen client.
-func (c *Client) doStream(ctx context.Context, hc *http.Client, method, url, token, contentType string, rd io.Reader, out any) error {
+// doStream is do with a streamed body of length bytes and a chosen client.
+func (c *Client) doStream(ctx context.Context, hc *http.Client, method, url, token, contentType string, rd io.Reader, length int64, out any) error {
 	var written atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
@@ -165,6 +165,9 @@ func (c *Client) doStream(ctx context.Context, hc *http.Client, method, url, tok
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return fmt.Errorf("build graph request: %w", err)
+	}
+	if rd != nil {
+		req.ContentLength = length
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if contentType != "" {
@@ -236,41 +239,30 @@ func (c *Client) postMessages(ctx context.Context, phoneNumberID, token string, 
 }
 
 // uploadMedia streams multipart media to /{phone-number-id}/media: the
-// file is copied from r into the request as it is sent, never held whole
-// in memory. size (when known, else 0) scales the transfer deadline.
+// form's fields and part header, then the file copied from r as the
+// request is sent (never held whole in memory), then the closing boundary,
+// with an exact Content-Length. size scales the transfer deadline.
 func (c *Client) uploadMedia(ctx context.Context, phoneNumberID, token, mimeType, filename string, r io.Reader, size int64) (string, error) {
-	pr, pw := io.Pipe()
-	w := multipart.NewWriter(pw)
-	go func() {
-		err := func() error {
-			if err := w.WriteField("messaging_product", "whatsapp"); err != nil {
-				return err
-			}
-			if err := w.WriteField("type", mimeType); err != nil {
-				return err
-			}
-			h := make(textproto.MIMEHeader)
-			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, filename))
-			h.Set("Content-Type", mimeType)
-			part, err := w.CreatePart(h)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(part, r); err != nil {
-				return err
-			}
-			return w.Close()
-		}()
-		pw.CloseWithError(err)
-	}()
+	var head bytes.Buffer
+	w := multipart.NewWriter(&head)
+	_ = w.WriteField("messaging_product", "whatsapp")
+	_ = w.WriteField("type", mimeType)
+	h := make(textproto.MIMEHeader)
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, filename))
+	h.Set("Content-Type", mimeType)
+	if _, err := w.CreatePart(h); err != nil {
+		return "", fmt.Errorf("build upload: %w", err)
+	}
+	// What multipart.Writer.Close writes after the last part.
+	tail := "\r\n--" + w.Boundary() + "--\r\n"
+	body := io.MultiReader(&head, io.LimitReader(r, size), strings.NewReader(tail))
+	length := int64(head.Len()) + size + int64(len(tail))
 	ctx, cancel := context.WithTimeout(ctx, transferDeadline(size))
 	defer cancel()
 	var out struct {
 		ID string `json:"id"`
 	}
-	err := c.doStream(ctx, c.transfer, http.MethodPost, c.url(phoneNumberID+"/media"), token, w.FormDataContentType(), pr, &out)
-	_ = pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if the request ended early
-	if err != nil {
+	if err := c.doStream(ctx, c.transfer, http.MethodPost, c.url(phoneNumberID+"/media"), token, w.FormDataContentType(), body, length, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
