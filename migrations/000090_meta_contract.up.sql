@@ -24,6 +24,8 @@ CREATE TABLE wa.meta_templates (
   template_id   text,
   status        text,
   status_reason text,
+  -- When the status last changed (a PAUSED template unpauses by itself).
+  status_at     timestamptz,
   quality       text,
   category      text,
   updated_at    timestamptz NOT NULL DEFAULT now(),

@@ -167,6 +167,12 @@ func TestTemplateStatusRefusesPausedAndDisabledTemplates(t *testing.T) {
 	require.Equal(t, string(zapbase.CodeTemplateDisabled), perm.Code)
 	require.Empty(t, e.fake.Sends(), "refused before Meta was called")
 	require.NoError(t, e.sendTemplate("hello_world"), "unknown templates are sent: Meta judges")
+
+	// A pause ends by itself after at most 6 hours, even if the webhook
+	// lifting it never arrives.
+	_, err := e.pool.Exec(e.ctx, `UPDATE wa.meta_templates SET status_at = now() - interval '7 hours' WHERE name = 'pedido_enviado'`)
+	require.NoError(t, err)
+	require.NoError(t, e.sendTemplate("pedido_enviado"))
 }
 
 // user_preferences stop is recorded and honoured before a marketing

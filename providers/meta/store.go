@@ -653,12 +653,13 @@ type templateUpdate struct {
 func (s *store) upsertTemplate(ctx context.Context, u templateUpdate) error {
 	_, err := s.pool.Exec(ctx, `
 WITH up AS (
-INSERT INTO wa.meta_templates AS t (waba_id, name, language, template_id, status, status_reason, quality, category)
-VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), nullif($7, ''), nullif($8, ''))
+INSERT INTO wa.meta_templates AS t (waba_id, name, language, template_id, status, status_reason, status_at, quality, category)
+VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), CASE WHEN $5 <> '' THEN now() END, nullif($7, ''), nullif($8, ''))
 ON CONFLICT (waba_id, name, language) DO UPDATE
    SET template_id = coalesce(EXCLUDED.template_id, t.template_id),
        status = coalesce(EXCLUDED.status, t.status),
        status_reason = CASE WHEN EXCLUDED.status IS NOT NULL THEN EXCLUDED.status_reason ELSE t.status_reason END,
+       status_at = coalesce(EXCLUDED.status_at, t.status_at),
        quality = coalesce(EXCLUDED.quality, t.quality),
        category = coalesce(EXCLUDED.category, t.category),
        updated_at = now()
@@ -679,12 +680,19 @@ UPDATE public.whatsapp_sessions s
 	return nil
 }
 
+// maxTemplatePause is the longest pause Meta applies to a low-quality
+// template (first 3 h, second 6 h; a third disables it). A PAUSED state
+// older than that no longer stops sends, even if the webhook that lifted
+// it was lost: Meta stays the judge.
+const maxTemplatePause = 6 * time.Hour
+
 // templateState reads what is known about a template (nil: nothing).
 func (s *store) templateState(ctx context.Context, wabaID, name, language string) (*templateInfo, error) {
 	var t templateInfo
 	err := s.pool.QueryRow(ctx, `
-SELECT coalesce(status, ''), coalesce(status_reason, ''), coalesce(quality, ''), coalesce(category, '')
-  FROM wa.meta_templates WHERE waba_id = $1 AND name = $2 AND language = $3`, wabaID, name, language).
+SELECT CASE WHEN status = 'PAUSED' AND status_at < now() - $4::interval THEN 'PAUSE_ENDED' ELSE coalesce(status, '') END,
+       coalesce(status_reason, ''), coalesce(quality, ''), coalesce(category, '')
+  FROM wa.meta_templates WHERE waba_id = $1 AND name = $2 AND language = $3`, wabaID, name, language, maxTemplatePause.String()).
 		Scan(&t.Status, &t.Reason, &t.Quality, &t.Category)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
