@@ -253,3 +253,19 @@ SELECT pricing->>'category', pricing->'pricing'->>'pricing_model', (pricing->'pr
 	require.NoError(t, rows.Err())
 	require.Equal(t, map[string]int{"marketing": 1, "service": 1}, got)
 }
+
+// user_changed_number may carry the regenerated BSUID in system.user_id:
+// the contact moves to the new number and keeps one identity with it.
+func TestSystemUserChangedNumberWithNewUserID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.deliver(metafake.Fixture("webhook_text_with_bsuid.json"))
+	e.deliver(testdata(t, "webhook_system_user_changed_number_with_user_id.json"))
+	e.allProcessed()
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM wa.meta_contacts`))
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM wa.meta_contacts
+ WHERE wa_id = '5511977776666' AND bsuid = 'BR.66120455731902264477' AND parent_bsuid = 'BR.ENT.55012938475610293' AND last_inbound_at IS NOT NULL`))
+	open, _, err := e.prov.WindowOpen(e.ctx, e.tenantID, e.session, "BR.66120455731902264477")
+	require.NoError(t, err)
+	require.True(t, open)
+}
