@@ -175,3 +175,23 @@ func TestUploadMediaStream(t *testing.T) {
 	_, err = e.prov.UploadMediaStream(e.ctx, e.session, "video/mp4", &countingReader{left: 17 << 20}, 17<<20)
 	require.Equal(t, zapbase.CodeInvalidInput, zapbase.ErrorCode(err), "over Meta's limit, refused before sending")
 }
+
+// A transfer longer than the inbox lease extends it first, so no other
+// replica claims the payload while the download runs.
+func TestLargeMediaTransferExtendsTheInboxLease(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.fake.AddMedia(imageID, metafake.Media{Data: make([]byte, 8<<20), MimeType: "image/jpeg"})
+	leases := make(chan float64, 1)
+	e.fake.OnDownload(func(string) {
+		var secs float64
+		err := e.pool.QueryRow(e.ctx, `SELECT extract(epoch FROM next_attempt_at - now()) FROM wa.webhook_inbox WHERE processed_at IS NULL`).Scan(&secs)
+		if err == nil {
+			leases <- secs
+		}
+	})
+	e.deliver(metafake.Fixture("webhook_image.json"))
+	secs := <-leases
+	require.Greater(t, secs, 90.0, "8 MB at the minimum rate needs more than the 1-minute lease")
+	e.allProcessed()
+}

@@ -111,6 +111,16 @@ type Server struct {
 	media   map[string]Media
 	counter int
 	hang    chan struct{}
+	// onDownload, when set, runs before a media download is answered.
+	onDownload func(id string)
+}
+
+// OnDownload sets a function run before each media download is answered
+// (tests observe what the client did before the transfer).
+func (s *Server) OnDownload(f func(id string)) {
+	s.mu.Lock()
+	s.onDownload = f
+	s.mu.Unlock()
 }
 
 // New starts a fake Graph API serving the given numbers. Close it when done.
@@ -457,10 +467,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	s.mu.Lock()
 	m, ok := s.media[id]
+	hook := s.onDownload
 	s.mu.Unlock()
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
 		return
+	}
+	if hook != nil {
+		hook(id)
 	}
 	w.Header().Set("Content-Type", m.MimeType)
 	_, _ = w.Write(m.Data)
