@@ -30,6 +30,10 @@ const (
 	CodeTemplateRequired    Code = "template_required"
 	CodePayloadTooLarge     Code = "payload_too_large"
 	CodeInvalidSignature    Code = "invalid_signature"
+	// Meta Cloud API: refused before calling Meta (issue 18).
+	CodeTemplatePaused    Code = "template_paused"
+	CodeTemplateDisabled  Code = "template_disabled"
+	CodeMarketingOptedOut Code = "marketing_opted_out"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese

@@ -3,12 +3,14 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -267,4 +269,112 @@ func waitRow(t *testing.T, ctx context.Context, pool *pgxpool.Pool, query, want 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// metaTenant sets up, through the real API, a tenant "loja" with a member
+// and a Meta session for the fixtures' number, and waits until the session
+// is verified (connected). It returns the member's headers.
+func metaTenant(t *testing.T, ctx context.Context, base string, pool *pgxpool.Pool) map[string]string {
+	t.Helper()
+	adm := map[string]string{"Authorization": "Bearer " + testAdminToken}
+	r := doJSON(t, "POST", base+"/api/v1/admin/tenants", adm, `{"clientId": "loja", "name": "Loja"}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	user := uuid.NewString()
+	_, err := pool.Exec(ctx, `INSERT INTO auth.users (id, email) VALUES ($1, 'dono@loja.com.br')`, user)
+	require.NoError(t, err)
+	r = doJSON(t, "POST", base+"/api/v1/admin/tenants/loja/members", adm, `{"userId": "`+user+`", "role": "owner"}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": user, "role": "authenticated",
+		"aud": "authenticated", "iss": testJWTIssuer, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(testJWTSecret))
+	require.NoError(t, err)
+	h := map[string]string{"Authorization": "Bearer " + tok, "X-Client-Id": "loja"}
+	r = doJSON(t, "POST", base+"/api/v1/sessions/initialize", h, `{"phoneNumber": "`+metaPhone+`", "provider": "meta_api",
+  "meta": {"phoneNumberId": "`+metaPhoneNumberID+`", "wabaId": "102938475610293", "accessToken": "`+metaToken+`",
+           "appSecret": "`+metaAppSecret+`", "verifyToken": "`+metaVerifyToken+`"}}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	waitRow(t, ctx, pool, `SELECT state FROM whatsapp_sessions WHERE id = $1`, "connected", r.obj(t)["sessionId"].(string))
+	return h
+}
+
+// metaBatch builds a messages webhook of n text messages from n customers
+// split over two changes, each text of textRunes characters (Portuguese,
+// so non-ASCII), stamped now.
+func metaBatch(n, textBytes int, idPrefix string) []byte {
+	type msg map[string]any
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	text := string([]rune(strings.Repeat("Olá! Gostaria de saber se a promoção de verão ainda está válida para o pedido. ", textBytes/70+1))[:textBytes])
+	changes := []any{}
+	for half := range 2 {
+		var contacts, messages []any
+		for i := half * n / 2; i < (half+1)*n/2; i++ {
+			from := fmt.Sprintf("55119%08d", i)
+			contacts = append(contacts, map[string]any{"profile": map[string]any{"name": fmt.Sprintf("Cliente %d", i)}, "wa_id": from})
+			messages = append(messages, msg{"from": from, "id": fmt.Sprintf("wamid.%s%06d", idPrefix, i), "timestamp": now,
+				"type": "text", "text": map[string]any{"body": text}})
+		}
+		changes = append(changes, map[string]any{"field": "messages", "value": map[string]any{
+			"messaging_product": "whatsapp",
+			"metadata":          map[string]any{"display_phone_number": metaPhone, "phone_number_id": metaPhoneNumberID},
+			"contacts":          contacts, "messages": messages}})
+	}
+	b, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account",
+		"entry": []any{map[string]any{"id": "102938475610293", "changes": changes}}})
+	return b
+}
+
+// TestMetaWebhookLargeBatchThroughTheHTTPServer posts a real-sized signed
+// batch (1,000 messages, about 2.9 MB: Meta sends up to 3 MB) through the
+// real binary's HTTP server, whose default body limit is 1 MiB: it is
+// accepted, and every message is stored exactly once (also when Meta
+// delivers the batch twice). Above the configured limit the answer is 413.
+func TestMetaWebhookLargeBatchThroughTheHTTPServer(t *testing.T) {
+	t.Parallel()
+	ctx := withTimeout(t, 3*time.Minute)
+	graph := metafake.New(metafake.Number{PhoneNumberID: metaPhoneNumberID, Display: metaPhone, Token: metaToken})
+	t.Cleanup(graph.Close)
+	db := devdbtest.NewDatabase(t)
+	const limit = 3<<20 + 512<<10 // 3.5 MiB, configured
+	p := StartServe(t, db, map[string]string{
+		"ZAPBASE_META_GRAPH_URL":         graph.URL,
+		"ZAPBASE_WHATSAPP_WEB":           "false",
+		"ZAPBASE_LISTENER":               "false",
+		"ZAPBASE_META_WEBHOOK_MAX_BYTES": strconv.Itoa(limit),
+	})
+	pool, err := pgxpool.New(ctx, db)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	base := p.BaseURL()
+	metaTenant(t, ctx, base, pool)
+	hook := base + "/api/v1/webhooks/meta"
+
+	body := metaBatch(1000, 2800, "BIG")
+	require.Greater(t, len(body), 2700<<10, "a real-sized batch")
+	require.Less(t, len(body), limit)
+	for range 2 { // Meta redelivers: stored once
+		res, err := metafake.PostWebhook(http.DefaultClient, hook, metaAppSecret, body)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Equal(t, 200, res.StatusCode, string(b))
+	}
+	waitRow(t, ctx, pool, `SELECT count(*)::text FROM messages WHERE direction = 'inbound' AND message_id LIKE $1`, "1000", "wamid.BIG%")
+	var rows, distinct int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT message_id) FROM messages WHERE direction = 'inbound'`).Scan(&rows, &distinct))
+	require.Equal(t, 1000, rows)
+	require.Equal(t, 1000, distinct)
+	var text string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT content->>'text' FROM messages WHERE message_id = 'wamid.BIG000999'`).Scan(&text))
+	require.Equal(t, 2800, utf8.RuneCountInString(text))
+
+	// Over the configured limit: 413, nothing stored, the rest of the API
+	// keeps its own 1 MiB limit.
+	huge := metaBatch(1000, 3700, "HUGE")
+	require.Greater(t, len(huge), limit)
+	res, err := metafake.PostWebhook(http.DefaultClient, hook, metaAppSecret, huge)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	var inbox int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM wa.webhook_inbox`).Scan(&inbox))
+	require.Equal(t, 1, inbox, "the batch once, the oversized one not at all")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zapbase/zapbase/providers/meta"
 	"github.com/zapbase/zapbase/retention"
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/tracing"
@@ -53,7 +54,8 @@ type Config struct {
 	SandboxSendLog        string        // ZAPBASE_SANDBOX_SEND_LOG (file recording every sandbox send; tests and benchmarks)
 	SandboxReceipts       bool          // ZAPBASE_SANDBOX_RECEIPTS (simulate delivered/read receipts; default true)
 	MetaGraphURL          string        // ZAPBASE_META_GRAPH_URL (default https://graph.facebook.com)
-	MetaAPIVersion        string        // ZAPBASE_META_API_VERSION (default v23.0)
+	MetaAPIVersion        string        // ZAPBASE_META_API_VERSION (default v26.0)
+	MetaWebhookMaxBytes   int64         // ZAPBASE_META_WEBHOOK_MAX_BYTES (Meta webhook body limit; default 4 MiB, minimum 3 MiB)
 	GeminiAPIKey          string        // GEMINI_API_KEY
 	GeminiBaseURL         string        // GEMINI_BASE_URL
 	OpenAIAPIKey          string        // OPENAI_API_KEY
@@ -291,7 +293,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 		c.MetaGraphURL = "https://graph.facebook.com"
 	}
 	if c.MetaAPIVersion == "" {
-		c.MetaAPIVersion = "v23.0"
+		c.MetaAPIVersion = meta.DefaultAPIVersion
 	}
 	c.PublicURL = urlVar("ZAPBASE_PUBLIC_URL", "http", "https")
 	c.GeminiBaseURL = urlVar("GEMINI_BASE_URL", "http", "https")
@@ -309,6 +311,10 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 			return def
 		}
 		return n
+	}
+	c.MetaWebhookMaxBytes = integer("ZAPBASE_META_WEBHOOK_MAX_BYTES", meta.MaxWebhookBytes)
+	if c.MetaWebhookMaxBytes < meta.MinWebhookBytes {
+		fail("ZAPBASE_META_WEBHOOK_MAX_BYTES", fmt.Sprintf("mínimo de %d bytes (a Meta envia lotes de até 3 MB)", meta.MinWebhookBytes))
 	}
 	c.AI = AIConfig{
 		GeminiModel:           get("GEMINI_MODEL"),

@@ -25,6 +25,8 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, c.DatabaseURL, c.ReplicationURL)
 	require.Equal(t, "zapbase", c.SlotName)
+	require.Equal(t, "v26.0", c.MetaAPIVersion)
+	require.EqualValues(t, 4<<20, c.MetaWebhookMaxBytes, "Meta batches of 3 MB fit by default")
 
 	cases := map[string]string{
 		"DATABASE_URL":                       "mysql://x",
@@ -46,6 +48,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_PROTOCOL":        "http/json",
 		"OTEL_TRACES_EXPORTER":               "zipkin",
 		"OTEL_SDK_DISABLED":                  "talvez",
+		"ZAPBASE_META_WEBHOOK_MAX_BYTES":     "1048576",
 	}
 	for k, v := range cases {
 		m := map[string]string{}

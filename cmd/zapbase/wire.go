@@ -93,8 +93,9 @@ func (m *Main) wire(ctx context.Context) error {
 		Events: events,
 		Client: meta.ClientConfig{BaseURL: m.cfg.MetaGraphURL, APIVersion: m.cfg.MetaAPIVersion,
 			HTTPClient: m.httpClient(meta.DefaultTimeout, false)},
-		Media:  pm,
-		Logger: log,
+		Media:           pm,
+		Logger:          log,
+		WebhookMaxBytes: m.cfg.MetaWebhookMaxBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("meta provider: %w", err)
@@ -105,7 +106,9 @@ func (m *Main) wire(ctx context.Context) error {
 	registry.Register(mp)
 	m.mounts = append(m.mounts,
 		api.Mount{Pattern: "GET /api/v1/webhooks/meta", Handler: mp.Webhook()},
-		api.Mount{Pattern: "POST /api/v1/webhooks/meta", Handler: countWebhook(mt, metrics.WebhookMeta, mp.Webhook())})
+		// Meta batches up to 3 MB: the route's own limit, not the API default.
+		api.Mount{Pattern: "POST /api/v1/webhooks/meta", Handler: countWebhook(mt, metrics.WebhookMeta, mp.Webhook()),
+			BodyLimit: mp.WebhookMaxBytes()})
 
 	if m.cfg.WhatsAppWeb {
 		st, err := whatsmeow.OpenStore(ctx, m.cfg.DatabaseURL, log.With("component", "provider.whatsmeow.store"))

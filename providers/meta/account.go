@@ -15,7 +15,13 @@ import (
 // phone_number_quality_update webhook references; fixtures in testdata/.
 type (
 	accountUpdate struct {
-		Event   string `json:"event"`
+		Event string `json:"event"`
+		// WABAInfo names the WABA of PARTNER_*, AD_ACCOUNT_LINKED and
+		// MM_LITE_TERMS_SIGNED, whose entry.id is the business portfolio.
+		WABAInfo *struct {
+			WABAID          string `json:"waba_id"`
+			OwnerBusinessID string `json:"owner_business_id"`
+		} `json:"waba_info"`
 		BanInfo *struct {
 			State string `json:"waba_ban_state"` // DISABLE | REINSTATE | SCHEDULE_FOR_DISABLE
 			Date  string `json:"waba_ban_date"`  // free text, e.g. "April 17, 2025"
@@ -45,6 +51,8 @@ const (
 	eventAccountRestriction = "ACCOUNT_RESTRICTION"
 	eventAccountViolation   = "ACCOUNT_VIOLATION"
 	eventAccountDeleted     = "ACCOUNT_DELETED"
+	eventPartnerUninstalled = "PARTNER_APP_UNINSTALLED"
+	eventPartnerRemoved     = "PARTNER_REMOVED"
 	banDisable              = "DISABLE"
 	banScheduleForDisable   = "SCHEDULE_FOR_DISABLE"
 	banReinstate            = "REINSTATE"
@@ -71,13 +79,22 @@ var restrictionNames = map[string]struct {
 //     latest expiration (sends resume by themselves after it); only
 //     non-messaging restrictions → logged.
 //   - ACCOUNT_DELETED → logged_out.
+//   - PARTNER_APP_UNINSTALLED / PARTNER_REMOVED (the WABA was unshared
+//     with our app) → auth_lost: the token no longer reaches the WABA.
+//     These events (and PARTNER_APP_INSTALLED, PARTNER_ADDED,
+//     AD_ACCOUNT_LINKED, MM_LITE_TERMS_SIGNED) name the WABA in
+//     value.waba_info.waba_id; entry.id is then the business portfolio.
 //   - ACCOUNT_VIOLATION (a warning: enforcement comes as one of the above)
 //     and every other event → logged and acknowledged.
-func (p *Provider) applyAccountUpdate(ctx context.Context, wabaID string, raw json.RawMessage) error {
+func (p *Provider) applyAccountUpdate(ctx context.Context, entryID string, raw json.RawMessage) error {
 	var u accountUpdate
 	if err := json.Unmarshal(raw, &u); err != nil {
-		p.log.Error("meta account_update is malformed, skipped", "waba_id", wabaID, "error", err)
+		p.log.Error("meta account_update is malformed, skipped", "entry_id", entryID, "error", err)
 		return nil
+	}
+	wabaID := entryID
+	if u.WABAInfo != nil && u.WABAInfo.WABAID != "" {
+		wabaID = u.WABAInfo.WABAID
 	}
 	sessions, err := p.store.sessionsByWABA(ctx, wabaID)
 	if err != nil {
@@ -120,6 +137,10 @@ func (p *Provider) applyAccountUpdate(ctx context.Context, wabaID string, raw js
 	case eventAccountDeleted:
 		st = &providers.SessionState{State: providers.StateLoggedOut,
 			Reason: "A conta do WhatsApp Business (WABA) deste número foi excluída na Meta. Configure a sessão de novo com uma conta ativa."}
+	case eventPartnerUninstalled, eventPartnerRemoved:
+		st = &providers.SessionState{State: providers.StateAuthLost,
+			Reason: "A conta do WhatsApp Business (WABA) deste número deixou de ser compartilhada com o app na Meta (" + u.Event +
+				"): o token não tem mais acesso. Compartilhe a WABA de novo e reconfigure a sessão com um token válido."}
 	case eventAccountViolation:
 		vt := ""
 		if u.ViolationInfo != nil {

@@ -24,6 +24,8 @@ const (
 	backoffMaintenance  = time.Minute      // 131057: throughput upgrade
 	maxPairBackoff      = time.Hour        // cap of the 131056 4^n ladder
 	backoffHTTPFallback = 15 * time.Second // 5xx without an envelope
+	backoffFlowThrottle = 10 * time.Minute // 132069: 10 sends of a throttled flow per hour
+	backoffTransient    = 30 * time.Second // unknown code marked is_transient
 )
 
 // accountBlockCodes stop every send of the number until someone acts.
@@ -82,6 +84,14 @@ var reasons = map[int]string{
 	130472: "O número do contato faz parte de um experimento da Meta e a mensagem de marketing não foi enviada.",
 	131064: "O limite de mensagens foi reduzido pela Meta por classificação incorreta de modelos.",
 	131060: "O contato está temporariamente indisponível.",
+	131005: "Acesso negado pela Meta: a permissão do token (whatsapp_business_messaging) não foi concedida ou foi removida. Gere um novo token e reconfigure a sessão.",
+	131037: "O número precisa ter o nome de exibição aprovado pela Meta antes de enviar mensagens.",
+	131062: "A Meta recusou a mensagem para este destinatário com o erro 131062: o tipo de envio não é permitido para este número ou contato. Veja os detalhes no Gerenciador do WhatsApp.",
+	131063: "A Meta recusou a mensagem para este destinatário com o erro 131063: o tipo de envio não é permitido para este número ou contato. Veja os detalhes no Gerenciador do WhatsApp.",
+	132068: "O fluxo (WhatsApp Flow) da mensagem está bloqueado pela Meta.",
+	132069: "O fluxo (WhatsApp Flow) da mensagem está limitado pela Meta (no máximo 10 envios por hora): o envio será tentado novamente mais tarde.",
+	137000: "A chave de identidade do contato mudou (identity_key_hash diferente): confirme a identidade do contato antes de reenviar.",
+	135000: "A Meta recusou a mensagem por um erro genérico nos parâmetros da requisição.",
 }
 
 // Reason returns the pt-BR explanation of a Meta error code.
@@ -109,7 +119,7 @@ const (
 
 // kindOf classifies a Graph error code. HTTP status is only a fallback for
 // codes we do not know.
-func kindOf(code, httpStatus int) (errorKind, time.Duration) {
+func kindOf(code, httpStatus int, transient bool) (errorKind, time.Duration) {
 	switch code {
 	case 0, 190, 3, 10:
 		return kindAuthLost, 0
@@ -129,6 +139,10 @@ func kindOf(code, httpStatus int) (errorKind, time.Duration) {
 		return kindRetryable, backoffUnavailable
 	case 131057:
 		return kindRetryable, backoffMaintenance
+	case 131005:
+		return kindAuthLost, 0
+	case 132069:
+		return kindRetryable, backoffFlowThrottle
 	}
 	if code >= 200 && code <= 299 {
 		return kindAuthLost, 0
@@ -138,6 +152,10 @@ func kindOf(code, httpStatus int) (errorKind, time.Duration) {
 	}
 	if _, known := reasons[code]; known {
 		return kindPermanent, 0
+	}
+	if transient {
+		// Meta says retrying may work; we do not know the code better.
+		return kindRetryable, backoffTransient
 	}
 	if httpStatus >= 500 {
 		return kindRetryable, backoffHTTPFallback
@@ -166,7 +184,7 @@ func Classify(err error, attempt int, send bool) error {
 	var ge *GraphError
 	if errors.As(err, &ge) {
 		code := strconv.Itoa(ge.Code)
-		kind, after := kindOf(ge.Code, ge.HTTPStatus)
+		kind, after := kindOf(ge.Code, ge.HTTPStatus, ge.IsTransient)
 		switch kind {
 		case kindAuthLost:
 			return &providers.AuthLostError{Code: code, Reason: Reason(ge.Code), Err: err}

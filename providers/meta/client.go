@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,9 +20,16 @@ import (
 // Graph API defaults.
 const (
 	DefaultBaseURL    = "https://graph.facebook.com"
-	DefaultAPIVersion = "v25.0"
-	// DefaultTimeout bounds one Graph API call.
+	DefaultAPIVersion = "v26.0"
+	// DefaultTimeout bounds one Graph API call (JSON answers; media
+	// transfers get transferDeadline instead).
 	DefaultTimeout = 30 * time.Second
+	// Media transfers (upload, download) get a deadline scaled to their
+	// size: transferBase plus the time to move the bytes at
+	// transferMinRate, so a 100 MB document is not cut at 30 s and a
+	// stalled one still ends (100 MB: about 14 min).
+	transferBase    = 30 * time.Second
+	transferMinRate = 128 << 10 // bytes per second
 	// maxResponseBytes bounds a JSON answer of the Graph API.
 	maxResponseBytes = 1 << 20
 	// MaxMediaBytes is the largest media Meta accepts (documents, 100 MB).
@@ -34,6 +42,18 @@ type Client struct {
 	baseURL string
 	version string
 	http    *http.Client
+	// transfer shares http's transport without its overall timeout: media
+	// transfers are bounded by transferDeadline through their context.
+	transfer *http.Client
+}
+
+// transferDeadline is the time allowed to move size bytes (unknown size:
+// the largest media Meta accepts).
+func transferDeadline(size int64) time.Duration {
+	if size <= 0 || size > MaxMediaBytes {
+		size = MaxMediaBytes
+	}
+	return transferBase + time.Duration(size/transferMinRate)*time.Second
 }
 
 // ClientConfig configures a Client.
@@ -59,6 +79,9 @@ func NewClient(cfg ClientConfig) *Client {
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
+	t := *c.http
+	t.Timeout = 0
+	c.transfer = &t
 	return c
 }
 
@@ -67,11 +90,14 @@ func NewClient(cfg ClientConfig) *Client {
 // Classify on Code, never on HTTPStatus or Message.
 type GraphError struct {
 	HTTPStatus int
-	Code       int    `json:"code"`
-	Subcode    int    `json:"error_subcode"`
-	Type       string `json:"type"`
-	Message    string `json:"message"`
-	ErrorData  struct {
+	Code       int `json:"code"`
+	Subcode    int `json:"error_subcode"`
+	// IsTransient is the Graph API's own hint that retrying may succeed
+	// ("is_transient": true); honoured for codes we do not know.
+	IsTransient bool   `json:"is_transient"`
+	Type        string `json:"type"`
+	Message     string `json:"message"`
+	ErrorData   struct {
 		Details string `json:"details"`
 	} `json:"error_data"`
 	FBTraceID string `json:"fbtrace_id"`
@@ -123,6 +149,11 @@ func (c *Client) do(ctx context.Context, method, url, token, contentType string,
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	return c.doStream(ctx, c.http, method, url, token, contentType, rd, int64(len(body)), out)
+}
+
+// doStream is do with a streamed body of length bytes and a chosen client.
+func (c *Client) doStream(ctx context.Context, hc *http.Client, method, url, token, contentType string, rd io.Reader, length int64, out any) error {
 	var written atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
@@ -135,12 +166,15 @@ func (c *Client) do(ctx context.Context, method, url, token, contentType string,
 	if err != nil {
 		return fmt.Errorf("build graph request: %w", err)
 	}
+	if rd != nil {
+		req.ContentLength = length
+	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return &TransportError{Written: written.Load(), Err: err}
 	}
@@ -204,29 +238,31 @@ func (c *Client) postMessages(ctx context.Context, phoneNumberID, token string, 
 	return &out, nil
 }
 
-// uploadMedia posts multipart media to /{phone-number-id}/media.
-func (c *Client) uploadMedia(ctx context.Context, phoneNumberID, token, mimeType, filename string, data []byte) (string, error) {
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
+// uploadMedia streams multipart media to /{phone-number-id}/media: the
+// form's fields and part header, then the file copied from r as the
+// request is sent (never held whole in memory), then the closing boundary,
+// with an exact Content-Length. size scales the transfer deadline.
+func (c *Client) uploadMedia(ctx context.Context, phoneNumberID, token, mimeType, filename string, r io.Reader, size int64) (string, error) {
+	var head bytes.Buffer
+	w := multipart.NewWriter(&head)
 	_ = w.WriteField("messaging_product", "whatsapp")
 	_ = w.WriteField("type", mimeType)
 	h := make(textproto.MIMEHeader)
 	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, filename))
 	h.Set("Content-Type", mimeType)
-	part, err := w.CreatePart(h)
-	if err != nil {
+	if _, err := w.CreatePart(h); err != nil {
 		return "", fmt.Errorf("build upload: %w", err)
 	}
-	if _, err := part.Write(data); err != nil {
-		return "", fmt.Errorf("build upload: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return "", fmt.Errorf("build upload: %w", err)
-	}
+	// What multipart.Writer.Close writes after the last part.
+	tail := "\r\n--" + w.Boundary() + "--\r\n"
+	body := io.MultiReader(&head, io.LimitReader(r, size), strings.NewReader(tail))
+	length := int64(head.Len()) + size + int64(len(tail))
+	ctx, cancel := context.WithTimeout(ctx, transferDeadline(size))
+	defer cancel()
 	var out struct {
 		ID string `json:"id"`
 	}
-	if err := c.do(ctx, http.MethodPost, c.url(phoneNumberID+"/media"), token, w.FormDataContentType(), buf.Bytes(), &out); err != nil {
+	if err := c.doStream(ctx, c.transfer, http.MethodPost, c.url(phoneNumberID+"/media"), token, w.FormDataContentType(), body, length, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
@@ -237,11 +273,28 @@ func (c *Client) uploadMedia(ctx context.Context, phoneNumberID, token, mimeType
 
 // mediaInfo is the answer of GET /{media-id}.
 type mediaInfo struct {
-	URL      string `json:"url"`
-	MimeType string `json:"mime_type"`
-	SHA256   string `json:"sha256"`
-	FileSize int64  `json:"file_size"`
-	ID       string `json:"id"`
+	URL      string   `json:"url"`
+	MimeType string   `json:"mime_type"`
+	SHA256   string   `json:"sha256"`
+	FileSize flexSize `json:"file_size"`
+	ID       string   `json:"id"`
+}
+
+// flexSize decodes file_size, which Meta's spec types as a string
+// ("303833") and its samples show as a number: both are accepted, and a
+// value that is neither never fails the download (0: unknown).
+type flexSize int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexSize) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"`)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		*f = 0
+		return nil
+	}
+	*f = flexSize(n)
+	return nil
 }
 
 func (c *Client) getMedia(ctx context.Context, mediaID, phoneNumberID, token string) (*mediaInfo, error) {
@@ -256,31 +309,71 @@ func (c *Client) getMedia(ctx context.Context, mediaID, phoneNumberID, token str
 	return &out, nil
 }
 
-// download fetches a media URL with the bearer token (lookaside URLs need
-// it), reading at most limit bytes.
-func (c *Client) download(ctx context.Context, url, token string, limit int64) ([]byte, string, error) {
+// errMediaTooLarge: the download is larger than allowed (permanent).
+var errMediaTooLarge = errors.New("media larger than allowed")
+
+// download streams a media URL with the bearer token (lookaside URLs need
+// it) into sink, reading at most limit bytes, under a deadline scaled to
+// size (the file_size Meta announced; 0 if unknown). It returns the
+// Content-Type of the answer. Nothing is buffered beyond what sink keeps.
+func (c *Client) download(ctx context.Context, url, token string, size, limit int64, sink func(io.Reader, string) error) error {
+	ctx, cancel := context.WithTimeout(ctx, transferDeadline(size))
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("build download: %w", err)
+		return fmt.Errorf("build download: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.http.Do(req)
+	resp, err := c.transfer.Do(req)
 	if err != nil {
-		return nil, "", &TransportError{Err: err}
+		return &TransportError{Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, "", decodeError(resp.StatusCode, data)
+		return decodeError(resp.StatusCode, data)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, "", &TransportError{Written: true, Err: err}
+	if resp.ContentLength > limit {
+		return fmt.Errorf("%w: %d bytes (limit %d)", errMediaTooLarge, resp.ContentLength, limit)
 	}
-	if int64(len(data)) > limit {
-		return nil, "", fmt.Errorf("media larger than %d bytes", limit)
+	lr := &limitedReader{r: resp.Body, n: limit}
+	if err := sink(lr, resp.Header.Get("Content-Type")); err != nil {
+		if lr.over {
+			return fmt.Errorf("%w: limit %d", errMediaTooLarge, limit)
+		}
+		if ctx.Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+			return &TransportError{Written: true, Err: err}
+		}
+		return err
 	}
-	return data, resp.Header.Get("Content-Type"), nil
+	return nil
+}
+
+// limitedReader fails once more than n bytes are read (io.LimitReader
+// would silently truncate).
+type limitedReader struct {
+	r    io.Reader
+	n    int64
+	over bool
+}
+
+var errReadLimit = errors.New("read limit exceeded")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		l.over = true
+		return 0, errReadLimit
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		l.over = true
+		return n, errReadLimit
+	}
+	return n, err
 }
 
 // phoneNumberInfo is the answer of GET /{phone-number-id}.

@@ -23,10 +23,30 @@ import (
 // is idempotent (inbound rows unique on wamid, receipts monotonic, contact
 // upserts), so reprocessing a payload is harmless.
 const (
-	inboxLease       = time.Minute
-	inboxMaxBackoff  = time.Hour
-	mediaMaxAttempts = 3
+	inboxLease      = time.Minute
+	inboxMaxBackoff = time.Hour
 )
+
+// inboxItemKey carries the id of the inbox row being processed, so a long
+// media transfer can extend the row's lease (extendLease).
+type inboxItemKey struct{}
+
+// extendLease pushes the lease of the inbox row being processed to at
+// least d from now: a large download must not let another replica claim
+// the same payload halfway (harmless, everything is idempotent, but
+// wasteful).
+func (p *Provider) extendLease(ctx context.Context, d time.Duration) {
+	id, ok := ctx.Value(inboxItemKey{}).(int64)
+	if !ok || d <= inboxLease {
+		return
+	}
+	_, err := p.store.pool.Exec(ctx, `
+UPDATE wa.webhook_inbox SET next_attempt_at = greatest(next_attempt_at, now() + $2::interval + interval '1 minute')
+ WHERE id = $1 AND processed_at IS NULL`, id, d.String())
+	if err != nil {
+		p.log.Warn("extend meta inbox lease", "inbox_id", id, "error", err)
+	}
+}
 
 // runInbox drains the inbox until Stop: woken by webhooks, polling as a
 // safety net.
@@ -94,7 +114,7 @@ RETURNING i.id, i.payload, i.attempts, coalesce(i.traceparent, '')`, InboxSource
 		pctx, span := p.tracer.Start(tracing.ContextWithTraceparent(ctx, it.traceparent), "zapbase.meta.webhook.process",
 			trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(attribute.Int64("zapbase.inbox_id", it.id), attribute.Int("zapbase.attempt", it.attempts)))
-		perr := p.processPayload(pctx, it.payload, it.attempts)
+		perr := p.processPayload(context.WithValue(pctx, inboxItemKey{}, it.id), it.payload, it.attempts)
 		if perr != nil {
 			span.RecordError(perr)
 			span.SetStatus(codes.Error, "processing failed")
@@ -136,18 +156,29 @@ type (
 			DisplayPhoneNumber string `json:"display_phone_number"`
 			PhoneNumberID      string `json:"phone_number_id"`
 		} `json:"metadata"`
-		Contacts []waContact       `json:"contacts"`
-		Messages []json.RawMessage `json:"messages"`
-		Statuses []waStatus        `json:"statuses"`
-		Errors   []waError         `json:"errors"`
+		Contacts        []waContact       `json:"contacts"`
+		Messages        []json.RawMessage `json:"messages"`
+		Statuses        []waStatus        `json:"statuses"`
+		Errors          []waError         `json:"errors"`
+		UserPreferences []waUserPref      `json:"user_preferences"`
 	}
 	waContact struct {
 		Profile struct {
 			Name     string `json:"name"`
 			Username string `json:"username"`
 		} `json:"profile"`
-		WaID   string `json:"wa_id"`
-		UserID string `json:"user_id"`
+		WaID         string `json:"wa_id"`
+		UserID       string `json:"user_id"`
+		ParentUserID string `json:"parent_user_id"`
+	}
+	// waUserPref is one user_preferences entry (marketing stop/resume).
+	waUserPref struct {
+		WaID      string          `json:"wa_id"`
+		UserID    string          `json:"user_id"`
+		Detail    string          `json:"detail"`
+		Category  string          `json:"category"`
+		Value     string          `json:"value"`
+		Timestamp json.RawMessage `json:"timestamp"`
 	}
 	waError struct {
 		Code      int    `json:"code"`
@@ -165,6 +196,12 @@ type (
 		RecipientUserID       string    `json:"recipient_user_id"`
 		BizOpaqueCallbackData string    `json:"biz_opaque_callback_data"`
 		Errors                []waError `json:"errors"`
+		// Groups: the status of a group send names the group.
+		GroupID                string          `json:"group_id"`
+		RecipientType          string          `json:"recipient_type"`
+		RecipientParticipantID string          `json:"recipient_participant_id"`
+		Pricing                json.RawMessage `json:"pricing"`
+		Conversation           json.RawMessage `json:"conversation"`
 	}
 	waMedia struct {
 		ID       string `json:"id"`
@@ -176,21 +213,23 @@ type (
 		Animated bool   `json:"animated"`
 	}
 	waMessage struct {
-		From       string                 `json:"from"`
-		FromUserID string                 `json:"from_user_id"`
-		ID         string                 `json:"id"`
-		Timestamp  string                 `json:"timestamp"`
-		Type       string                 `json:"type"`
-		Context    json.RawMessage        `json:"context"`
-		Referral   json.RawMessage        `json:"referral"`
-		Errors     []waError              `json:"errors"`
-		Text       *struct{ Body string } `json:"text"`
-		Image      *waMedia               `json:"image"`
-		Video      *waMedia               `json:"video"`
-		Document   *waMedia               `json:"document"`
-		Audio      *waMedia               `json:"audio"`
-		Sticker    *waMedia               `json:"sticker"`
-		Location   *struct {
+		From             string                 `json:"from"`
+		FromUserID       string                 `json:"from_user_id"`
+		FromParentUserID string                 `json:"from_parent_user_id"`
+		GroupID          string                 `json:"group_id"`
+		ID               string                 `json:"id"`
+		Timestamp        string                 `json:"timestamp"`
+		Type             string                 `json:"type"`
+		Context          json.RawMessage        `json:"context"`
+		Referral         json.RawMessage        `json:"referral"`
+		Errors           []waError              `json:"errors"`
+		Text             *struct{ Body string } `json:"text"`
+		Image            *waMedia               `json:"image"`
+		Video            *waMedia               `json:"video"`
+		Document         *waMedia               `json:"document"`
+		Audio            *waMedia               `json:"audio"`
+		Sticker          *waMedia               `json:"sticker"`
+		Location         *struct {
 			Latitude  float64 `json:"latitude"`
 			Longitude float64 `json:"longitude"`
 			Name      string  `json:"name"`
@@ -240,6 +279,11 @@ type (
 			Body string `json:"body"`
 			Type string `json:"type"`
 			WaID string `json:"wa_id"`
+			// The customer's new business-scoped user id (BSUID) and its
+			// parent; user_changed_user_id carries no phone number.
+			UserID         string `json:"user_id,omitempty"`
+			ParentUserID   string `json:"parent_user_id,omitempty"`
+			PreviousUserID string `json:"previous_user_id,omitempty"`
 		} `json:"system"`
 	}
 	waContext struct {
@@ -262,7 +306,7 @@ func (p *Provider) processPayload(ctx context.Context, body []byte, attempt int)
 	for _, e := range pl.Entry {
 		for _, ch := range e.Changes {
 			switch ch.Field {
-			case "messages":
+			case "messages", "user_preferences":
 			case "account_update":
 				if err := p.applyAccountUpdate(ctx, e.ID, ch.Value); err != nil {
 					errs = append(errs, err)
@@ -273,8 +317,13 @@ func (p *Provider) processPayload(ctx context.Context, body []byte, attempt int)
 					errs = append(errs, err)
 				}
 				continue
+			case "message_template_status_update", "message_template_quality_update", "template_category_update":
+				if err := p.applyTemplateUpdate(ctx, e.ID, ch.Field, ch.Value); err != nil {
+					errs = append(errs, err)
+				}
+				continue
 			default:
-				// Template status and other fields: acknowledged, not applied.
+				// Other fields: acknowledged, not applied.
 				p.log.Debug("meta webhook field ignored", "field", ch.Field, "waba_id", e.ID)
 				continue
 			}
@@ -291,6 +340,11 @@ func (p *Provider) processPayload(ctx context.Context, body []byte, attempt int)
 			if rt == nil {
 				p.log.Warn("meta webhook for an unknown number, skipped", "phone_number_id", v.Metadata.PhoneNumberID)
 				continue
+			}
+			for _, up := range v.UserPreferences {
+				if err := p.applyUserPreference(ctx, rt, up); err != nil {
+					errs = append(errs, err)
+				}
 			}
 			for _, s := range v.Statuses {
 				if err := p.applyStatus(ctx, rt, v, s); err != nil {
@@ -339,18 +393,26 @@ func (p *Provider) applyStatus(ctx context.Context, rt *route, v changeValue, s 
 			return err
 		}
 	}
+	group := s.GroupID != "" || s.RecipientType == "group"
 	rc := providers.Receipt{
 		TenantID: rt.TenantID, SessionID: rt.SessionID, Provider: zapbase.ProviderMeta,
 		ProviderMessageIDs: []string{s.ID}, Status: st, Timestamp: parseTimestamp(s.Timestamp),
 		Recipient: s.RecipientID,
 	}
+	if group {
+		// The chat is the group; a participant's receipt is the group
+		// message's receipt (its row is keyed on the wamid).
+		rc.Recipient = firstNonEmpty(s.GroupID, s.RecipientID)
+	}
 	if rc.Recipient == "" {
 		rc.Recipient = s.RecipientUserID
 	}
+	var failCode int
 	if st == zapbase.StatusFailed {
 		if len(s.Errors) > 0 {
-			rc.ErrorCode = codeString(s.Errors[0].Code)
-			rc.ErrorReason = Reason(s.Errors[0].Code)
+			failCode = s.Errors[0].Code
+			rc.ErrorCode = codeString(failCode)
+			rc.ErrorReason = Reason(failCode)
 		} else {
 			rc.ErrorCode, rc.ErrorReason = "unknown", "A Meta informou falha no envio sem detalhar o motivo."
 		}
@@ -358,11 +420,29 @@ func (p *Provider) applyStatus(ctx context.Context, rt *route, v changeValue, s 
 	if err := p.events.Receipt(ctx, rc); err != nil {
 		return err
 	}
+	if len(s.Pricing) > 0 || len(s.Conversation) > 0 {
+		if err := p.recordPricing(ctx, rt, s); err != nil {
+			return err
+		}
+	}
+	if group {
+		return nil // participants are not 1:1 contacts
+	}
+	if failCode == 131050 {
+		// The customer stopped marketing messages: honoured before the
+		// next marketing template (Meta would fail it again).
+		contact := firstNonEmpty(s.RecipientID, s.RecipientUserID)
+		if err := p.store.setOptOut(ctx, rt.TenantID, rt.SessionID, contact, optOutMarketing, true,
+			"send failed with 131050", firstNonZero(rc.Timestamp, p.now())); err != nil {
+			return err
+		}
+	}
 	// 2026 status webhooks carry the recipient's identities: link them.
 	id := contactIdentity{WaID: s.RecipientID, BSUID: s.RecipientUserID}
 	for _, c := range v.Contacts {
 		if (c.WaID != "" && c.WaID == id.WaID) || (c.UserID != "" && c.UserID == id.BSUID) {
 			id.WaID, id.BSUID = firstNonEmpty(id.WaID, c.WaID), firstNonEmpty(id.BSUID, c.UserID)
+			id.ParentBSUID = c.ParentUserID
 			id.ProfileName, id.Username = c.Profile.Name, c.Profile.Username
 		}
 	}
@@ -370,6 +450,53 @@ func (p *Provider) applyStatus(ctx context.Context, rt *route, v changeValue, s 
 		return p.store.linkContact(ctx, rt.TenantID, rt.SessionID, id)
 	}
 	return nil
+}
+
+// recordPricing stores a status's pricing (and conversation, present on
+// older webhook versions and free entry points) on the outbound row, and
+// learns a template's category from it.
+func (p *Provider) recordPricing(ctx context.Context, rt *route, s waStatus) error {
+	rec := map[string]json.RawMessage{}
+	if len(s.Pricing) > 0 {
+		rec["pricing"] = s.Pricing
+		var pr struct {
+			Category string `json:"category"`
+		}
+		if json.Unmarshal(s.Pricing, &pr) == nil && pr.Category != "" {
+			rec["category"], _ = json.Marshal(pr.Category)
+		}
+	}
+	if len(s.Conversation) > 0 {
+		rec["conversation"] = s.Conversation
+	}
+	b, _ := json.Marshal(rec)
+	msgType, name, lang, err := p.store.recordPricing(ctx, rt.TenantID, s.ID, b)
+	if err != nil {
+		return err
+	}
+	var pr struct {
+		Category string `json:"category"`
+	}
+	_ = json.Unmarshal(s.Pricing, &pr)
+	if msgType == string(zapbase.MessageTemplate) && name != "" && pr.Category != "" && rt.WABAID != "" {
+		// Meta bills a template by its category: marketing, utility,
+		// authentication (marketing_lite is marketing sent via MM Lite).
+		cat := strings.ToUpper(pr.Category)
+		if cat == "MARKETING_LITE" {
+			cat = "MARKETING"
+		}
+		if cat == "MARKETING" || cat == "UTILITY" || cat == "AUTHENTICATION" {
+			return p.store.upsertTemplate(ctx, templateUpdate{WABAID: rt.WABAID, Name: name, Language: lang, Cat: cat})
+		}
+	}
+	return nil
+}
+
+func firstNonZero(a, b time.Time) time.Time {
+	if !a.IsZero() {
+		return a
+	}
+	return b
 }
 
 func firstNonEmpty(a, b string) string {
@@ -390,11 +517,15 @@ func (p *Provider) applyMessage(ctx context.Context, rt *route, v changeValue, r
 		return nil
 	}
 	// Sender: phone (from) and/or BSUID (from_user_id); value.contacts
-	// holds the profile and, since 2026, user_id.
-	id := contactIdentity{WaID: m.From, BSUID: m.FromUserID}
+	// holds the profile and, since 2026, user_id and parent_user_id.
+	id := contactIdentity{WaID: m.From, BSUID: m.FromUserID, ParentBSUID: m.FromParentUserID}
+	if isBSUID(m.From) && m.FromUserID == "" {
+		id.WaID, id.BSUID = "", m.From
+	}
 	for _, c := range v.Contacts {
 		if (c.WaID != "" && c.WaID == m.From) || (c.UserID != "" && c.UserID == m.FromUserID) || len(v.Contacts) == 1 {
 			id.WaID, id.BSUID = firstNonEmpty(id.WaID, c.WaID), firstNonEmpty(id.BSUID, c.UserID)
+			id.ParentBSUID = firstNonEmpty(id.ParentBSUID, c.ParentUserID)
 			id.ProfileName, id.Username = c.Profile.Name, c.Profile.Username
 			break
 		}
@@ -404,13 +535,12 @@ func (p *Provider) applyMessage(ctx context.Context, rt *route, v changeValue, r
 
 	var mediaErr error
 	if media != nil && media.ID != "" && p.media != nil {
-		mediaErr = p.fetchMedia(ctx, rt, media, &content)
-		if mediaErr != nil {
-			var perm *providers.PermanentError
-			if !errors.As(mediaErr, &perm) && attempt < mediaMaxAttempts {
-				return fmt.Errorf("fetch media %s of %s: %w", media.ID, m.ID, mediaErr)
-			}
-			p.log.Warn("meta inbound media not downloaded", "tenant_id", rt.TenantID, "message_id", m.ID, "error", mediaErr)
+		done, err := p.store.inboundMediaStored(ctx, rt.TenantID, m.ID)
+		if err != nil {
+			return err
+		}
+		if !done {
+			mediaErr = p.fetchMedia(ctx, rt, media, &content)
 		}
 	}
 
@@ -422,6 +552,11 @@ func (p *Provider) applyMessage(ctx context.Context, rt *route, v changeValue, r
 	if id.WaID != "" && id.BSUID != "" {
 		in.FromAlt = id.BSUID
 	}
+	if m.GroupID != "" {
+		// A group message: the chat is the group (replies go to it), the
+		// sender is the participant.
+		in.IsGroup, in.Chat = true, m.GroupID
+	}
 	if err := p.events.Inbound(ctx, in); err != nil {
 		return err
 	}
@@ -432,22 +567,79 @@ func (p *Provider) applyMessage(ctx context.Context, rt *route, v changeValue, r
 			return err
 		}
 	case mediaErr != nil:
-		if err := p.store.markInboundError(ctx, rt.TenantID, m.ID, "media_download_failed",
-			"Não foi possível baixar a mídia recebida da Meta. Peça para o contato reenviar."); err != nil {
+		// The row exists and keeps content.mediaId: a retryable failure is
+		// tried again (the inbox backs off) while Meta keeps the media id;
+		// RedownloadMedia can fetch it later too.
+		expired := !ts.IsZero() && p.now().Sub(ts) > MediaLifetime
+		if mediaRetryable(mediaErr) && !expired {
+			if err := p.store.markInboundError(ctx, rt.TenantID, m.ID, mediaPendingCode,
+				"A mídia recebida ainda não foi baixada da Meta: nova tentativa em instantes."); err != nil {
+				return err
+			}
+			p.log.Warn("meta inbound media not downloaded yet, will retry", "tenant_id", rt.TenantID,
+				"message_id", m.ID, "attempt", attempt, "error", mediaErr)
+			return fmt.Errorf("fetch media %s of %s: %w", media.ID, m.ID, mediaErr)
+		}
+		reason := "Não foi possível baixar a mídia recebida da Meta. Peça para o contato reenviar."
+		var perm *providers.PermanentError
+		if errors.As(mediaErr, &perm) && perm.Reason != "" {
+			reason = "Não foi possível baixar a mídia recebida da Meta: " + perm.Reason
+		}
+		p.log.Warn("meta inbound media not downloaded", "tenant_id", rt.TenantID, "message_id", m.ID, "error", mediaErr)
+		if err := p.store.markInboundError(ctx, rt.TenantID, m.ID, mediaFailedCode, reason); err != nil {
+			return err
+		}
+	case attempt > 1 && media != nil && content.MediaURL != "":
+		// A retry that succeeded: the row was stored before the media.
+		if err := p.store.setInboundMedia(ctx, rt.TenantID, m.ID, content); err != nil {
 			return err
 		}
 	}
-	if m.Type == "system" && m.System != nil && m.System.Type == "user_changed_number" && m.System.WaID != "" && m.From != "" {
-		return p.store.changeNumber(ctx, rt.TenantID, rt.SessionID, m.From, m.System.WaID)
+	if m.Type == "system" && m.System != nil {
+		return p.applySystem(ctx, rt, m, id)
 	}
-	if m.Type != "system" {
-		// A customer message opens (refreshes) the 24-hour window.
-		id.InboundAt = ts
-		if id.InboundAt.IsZero() {
-			id.InboundAt = p.now()
-		}
+	if m.GroupID != "" {
+		// A group message opens no 1:1 customer-service window.
+		return p.store.linkContact(ctx, rt.TenantID, rt.SessionID, id)
+	}
+	// A customer message opens (refreshes) the 24-hour window.
+	id.InboundAt = ts
+	if id.InboundAt.IsZero() {
+		id.InboundAt = p.now()
 	}
 	return p.store.linkContact(ctx, rt.TenantID, rt.SessionID, id)
+}
+
+// applySystem applies identity changes: user_changed_number (new phone;
+// Meta regenerates the BSUID, which may ride along in system.user_id) and
+// user_changed_user_id (new BSUID, no phone), so the contact keeps one
+// identity and its window history.
+func (p *Provider) applySystem(ctx context.Context, rt *route, m waMessage, id contactIdentity) error {
+	sys := m.System
+	switch sys.Type {
+	case "user_changed_number":
+		if sys.WaID == "" || m.From == "" {
+			return nil
+		}
+		if err := p.store.changeNumber(ctx, rt.TenantID, rt.SessionID, m.From, sys.WaID); err != nil {
+			return err
+		}
+		if sys.UserID != "" {
+			return p.store.linkContact(ctx, rt.TenantID, rt.SessionID,
+				contactIdentity{WaID: sys.WaID, BSUID: sys.UserID, ParentBSUID: sys.ParentUserID})
+		}
+		return nil
+	case "user_changed_user_id":
+		if sys.UserID == "" {
+			return nil
+		}
+		old := firstNonEmpty(sys.PreviousUserID, id.BSUID)
+		if old == sys.UserID {
+			old = ""
+		}
+		return p.store.changeUserID(ctx, rt.TenantID, rt.SessionID, old, firstNonEmpty(id.WaID, sys.WaID), sys.UserID, sys.ParentUserID)
+	}
+	return nil
 }
 
 // normalize maps a Meta message to the canonical type and content. Unknown

@@ -1,14 +1,17 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,6 +61,13 @@ type Params struct {
 	// RouteCacheTTL bounds how long a webhook route (number → session, app
 	// secret) is cached; Initialize and Disconnect clear it on this replica.
 	RouteCacheTTL time.Duration
+	// WebhookMaxBytes bounds a webhook body (default MaxWebhookBytes, at
+	// least MinWebhookBytes). Mount the handler with the same limit.
+	WebhookMaxBytes int64
+	// OnUnroutedFunc, when set, is called for every webhook delivery that
+	// names no known number or WABA (acknowledged, not processed): a hook
+	// for metrics.
+	OnUnroutedFunc func()
 }
 
 // Provider is the Meta WhatsApp Cloud API channel (provider type meta_api).
@@ -74,6 +84,9 @@ type Provider struct {
 	routes *routeCache
 	inbox  *inboxWriter
 	tracer trace.Tracer
+
+	webhookMax    int64
+	unroutedCount atomic.Int64
 
 	// base lives from New to Stop: background verifications and the inbox
 	// processor run under it.
@@ -119,6 +132,12 @@ func New(p Params) (*Provider, error) {
 	if p.RouteCacheTTL <= 0 {
 		p.RouteCacheTTL = DefaultRouteCacheTTL
 	}
+	if p.WebhookMaxBytes == 0 {
+		p.WebhookMaxBytes = MaxWebhookBytes
+	}
+	if p.WebhookMaxBytes < MinWebhookBytes {
+		return nil, fmt.Errorf("meta: WebhookMaxBytes %d is below Meta's 3 MB batches (minimum %d)", p.WebhookMaxBytes, MinWebhookBytes)
+	}
 	base, cancel := context.WithCancel(context.Background())
 	pr := &Provider{
 		client:   NewClient(p.Client),
@@ -133,11 +152,21 @@ func New(p Params) (*Provider, error) {
 		verifies: map[string]*verifyJob{},
 		wake:     make(chan struct{}, 1),
 		tracer:   otel.Tracer("github.com/zapbase/zapbase/providers/meta"),
+
+		webhookMax: p.WebhookMaxBytes,
 	}
 	pr.routes = newRouteCache(p.RouteCacheTTL, pr.store)
 	pr.inbox = newInboxWriter(p.Pool)
 	return pr, nil
 }
+
+// WebhookMaxBytes is the body limit of the webhook handler: mount it with
+// this limit (api.Mount.BodyLimit) so the server's default does not win.
+func (p *Provider) WebhookMaxBytes() int64 { return p.webhookMax }
+
+// UnroutedWebhooks counts the deliveries this process acknowledged without
+// processing because they named no known number or WABA.
+func (p *Provider) UnroutedWebhooks() int64 { return p.unroutedCount.Load() }
 
 // Type implements providers.Provider.
 func (p *Provider) Type() zapbase.ProviderType { return zapbase.ProviderMeta }
@@ -457,7 +486,12 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 	if err != nil {
 		return providers.SendResult{}, err
 	}
-	if msg.Type != zapbase.MessageTemplate {
+	if msg.Type == zapbase.MessageTemplate {
+		if err := p.checkTemplate(ctx, sess, msg); err != nil {
+			return providers.SendResult{}, err
+		}
+	} else if !isGroupID(msg.To) {
+		// Groups have no 1:1 customer-service window.
 		open, _, err := p.WindowOpen(ctx, sess.TenantID, sess.SessionID, msg.To)
 		if err != nil {
 			return providers.SendResult{}, &providers.RetryableError{Err: err}
@@ -480,7 +514,10 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 		return providers.SendResult{}, &providers.AmbiguousError{Err: errors.New("graph api answered 200 without a message id")}
 	}
 	res := providers.SendResult{ProviderMessageID: resp.Messages[0].ID, Timestamp: p.now()}
-	if len(resp.Contacts) > 0 {
+	if isGroupID(msg.To) {
+		// A group is the chat, not a contact: nothing to link.
+		res.RecipientID = msg.To
+	} else if len(resp.Contacts) > 0 {
 		// Key the contact on wa_id, not on the input (Brazil's ninth digit).
 		id := contactIdentity{WaID: resp.Contacts[0].WaID, BSUID: resp.Contacts[0].UserID}
 		if id.BSUID == "" && isBSUID(msg.To) {
@@ -498,6 +535,51 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 		p.log.Info("meta template send paced", "tenant_id", sess.TenantID, "row_id", msg.RowID, "message_status", st)
 	}
 	return res, nil
+}
+
+// checkTemplate refuses, before Meta is called, a template that Meta told
+// us (webhooks) is paused or disabled, and a marketing template to a
+// customer who stopped marketing messages (user_preferences, or an earlier
+// 131050). What is unknown is sent: Meta stays the judge.
+func (p *Provider) checkTemplate(ctx context.Context, sess *sessionRow, msg providers.OutboundMessage) error {
+	t := msg.Content.Template
+	if t == nil || sess.Creds.WABAID == "" {
+		return nil
+	}
+	info, err := p.store.templateState(ctx, sess.Creds.WABAID, t.Name, t.Language)
+	if err != nil {
+		return &providers.RetryableError{Err: err}
+	}
+	if info == nil {
+		return nil
+	}
+	refuse := func(code zapbase.Code, format string, args ...any) error {
+		e := zapbase.Errorf(code, format, args...)
+		return &providers.PermanentError{Code: string(code), Reason: e.Message, Err: e}
+	}
+	detail := ""
+	if info.Reason != "" {
+		detail = " (Meta: " + info.Reason + ")"
+	}
+	switch info.Status {
+	case "PAUSED":
+		return refuse(zapbase.CodeTemplatePaused,
+			"o modelo %q (%s) está pausado pela Meta por baixa qualidade%s: edite o modelo ou aguarde a pausa terminar", t.Name, t.Language, detail)
+	case "DISABLED", "REJECTED", "DELETED", "PENDING_DELETION", "ARCHIVED":
+		return refuse(zapbase.CodeTemplateDisabled,
+			"o modelo %q (%s) não pode ser enviado: a Meta informou o estado %s%s", t.Name, t.Language, info.Status, detail)
+	}
+	if info.Category == "MARKETING" && !isGroupID(msg.To) {
+		out, err := p.store.marketingOptedOut(ctx, sess.TenantID, sess.SessionID, msg.To)
+		if err != nil {
+			return &providers.RetryableError{Err: err}
+		}
+		if out {
+			return refuse(zapbase.CodeMarketingOptedOut,
+				"o contato pediu para não receber mensagens de marketing: o modelo de marketing %q não foi enviado", t.Name)
+		}
+	}
+	return nil
 }
 
 // afterSendError persists session states implied by an error: a dead token
@@ -584,23 +666,30 @@ var mediaLimits = map[string]int64{
 // UploadMedia implements providers.MediaUploader (POST /{phone-number-id}/media).
 // The media id is usable for 30 days.
 func (p *Provider) UploadMedia(ctx context.Context, sessionID, mimeType string, data []byte) (string, error) {
+	return p.UploadMediaStream(ctx, sessionID, mimeType, bytes.NewReader(data), int64(len(data)))
+}
+
+// UploadMediaStream uploads media read from r (size bytes) without holding
+// it in memory: the multipart body is streamed to Meta under a deadline
+// scaled to size.
+func (p *Provider) UploadMediaStream(ctx context.Context, sessionID, mimeType string, r io.Reader, size int64) (string, error) {
 	base := mimeBase(mimeType)
 	limit, ok := mediaLimits[base]
 	if !ok {
 		return "", invalid("tipo de mídia %q não é aceito pela Meta", mimeType)
 	}
-	if len(data) == 0 {
+	if size <= 0 {
 		return "", invalid("o arquivo de mídia está vazio")
 	}
-	if int64(len(data)) > limit {
-		return "", invalid("o arquivo tem %d bytes; o limite da Meta para %s é %d bytes", len(data), base, limit)
+	if size > limit {
+		return "", invalid("o arquivo tem %d bytes; o limite da Meta para %s é %d bytes", size, base, limit)
 	}
 	sess, err := p.usableSession(ctx, "", sessionID)
 	if err != nil {
 		return "", err
 	}
 	id, err := p.client.uploadMedia(ctx, sess.Creds.PhoneNumberID, sess.Creds.AccessToken, mimeType,
-		"upload"+extensionFor(base), data)
+		"upload"+extensionFor(base), io.LimitReader(r, limit), size)
 	if err != nil {
 		cls := Classify(err, 1, false)
 		p.afterSendError(ctx, sess, cls)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -32,6 +33,11 @@ const (
 	MaxRowTitleLen       = 24
 	MaxRowDescriptionLen = 72
 	MaxTemplateButtons   = 10
+	MaxCTADisplayLen     = 20
+	MaxFlowCTALen        = 30
+	MaxProductSections   = 10
+	MaxProductItems      = 30
+	MaxCarouselCards     = 10
 )
 
 // callbackPrefix marks biz_opaque_callback_data set by zapbase: the outbound
@@ -52,6 +58,11 @@ func runes(s string) int { return utf8.RuneCountInString(s) }
 func buildMessage(msg providers.OutboundMessage) (map[string]any, error) {
 	body := map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual"}
 	switch {
+	case isGroupID(msg.To):
+		// Cloud API groups: the group id from the Groups API (or from an
+		// inbound group message's group_id) with recipient_type group.
+		body["recipient_type"] = "group"
+		body["to"] = msg.To
 	case isBSUID(msg.To):
 		body["recipient"] = msg.To
 	case normalizePhone(msg.To) != "" && len(normalizePhone(msg.To)) >= 8 && len(normalizePhone(msg.To)) <= 15:
@@ -222,7 +233,8 @@ func contactCards(cards []providers.ContactCard) ([]map[string]any, error) {
 }
 
 // interactive is Meta's interactive object, as accepted in
-// content.interactive (Meta's own shape, so nothing is lost).
+// content.interactive (Meta's own shape, sent as given, so nothing is
+// lost): the fields below are only what is validated.
 type interactive struct {
 	Type   string `json:"type"`
 	Header *struct {
@@ -236,6 +248,7 @@ type interactive struct {
 		Text string `json:"text"`
 	} `json:"footer"`
 	Action struct {
+		Name    string `json:"name"`
 		Button  string `json:"button"`
 		Buttons []struct {
 			Type  string `json:"type"`
@@ -251,9 +264,28 @@ type interactive struct {
 				Title       string `json:"title"`
 				Description string `json:"description"`
 			} `json:"rows"`
+			ProductItems []struct {
+				ProductRetailerID string `json:"product_retailer_id"`
+			} `json:"product_items"`
 		} `json:"sections"`
+		CatalogID         string `json:"catalog_id"`
+		ProductRetailerID string `json:"product_retailer_id"`
+		Parameters        struct {
+			// cta_url
+			DisplayText string `json:"display_text"`
+			URL         string `json:"url"`
+			// flow
+			FlowMessageVersion string `json:"flow_message_version"`
+			FlowID             string `json:"flow_id"`
+			FlowName           string `json:"flow_name"`
+			FlowCTA            string `json:"flow_cta"`
+			FlowAction         string `json:"flow_action"`
+		} `json:"parameters"`
 	} `json:"action"`
 }
+
+// interactiveTypes are the interactive messages Meta's send API accepts.
+var interactiveTypes = "button, list, cta_url, flow, location_request_message, product, product_list, catalog_message, call_permission_request"
 
 func interactiveObject(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 {
@@ -263,7 +295,12 @@ func interactiveObject(raw json.RawMessage) (json.RawMessage, error) {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return nil, invalid("content.interactive inválido: %v", err)
 	}
-	if in.Body == nil || strings.TrimSpace(in.Body.Text) == "" {
+	bodyText := ""
+	if in.Body != nil {
+		bodyText = in.Body.Text
+	}
+	// Every type but a single product needs a body.
+	if in.Type != "product" && strings.TrimSpace(bodyText) == "" {
 		return nil, invalid("a mensagem interativa precisa de body.text")
 	}
 	if in.Footer != nil && runes(in.Footer.Text) > MaxFooterLen {
@@ -272,17 +309,18 @@ func interactiveObject(raw json.RawMessage) (json.RawMessage, error) {
 	if in.Header != nil && in.Header.Type == "text" && runes(in.Header.Text) > MaxHeaderTextLen {
 		return nil, invalid("o cabeçalho tem mais de %d caracteres", MaxHeaderTextLen)
 	}
+	a := in.Action
 	switch in.Type {
 	case "button":
-		if runes(in.Body.Text) > MaxButtonBodyLen {
+		if runes(bodyText) > MaxButtonBodyLen {
 			return nil, invalid("o texto da mensagem com botões tem mais de %d caracteres", MaxButtonBodyLen)
 		}
-		n := len(in.Action.Buttons)
+		n := len(a.Buttons)
 		if n == 0 || n > MaxButtons {
 			return nil, invalid("a mensagem precisa de 1 a %d botões (recebeu %d)", MaxButtons, n)
 		}
 		seen := map[string]bool{}
-		for i, b := range in.Action.Buttons {
+		for i, b := range a.Buttons {
 			if b.Reply.ID == "" || len(b.Reply.ID) > MaxButtonIDLen {
 				return nil, invalid("o botão %d precisa de um id de até %d caracteres", i+1, MaxButtonIDLen)
 			}
@@ -295,24 +333,24 @@ func interactiveObject(raw json.RawMessage) (json.RawMessage, error) {
 			seen[b.Reply.Title] = true
 		}
 	case "list":
-		if runes(in.Body.Text) > MaxListBodyLen {
+		if runes(bodyText) > MaxListBodyLen {
 			return nil, invalid("o texto da lista tem mais de %d caracteres", MaxListBodyLen)
 		}
 		if in.Header != nil && in.Header.Type != "text" {
 			return nil, invalid("o cabeçalho de uma lista só pode ser texto")
 		}
-		if in.Action.Button == "" || runes(in.Action.Button) > MaxListButtonLen {
+		if a.Button == "" || runes(a.Button) > MaxListButtonLen {
 			return nil, invalid("o rótulo do botão da lista deve ter de 1 a %d caracteres", MaxListButtonLen)
 		}
-		if len(in.Action.Sections) == 0 || len(in.Action.Sections) > MaxListSections {
+		if len(a.Sections) == 0 || len(a.Sections) > MaxListSections {
 			return nil, invalid("a lista precisa de 1 a %d seções", MaxListSections)
 		}
 		rows := 0
-		for i, s := range in.Action.Sections {
+		for i, s := range a.Sections {
 			if runes(s.Title) > MaxSectionTitleLen {
 				return nil, invalid("o título da seção %d tem mais de %d caracteres", i+1, MaxSectionTitleLen)
 			}
-			if len(in.Action.Sections) > 1 && s.Title == "" {
+			if len(a.Sections) > 1 && s.Title == "" {
 				return nil, invalid("com mais de uma seção, cada seção precisa de título")
 			}
 			for _, r := range s.Rows {
@@ -331,8 +369,79 @@ func interactiveObject(raw json.RawMessage) (json.RawMessage, error) {
 		if rows == 0 || rows > MaxListRows {
 			return nil, invalid("a lista precisa de 1 a %d itens no total (recebeu %d)", MaxListRows, rows)
 		}
+	case "cta_url":
+		if a.Name != "cta_url" {
+			return nil, invalid("a mensagem cta_url precisa de action.name \"cta_url\"")
+		}
+		if a.Parameters.DisplayText == "" || runes(a.Parameters.DisplayText) > MaxCTADisplayLen {
+			return nil, invalid("action.parameters.display_text deve ter de 1 a %d caracteres", MaxCTADisplayLen)
+		}
+		if u, err := url.Parse(a.Parameters.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, invalid("action.parameters.url deve ser um link http(s)")
+		}
+	case "flow":
+		if a.Name != "flow" {
+			return nil, invalid("a mensagem flow precisa de action.name \"flow\"")
+		}
+		ps := a.Parameters
+		if ps.FlowMessageVersion == "" {
+			return nil, invalid("action.parameters.flow_message_version é obrigatório (ex.: \"3\")")
+		}
+		if (ps.FlowID == "") == (ps.FlowName == "") {
+			return nil, invalid("informe action.parameters.flow_id ou flow_name (um dos dois)")
+		}
+		if ps.FlowCTA == "" || runes(ps.FlowCTA) > MaxFlowCTALen {
+			return nil, invalid("action.parameters.flow_cta deve ter de 1 a %d caracteres", MaxFlowCTALen)
+		}
+		if ps.FlowAction != "" && ps.FlowAction != "navigate" && ps.FlowAction != "data_exchange" {
+			return nil, invalid("action.parameters.flow_action deve ser navigate ou data_exchange")
+		}
+	case "location_request_message":
+		if a.Name != "send_location" {
+			return nil, invalid("o pedido de localização precisa de action.name \"send_location\"")
+		}
+		if runes(bodyText) > MaxButtonBodyLen {
+			return nil, invalid("o texto do pedido de localização tem mais de %d caracteres", MaxButtonBodyLen)
+		}
+	case "call_permission_request":
+		if a.Name != "call_permission_request" {
+			return nil, invalid("o pedido de permissão de chamada precisa de action.name \"call_permission_request\"")
+		}
+	case "catalog_message":
+		if a.Name != "catalog_message" {
+			return nil, invalid("a mensagem de catálogo precisa de action.name \"catalog_message\"")
+		}
+	case "product":
+		if a.CatalogID == "" || a.ProductRetailerID == "" {
+			return nil, invalid("a mensagem de produto precisa de action.catalog_id e action.product_retailer_id")
+		}
+	case "product_list":
+		if in.Header == nil || in.Header.Type != "text" || strings.TrimSpace(in.Header.Text) == "" {
+			return nil, invalid("a lista de produtos precisa de um cabeçalho de texto")
+		}
+		if a.CatalogID == "" {
+			return nil, invalid("a lista de produtos precisa de action.catalog_id")
+		}
+		if len(a.Sections) == 0 || len(a.Sections) > MaxProductSections {
+			return nil, invalid("a lista de produtos precisa de 1 a %d seções", MaxProductSections)
+		}
+		items := 0
+		for i, s := range a.Sections {
+			if s.Title == "" || runes(s.Title) > MaxSectionTitleLen {
+				return nil, invalid("o título da seção %d deve ter de 1 a %d caracteres", i+1, MaxSectionTitleLen)
+			}
+			for _, it := range s.ProductItems {
+				items++
+				if it.ProductRetailerID == "" {
+					return nil, invalid("cada produto da seção %d precisa de product_retailer_id", i+1)
+				}
+			}
+		}
+		if items == 0 || items > MaxProductItems {
+			return nil, invalid("a lista de produtos precisa de 1 a %d produtos no total (recebeu %d)", MaxProductItems, items)
+		}
 	default:
-		return nil, invalid("interactive.type deve ser \"button\" ou \"list\"")
+		return nil, invalid("interactive.type deve ser um de: %s", interactiveTypes)
 	}
 	return raw, nil
 }
@@ -343,6 +452,11 @@ type templateComponent struct {
 	SubType    string            `json:"sub_type"`
 	Index      json.RawMessage   `json:"index"`
 	Parameters []json.RawMessage `json:"parameters"`
+	// carousel
+	Cards []struct {
+		CardIndex  *int              `json:"card_index"`
+		Components []json.RawMessage `json:"components"`
+	} `json:"cards"`
 }
 
 func templateObject(t *providers.Template) (map[string]any, error) {
@@ -352,25 +466,8 @@ func templateObject(t *providers.Template) (map[string]any, error) {
 	if strings.TrimSpace(t.Language) == "" {
 		return nil, invalid("o modelo (template) precisa do código de idioma (ex.: pt_BR)")
 	}
-	buttons := 0
-	for i, raw := range t.Components {
-		var c templateComponent
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, invalid("componente %d do modelo inválido: %v", i+1, err)
-		}
-		switch c.Type {
-		case "header", "body":
-		case "button":
-			buttons++
-			if c.SubType == "" || len(c.Index) == 0 {
-				return nil, invalid("o botão do componente %d precisa de sub_type e index", i+1)
-			}
-		default:
-			return nil, invalid("componente %d do modelo: type deve ser header, body ou button", i+1)
-		}
-	}
-	if buttons > MaxTemplateButtons {
-		return nil, invalid("o modelo aceita no máximo %d botões", MaxTemplateButtons)
+	if err := checkComponents(t.Components, "", true); err != nil {
+		return nil, err
 	}
 	obj := map[string]any{
 		"name":     t.Name,
@@ -380,4 +477,86 @@ func templateObject(t *providers.Template) (map[string]any, error) {
 		obj["components"] = t.Components
 	}
 	return obj, nil
+}
+
+// checkComponents validates template components: header, body and button
+// everywhere; carousel (cards with card_index, each with its own header,
+// body and buttons) and limited_time_offer (expiration_time_ms) at the top
+// level only.
+func checkComponents(comps []json.RawMessage, where string, top bool) error {
+	buttons := 0
+	for i, raw := range comps {
+		var c templateComponent
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return invalid("componente %d%s do modelo inválido: %v", i+1, where, err)
+		}
+		switch c.Type {
+		case "header", "body":
+		case "button":
+			buttons++
+			if c.SubType == "" || len(c.Index) == 0 {
+				return invalid("o botão do componente %d%s precisa de sub_type e index", i+1, where)
+			}
+		case "carousel":
+			if !top {
+				return invalid("um cartão do carrossel não pode conter outro carrossel")
+			}
+			if len(c.Cards) == 0 || len(c.Cards) > MaxCarouselCards {
+				return invalid("o carrossel precisa de 1 a %d cartões (recebeu %d)", MaxCarouselCards, len(c.Cards))
+			}
+			seen := map[int]bool{}
+			for j, card := range c.Cards {
+				if card.CardIndex == nil || *card.CardIndex < 0 || *card.CardIndex >= MaxCarouselCards || seen[*card.CardIndex] {
+					return invalid("o cartão %d do carrossel precisa de card_index único entre 0 e %d", j+1, MaxCarouselCards-1)
+				}
+				seen[*card.CardIndex] = true
+				if err := checkComponents(card.Components, fmt.Sprintf(" do cartão %d", *card.CardIndex), false); err != nil {
+					return err
+				}
+			}
+		case "limited_time_offer":
+			if !top {
+				return invalid("limited_time_offer só vale no nível do modelo, não dentro de um cartão")
+			}
+			if err := checkLimitedTimeOffer(c.Parameters); err != nil {
+				return err
+			}
+		default:
+			return invalid("componente %d%s do modelo: type deve ser header, body, button, carousel ou limited_time_offer", i+1, where)
+		}
+	}
+	if buttons > MaxTemplateButtons {
+		return invalid("o modelo aceita no máximo %d botões", MaxTemplateButtons)
+	}
+	return nil
+}
+
+// checkLimitedTimeOffer validates {"type":"limited_time_offer",
+// "limited_time_offer":{"expiration_time_ms":<unix ms>}}.
+func checkLimitedTimeOffer(params []json.RawMessage) error {
+	if len(params) != 1 {
+		return invalid("limited_time_offer precisa de exatamente um parâmetro")
+	}
+	var p struct {
+		Type  string `json:"type"`
+		Offer *struct {
+			ExpirationTimeMS *int64 `json:"expiration_time_ms"`
+		} `json:"limited_time_offer"`
+	}
+	if err := json.Unmarshal(params[0], &p); err != nil || p.Type != "limited_time_offer" || p.Offer == nil ||
+		p.Offer.ExpirationTimeMS == nil || *p.Offer.ExpirationTimeMS <= 0 {
+		return invalid("limited_time_offer precisa do parâmetro {\"type\":\"limited_time_offer\",\"limited_time_offer\":{\"expiration_time_ms\":<unix ms>}}")
+	}
+	return nil
+}
+
+// groupIDPattern matches Cloud API group ids (base64url text such as
+// "Y2FwaV9ncm91cDox…ZD"), which are neither phone digits nor BSUIDs.
+var groupIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{20,128}={0,2}$`)
+
+func isGroupID(s string) bool {
+	if !groupIDPattern.MatchString(s) {
+		return false
+	}
+	return strings.ContainsAny(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 }

@@ -120,9 +120,13 @@ func TestLogoutForgetsCredentials(t *testing.T) {
 	var su *providers.SessionUnavailableError
 	require.ErrorAs(t, err, &su)
 
-	// Webhooks for a forgotten number are no longer accepted.
+	// Webhooks for a forgotten number are no longer stored: acknowledged
+	// and counted as unrouted.
 	body := metafake.Fixture("webhook_text.json")
-	require.Equal(t, http.StatusUnauthorized, e.post(body, meta.Sign(appSecret, body)))
+	before := e.count(`SELECT count(*) FROM wa.webhook_inbox`)
+	require.Equal(t, http.StatusOK, e.post(body, meta.Sign(appSecret, body)))
+	require.Equal(t, before, e.count(`SELECT count(*) FROM wa.webhook_inbox`))
+	require.EqualValues(t, 1, e.prov.UnroutedWebhooks())
 }
 
 func TestDisconnectStopsSendsButKeepsWebhooks(t *testing.T) {

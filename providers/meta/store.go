@@ -220,6 +220,14 @@ func (s *store) routesByNumber(ctx context.Context, ids []string) ([]route, erro
 	return s.scanRoutes(rows)
 }
 
+func (s *store) routesBySession(ctx context.Context, sessionID string) ([]route, error) {
+	rows, err := s.pool.Query(ctx, routeSelect+` WHERE n.session_id = $1`, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("load route of session: %w", err)
+	}
+	return s.scanRoutes(rows)
+}
+
 func (s *store) routesByWABA(ctx context.Context, ids []string) ([]route, error) {
 	rows, err := s.pool.Query(ctx, routeSelect+` WHERE n.waba_id = ANY($1)`, ids)
 	if err != nil {
@@ -290,6 +298,7 @@ func (s *store) forget(ctx context.Context, sessionID string) error {
 type contactIdentity struct {
 	WaID        string
 	BSUID       string
+	ParentBSUID string
 	ProfileName string
 	Username    string
 	// InboundAt, when set, refreshes the customer-service window.
@@ -301,6 +310,15 @@ type contactIdentity struct {
 func (s *store) linkContact(ctx context.Context, tenantID, sessionID string, c contactIdentity) error {
 	if c.WaID == "" && c.BSUID == "" {
 		return nil
+	}
+	if c.ParentBSUID != "" {
+		defer func() {
+			// Best effort: the parent id only widens window lookups.
+			_, _ = s.pool.Exec(ctx, `
+UPDATE wa.meta_contacts SET parent_bsuid = $5
+ WHERE tenant_id = $1 AND session_id = $2 AND ((wa_id = $3 AND $3 <> '') OR (bsuid = $4 AND $4 <> ''))
+   AND parent_bsuid IS DISTINCT FROM $5`, tenantID, sessionID, c.WaID, c.BSUID, c.ParentBSUID)
+		}()
 	}
 	var inbound *time.Time
 	if !c.InboundAt.IsZero() {
@@ -394,7 +412,7 @@ func (s *store) lastInbound(ctx context.Context, tenantID, sessionID, to string)
 	var t *time.Time
 	err := s.pool.QueryRow(ctx, `
 SELECT max(last_inbound_at) FROM wa.meta_contacts
- WHERE tenant_id = $1 AND session_id = $2 AND (wa_id = ANY($3) OR bsuid = $4)`,
+ WHERE tenant_id = $1 AND session_id = $2 AND (wa_id = ANY($3) OR bsuid = $4 OR parent_bsuid = $4)`,
 		tenantID, sessionID, phoneVariants(to), to).Scan(&t)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read service window: %w", err)
@@ -488,4 +506,256 @@ func phoneVariants(s string) []string {
 		}
 	}
 	return out
+}
+
+// changeUserID re-keys a contact after a system user_changed_user_id: the
+// BSUID old (or, without it, the contact known by phone) becomes newBSUID,
+// merging with a row already known by the new id, so the contact keeps one
+// identity and one service-window history.
+func (s *store) changeUserID(ctx context.Context, tenantID, sessionID, oldBSUID, waID, newBSUID, parent string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var existing *time.Time
+		var existingWaID *string
+		err := tx.QueryRow(ctx, `
+DELETE FROM wa.meta_contacts WHERE tenant_id = $1 AND session_id = $2 AND bsuid = $3
+   AND NOT ((bsuid = $4 AND $4 <> '') OR (wa_id = $5 AND $5 <> ''))
+RETURNING last_inbound_at, wa_id`, tenantID, sessionID, newBSUID, oldBSUID, waID).Scan(&existing, &existingWaID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("merge changed user id: %w", err)
+		}
+		merged := ""
+		if existingWaID != nil {
+			merged = *existingWaID
+		}
+		tag, err := tx.Exec(ctx, `
+UPDATE wa.meta_contacts
+   SET bsuid = $6, parent_bsuid = coalesce(nullif($7, ''), parent_bsuid),
+       wa_id = coalesce(wa_id, nullif($8, '')),
+       last_inbound_at = (SELECT max(t) FROM unnest(ARRAY[last_inbound_at, $9]::timestamptz[]) AS t)
+ WHERE id = (SELECT id FROM wa.meta_contacts
+              WHERE tenant_id = $1 AND session_id = $2
+                AND ((bsuid = $3 AND $3 <> '') OR (wa_id = ANY($4) AND $5 <> '') OR bsuid = $6)
+              ORDER BY coalesce(bsuid = $3, false) DESC, created_at LIMIT 1)`,
+			tenantID, sessionID, oldBSUID, phoneVariants(waID), waID, newBSUID, parent, merged, existing)
+		if err != nil {
+			return fmt.Errorf("re-key contact by user id: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			_, err = tx.Exec(ctx, `
+INSERT INTO wa.meta_contacts (tenant_id, session_id, wa_id, bsuid, parent_bsuid, last_inbound_at)
+VALUES ($1, $2, nullif($3, ''), $4, nullif($5, ''), $6)`, tenantID, sessionID, firstNonEmpty(waID, merged), newBSUID, parent, existing)
+			if err != nil {
+				return fmt.Errorf("insert changed contact: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// recordUnrouted counts deliveries that named no known number or WABA, one
+// row per (entry id, field, event); rows unseen for 30 days are pruned.
+func (s *store) recordUnrouted(ctx context.Context, entries, fields, events []string, size int) error {
+	_, err := s.pool.Exec(ctx, `
+WITH pruned AS (
+  DELETE FROM wa.meta_unrouted_webhooks WHERE last_seen_at < now() - interval '30 days'
+)
+INSERT INTO wa.meta_unrouted_webhooks AS u (entry_id, field, event, bytes)
+SELECT e, f, v, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS x(e, f, v)
+ON CONFLICT (entry_id, field, event) DO UPDATE
+   SET deliveries = u.deliveries + 1, bytes = u.bytes + EXCLUDED.bytes, last_seen_at = now()`,
+		entries, fields, events, int64(size))
+	if err != nil {
+		return fmt.Errorf("record unrouted webhook: %w", err)
+	}
+	return nil
+}
+
+// inboundMediaRow is what a re-download needs about an inbound row.
+type inboundMediaRow struct {
+	SessionID string
+	MediaID   string
+	MimeType  string
+	MediaURL  string
+	At        time.Time
+}
+
+func (s *store) inboundMedia(ctx context.Context, tenantID, wamid string) (*inboundMediaRow, error) {
+	var r inboundMediaRow
+	err := s.pool.QueryRow(ctx, `
+SELECT session_id::text, coalesce(content->>'mediaId', ''), coalesce(content->>'mimeType', ''),
+       coalesce(content->>'mediaUrl', ''), created_at
+  FROM public.messages
+ WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2`,
+		tenantID, wamid).Scan(&r.SessionID, &r.MediaID, &r.MimeType, &r.MediaURL, &r.At)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, zapbase.Errorf(zapbase.CodeNotFound, "mensagem recebida não encontrada")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load inbound media of %s: %w", wamid, err)
+	}
+	return &r, nil
+}
+
+// Inbound media error codes stored on a row while its download is retried
+// or after it failed for good.
+const (
+	mediaPendingCode = "media_download_pending"
+	mediaFailedCode  = "media_download_failed"
+)
+
+// setInboundMedia stores a downloaded media on an inbound row and clears a
+// media download error.
+func (s *store) setInboundMedia(ctx context.Context, tenantID, wamid string, c providers.Content) error {
+	patch, _ := json.Marshal(map[string]any{"mediaUrl": c.MediaURL, "mediaPath": c.MediaPath, "sizeBytes": c.SizeBytes, "mimeType": c.MimeType})
+	_, err := s.pool.Exec(ctx, `
+UPDATE public.messages
+   SET content = content || $3::jsonb,
+       error_code = CASE WHEN error_code IN ($4, $5) THEN NULL ELSE error_code END,
+       error_reason = CASE WHEN error_code IN ($4, $5) THEN NULL ELSE error_reason END
+ WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2`,
+		tenantID, wamid, patch, mediaPendingCode, mediaFailedCode)
+	if err != nil {
+		return fmt.Errorf("store inbound media of %s: %w", wamid, err)
+	}
+	return nil
+}
+
+// inboundMediaStored reports whether an inbound row already has its media
+// (a reprocessed payload must not download it again).
+func (s *store) inboundMediaStored(ctx context.Context, tenantID, wamid string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM public.messages
+ WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2
+   AND coalesce(content->>'mediaUrl', '') <> '')`, tenantID, wamid).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check inbound media of %s: %w", wamid, err)
+	}
+	return ok, nil
+}
+
+// templateInfo is what zapbase knows about a template from webhooks.
+type templateInfo struct {
+	Status, Reason, Quality, Category string
+}
+
+// templateUpdate is one webhook's news about a template (empty fields are
+// left as they were).
+type templateUpdate struct {
+	WABAID, Name, Language, ID   string
+	Status, Reason, Quality, Cat string
+}
+
+// upsertTemplate records a template update and mirrors the merged state
+// into session_data.metaTemplates["name:language"] of every session of the
+// WABA (member-readable, live through Realtime), so a paused or disabled
+// template is visible before a send fails.
+func (s *store) upsertTemplate(ctx context.Context, u templateUpdate) error {
+	_, err := s.pool.Exec(ctx, `
+WITH up AS (
+INSERT INTO wa.meta_templates AS t (waba_id, name, language, template_id, status, status_reason, status_at, quality, category)
+VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), CASE WHEN $5 <> '' THEN now() END, nullif($7, ''), nullif($8, ''))
+ON CONFLICT (waba_id, name, language) DO UPDATE
+   SET template_id = coalesce(EXCLUDED.template_id, t.template_id),
+       status = coalesce(EXCLUDED.status, t.status),
+       status_reason = CASE WHEN EXCLUDED.status IS NOT NULL THEN EXCLUDED.status_reason ELSE t.status_reason END,
+       status_at = coalesce(EXCLUDED.status_at, t.status_at),
+       quality = coalesce(EXCLUDED.quality, t.quality),
+       category = coalesce(EXCLUDED.category, t.category),
+       updated_at = now()
+RETURNING t.waba_id, t.name || ':' || t.language AS key,
+          jsonb_strip_nulls(jsonb_build_object('name', t.name, 'language', t.language, 'status', t.status,
+            'reason', t.status_reason, 'quality', t.quality, 'category', t.category,
+            'updatedAt', to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) AS state
+)
+UPDATE public.whatsapp_sessions s
+   SET session_data = s.session_data || jsonb_build_object('metaTemplates',
+         coalesce(s.session_data->'metaTemplates', '{}'::jsonb) || jsonb_build_object(up.key, up.state))
+  FROM up, wa.meta_numbers n
+ WHERE n.waba_id = up.waba_id AND s.id = n.session_id`,
+		u.WABAID, u.Name, u.Language, u.ID, strings.ToUpper(u.Status), u.Reason, strings.ToUpper(u.Quality), strings.ToUpper(u.Cat))
+	if err != nil {
+		return fmt.Errorf("record template %s/%s: %w", u.Name, u.Language, err)
+	}
+	return nil
+}
+
+// maxTemplatePause is the longest pause Meta applies to a low-quality
+// template (first 3 h, second 6 h; a third disables it). A PAUSED state
+// older than that no longer stops sends, even if the webhook that lifted
+// it was lost: Meta stays the judge.
+const maxTemplatePause = 6 * time.Hour
+
+// templateState reads what is known about a template (nil: nothing).
+func (s *store) templateState(ctx context.Context, wabaID, name, language string) (*templateInfo, error) {
+	var t templateInfo
+	err := s.pool.QueryRow(ctx, `
+SELECT CASE WHEN status = 'PAUSED' AND status_at < now() - $4::interval THEN 'PAUSE_ENDED' ELSE coalesce(status, '') END,
+       coalesce(status_reason, ''), coalesce(quality, ''), coalesce(category, '')
+  FROM wa.meta_templates WHERE waba_id = $1 AND name = $2 AND language = $3`, wabaID, name, language, maxTemplatePause.String()).
+		Scan(&t.Status, &t.Reason, &t.Quality, &t.Category)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read template %s/%s: %w", name, language, err)
+	}
+	return &t, nil
+}
+
+// setOptOut records a customer's marketing preference (user_preferences,
+// or a send failed with 131050); an older change never overwrites a newer.
+func (s *store) setOptOut(ctx context.Context, tenantID, sessionID, contact, category string, optedOut bool, detail string, at time.Time) error {
+	if contact == "" {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `
+INSERT INTO wa.meta_opt_outs AS o (tenant_id, session_id, contact, category, opted_out, detail, changed_at)
+VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7)
+ON CONFLICT (tenant_id, session_id, contact, category) DO UPDATE
+   SET opted_out = EXCLUDED.opted_out, detail = EXCLUDED.detail, changed_at = EXCLUDED.changed_at, updated_at = now()
+ WHERE o.changed_at <= EXCLUDED.changed_at`, tenantID, sessionID, contact, category, optedOut, detail, at)
+	if err != nil {
+		return fmt.Errorf("record marketing preference: %w", err)
+	}
+	return nil
+}
+
+// marketingOptedOut reports whether the recipient (a phone in any form or
+// a BSUID, and every identity linked to it) stopped marketing messages.
+func (s *store) marketingOptedOut(ctx context.Context, tenantID, sessionID, to string) (bool, error) {
+	var out bool
+	err := s.pool.QueryRow(ctx, `
+WITH ids AS (
+  SELECT unnest($3::text[]) AS id UNION SELECT $4
+  UNION SELECT c.wa_id FROM wa.meta_contacts c
+         WHERE c.tenant_id = $1 AND c.session_id = $2 AND (c.wa_id = ANY($3) OR c.bsuid = $4 OR c.parent_bsuid = $4) AND c.wa_id IS NOT NULL
+  UNION SELECT c.bsuid FROM wa.meta_contacts c
+         WHERE c.tenant_id = $1 AND c.session_id = $2 AND (c.wa_id = ANY($3) OR c.bsuid = $4 OR c.parent_bsuid = $4) AND c.bsuid IS NOT NULL
+)
+SELECT EXISTS (SELECT 1 FROM wa.meta_opt_outs o
+  WHERE o.tenant_id = $1 AND o.session_id = $2 AND o.category = $5 AND o.opted_out AND o.contact IN (SELECT id FROM ids))`,
+		tenantID, sessionID, phoneVariants(to), to, optOutMarketing).Scan(&out)
+	if err != nil {
+		return false, fmt.Errorf("read marketing preference: %w", err)
+	}
+	return out, nil
+}
+
+// recordPricing stores a status webhook's pricing/conversation on the
+// outbound message and returns what the row sent (a template's name and
+// language, to learn its category).
+func (s *store) recordPricing(ctx context.Context, tenantID, wamid string, pricing []byte) (msgType, name, language string, err error) {
+	err = s.pool.QueryRow(ctx, `
+UPDATE public.messages SET pricing = coalesce(pricing, '{}'::jsonb) || $3::jsonb
+ WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'outbound' AND message_id = $2
+RETURNING message_type, coalesce(content->'template'->>'name', ''), coalesce(content->'template'->>'language', '')`,
+		tenantID, wamid, pricing).Scan(&msgType, &name, &language)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", "", nil
+	}
+	if err != nil {
+		return "", "", "", fmt.Errorf("record pricing of %s: %w", wamid, err)
+	}
+	return msgType, name, language, nil
 }

@@ -14,8 +14,15 @@ import (
 	"time"
 )
 
-// MaxWebhookBytes bounds a webhook body (Meta sends up to 3 MB).
+// MaxWebhookBytes is the default bound of a webhook body: Meta sends
+// batches of up to 3 MB (1,000 updates). Params.WebhookMaxBytes overrides
+// it; the HTTP server must mount the handler with the same limit
+// (Provider.WebhookMaxBytes).
 const MaxWebhookBytes = 4 << 20
+
+// MinWebhookBytes is the smallest accepted Params.WebhookMaxBytes: below
+// Meta's 3 MB a full batch would be refused and retried for 7 days.
+const MinWebhookBytes = 3 << 20
 
 // InboxSource is wa.webhook_inbox.source for Meta webhooks.
 const InboxSource = "meta"
@@ -31,7 +38,9 @@ const InboxSource = "meta"
 //     constant time), stores the raw payload in wa.webhook_inbox (idempotent
 //     on its sha256) and only then answers 200. Processing is asynchronous
 //     (Start). Forged, missing or wrong-secret signatures → 401, nothing
-//     stored.
+//     stored. A payload that names no number or WABA we know cannot be
+//     verified: it is acknowledged (200, so Meta does not retry it for 7
+//     days), counted in wa.meta_unrouted_webhooks and never processed.
 func (p *Provider) Webhook() http.Handler { return webhookHandler{p} }
 
 type webhookHandler struct{ p *Provider }
@@ -82,13 +91,20 @@ type routingEnvelope struct {
 				Metadata struct {
 					PhoneNumberID string `json:"phone_number_id"`
 				} `json:"metadata"`
+				// account_update PARTNER_*, AD_ACCOUNT_LINKED,
+				// MM_LITE_TERMS_SIGNED: entry.id is the business
+				// portfolio, the WABA is here.
+				WABAInfo *struct {
+					WABAID string `json:"waba_id"`
+				} `json:"waba_info"`
+				Event string `json:"event"`
 			} `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`
 }
 
 func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.p.webhookMax))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -111,9 +127,12 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	var numbers, wabas []string
 	for _, e := range env.Entry {
 		for _, c := range e.Changes {
-			if id := c.Value.Metadata.PhoneNumberID; id != "" {
-				numbers = append(numbers, id)
-			} else if e.ID != "" {
+			switch {
+			case c.Value.Metadata.PhoneNumberID != "":
+				numbers = append(numbers, c.Value.Metadata.PhoneNumberID)
+			case c.Value.WABAInfo != nil && c.Value.WABAInfo.WABAID != "":
+				wabas = append(wabas, c.Value.WABAInfo.WABAID)
+			case e.ID != "":
 				wabas = append(wabas, e.ID)
 			}
 		}
@@ -124,10 +143,17 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusServiceUnavailable, "service_unavailable", "serviço indisponível, tente novamente")
 		return
 	}
+	// A payload naming none of our numbers or WABAs cannot be verified
+	// (we hold no secret for it). Answering non-200 would make Meta retry
+	// it for 7 days: it is acknowledged and counted, never processed.
+	if len(routes) == 0 {
+		h.unrouted(w, r, env, len(body))
+		return
+	}
 	// Every number the payload names that we know must be signed by its
 	// app's secret (one POST comes from one app). Unknown numbers are
-	// ignored later; a payload naming none of ours cannot be verified.
-	if len(routes) == 0 || !signedByAll(body, sig, routes) {
+	// ignored later.
+	if !signedByAll(body, sig, routes) {
 		h.p.log.Warn("meta webhook rejected: signature does not match", "numbers", len(numbers), "known", len(routes))
 		writeProblem(w, http.StatusUnauthorized, "invalid_signature", "assinatura do webhook inválida")
 		return
@@ -156,6 +182,56 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "EVENT_RECEIVED")
+}
+
+// unrouted acknowledges a delivery that names nothing we know: one row per
+// (entry id, field, event) in wa.meta_unrouted_webhooks counts deliveries
+// (the body is not kept: it is unverified).
+func (h webhookHandler) unrouted(w http.ResponseWriter, r *http.Request, env routingEnvelope, size int) {
+	type key struct{ entry, field, event string }
+	seen := map[key]bool{}
+	var entries, fields, events []string
+	for _, e := range env.Entry {
+		for _, c := range e.Changes {
+			id := e.ID
+			if c.Value.WABAInfo != nil && c.Value.WABAInfo.WABAID != "" {
+				id = c.Value.WABAInfo.WABAID
+			}
+			if c.Value.Metadata.PhoneNumberID != "" {
+				id = c.Value.Metadata.PhoneNumberID
+			}
+			k := key{truncate(id, 64), truncate(c.Field, 64), truncate(c.Value.Event, 64)}
+			if seen[k] || len(seen) >= 32 {
+				continue
+			}
+			seen[k] = true
+			entries, fields, events = append(entries, k.entry), append(fields, k.field), append(events, k.event)
+		}
+	}
+	if len(entries) == 0 {
+		entries, fields, events = []string{""}, []string{""}, []string{""}
+	}
+	if err := h.p.store.recordUnrouted(r.Context(), entries, fields, events, size); err != nil {
+		h.p.log.Error("meta webhook unrouted record", "error", err)
+		writeProblem(w, http.StatusServiceUnavailable, "service_unavailable", "serviço indisponível, tente novamente")
+		return
+	}
+	h.p.unroutedCount.Add(1)
+	if h.p.params.OnUnroutedFunc != nil {
+		h.p.params.OnUnroutedFunc()
+	}
+	h.p.log.Warn("meta webhook names no known number or WABA: acknowledged, not processed",
+		"entries", strings.Join(entries, ","), "fields", strings.Join(fields, ","))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "EVENT_RECEIVED")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // parseSignature decodes "sha256=<hex>".
@@ -289,6 +365,16 @@ func (c *routeCache) lookup(ctx context.Context, numbers, wabas []string) ([]rou
 		}
 	}
 	return uniq, nil
+}
+
+// routeForSession returns the route of a session's number (not cached:
+// used outside the webhook path).
+func (c *routeCache) routeForSession(ctx context.Context, sessionID string) (*route, error) {
+	rs, err := c.store.routesBySession(ctx, sessionID)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
 }
 
 // routeFor returns the route of one number (processing side).

@@ -107,11 +107,16 @@ func TestForgedSignaturesRejectedNothingStored(t *testing.T) {
 	}
 	// A valid signature over a different body.
 	require.Equal(t, http.StatusUnauthorized, e.post(append(bytes.Clone(body), ' '), good))
-	// A payload for a number nobody configured cannot be verified.
+	// A payload for a number nobody configured cannot be verified: it is
+	// acknowledged (Meta would retry a non-200 for 7 days) and counted,
+	// never stored or processed.
 	unknown := bytes.ReplaceAll(body, []byte(pnid), []byte("100000000000001"))
-	require.Equal(t, http.StatusUnauthorized, e.post(unknown, meta.Sign(appSecret, unknown)))
+	require.Equal(t, http.StatusOK, e.post(unknown, meta.Sign(appSecret, unknown)))
+	require.Equal(t, http.StatusOK, e.post(unknown, meta.Sign("anything", unknown)))
 	require.Zero(t, e.count(`SELECT count(*) FROM wa.webhook_inbox`))
 	require.Zero(t, e.count(`SELECT count(*) FROM public.messages`))
+	require.Equal(t, 2, e.count(`SELECT deliveries::int FROM wa.meta_unrouted_webhooks WHERE entry_id = '100000000000001' AND field = 'messages'`))
+	require.EqualValues(t, 2, e.prov.UnroutedWebhooks())
 }
 
 func TestInboundFixturesBecomeRows(t *testing.T) {
@@ -372,15 +377,21 @@ func TestTransientMediaFailureIsRetried(t *testing.T) {
 	var lastErr *string
 	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT last_error FROM wa.webhook_inbox WHERE processed_at IS NULL`).Scan(&lastErr))
 	require.NotNil(t, lastErr)
-	require.Zero(t, e.count(`SELECT count(*) FROM public.messages`), "not stored before the media is")
+	// The message is visible at once, its media marked as pending.
+	r := e.message("wamid.HBgNNTUxMTk5OTk5OTk5ORUCABIYFDNBQjZFMTBGOTJDNDdENTgzRTBBAA==")
+	require.Equal(t, "media_download_pending", *r.ErrorCode)
+	require.Equal(t, "1479537139650973", r.Content["mediaId"])
 
 	// The backoff elapses (the clock is the database's): the retry succeeds.
 	_, err := e.pool.Exec(e.ctx, `UPDATE wa.webhook_inbox SET next_attempt_at = now()`)
 	require.NoError(t, err)
 	e.drain()
 	var url string
-	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT content->>'mediaUrl' FROM public.messages WHERE direction = 'inbound'`).Scan(&url))
+	var code *string
+	require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT content->>'mediaUrl', error_code FROM public.messages WHERE direction = 'inbound'`).Scan(&url, &code))
 	require.NotEmpty(t, url)
+	require.Nil(t, code, "the pending mark is cleared")
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM public.messages`))
 	require.Zero(t, e.count(`SELECT count(*) FROM wa.webhook_inbox WHERE processed_at IS NULL`))
 }
 

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -110,6 +111,16 @@ type Server struct {
 	media   map[string]Media
 	counter int
 	hang    chan struct{}
+	// onDownload, when set, runs before a media download is answered.
+	onDownload func(id string)
+}
+
+// OnDownload sets a function run before each media download is answered
+// (tests observe what the client did before the transfer).
+func (s *Server) OnDownload(f func(id string)) {
+	s.mu.Lock()
+	s.onDownload = f
+	s.mu.Unlock()
 }
 
 // New starts a fake Graph API serving the given numbers. Close it when done.
@@ -328,6 +339,11 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, phoneNumberID 
 		"contacts":          []any{contact},
 		"messages":          []any{map[string]string{"id": NewWAMID(firstNonEmpty(waID, key), n)}},
 	}
+	if string(msg["recipient_type"]) == `"group"` {
+		// A group send names the group, not a contact.
+		resp["contacts"] = []any{}
+		resp["messages"] = []any{map[string]string{"id": NewWAMID(digits(to), n), "group_id": to}}
+	}
 	b, _ := json.Marshal(resp)
 	writeJSON(w, http.StatusOK, b)
 }
@@ -434,7 +450,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) {
 		_ = json.Unmarshal(Fixture("media_get_response.json"), &info)
 		info["id"] = id
 		info["mime_type"] = media.MimeType
-		info["file_size"] = len(media.Data)
+		// Meta's spec types file_size as a string ("303833").
+		info["file_size"] = strconv.Itoa(len(media.Data))
 		info["url"] = s.URL + "/download/" + id + "?hash=fake"
 		b, _ := json.Marshal(info)
 		writeJSON(w, http.StatusOK, b)
@@ -450,10 +467,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	s.mu.Lock()
 	m, ok := s.media[id]
+	hook := s.onDownload
 	s.mu.Unlock()
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
 		return
+	}
+	if hook != nil {
+		hook(id)
 	}
 	w.Header().Set("Content-Type", m.MimeType)
 	_, _ = w.Write(m.Data)
