@@ -242,12 +242,12 @@ func (d *Dispatcher) wake(ctx context.Context, rowIDs []string, source string) (
 	slices.Sort(sorted)
 	d.claimMu.Lock()
 	defer d.claimMu.Unlock()
-	rows, tenants, err := d.claim(ctx, wakeSQL, sorted, len(sorted))
+	rows, routes, err := d.claimWake(ctx, sorted)
 	if err != nil {
 		return nil, fmt.Errorf("claim %d rows: %w", len(rowIDs), err)
 	}
 	d.obs.Wakeup(source, len(rows))
-	d.admit(ctx, rows, tenants)
+	d.admit(ctx, rows, routes)
 	return rows, nil
 }
 
@@ -436,7 +436,7 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 		// none (inserted while no change stream ran). An empty scan's span
 		// is never ended, so idle replicas export nothing every interval.
 		sctx, span := d.tracer.Start(ctx, spanReconcile)
-		rows, tenants, err := d.claim(sctx, scanSQL, n, 2*n)
+		rows, routes, err := d.claimScan(sctx, n)
 		if err != nil {
 			d.claimMu.Unlock()
 			span.RecordError(err)
@@ -460,7 +460,7 @@ func (d *Dispatcher) scan(ctx context.Context) error {
 			}
 			span.SetAttributes(attribute.Int("zapbase.rows", len(rows)), attribute.Int("zapbase.recovered_rows", recovered))
 		}
-		d.admit(sctx, rows, tenants)
+		d.admit(sctx, rows, routes)
 		d.claimMu.Unlock()
 		if len(rows) > 0 {
 			span.End()
@@ -477,29 +477,34 @@ func (d *Dispatcher) queued() int {
 	return d.inMemory
 }
 
-// admit routes claimed rows: immediate outcomes go to the status writer,
-// routing decisions and provider ids are stored (one statement) before any
-// send, and jobs are queued per chat in creation order.
-func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[string]*tenantInfo) {
+// admit queues claimed rows per chat in insertion order; rows whose routing
+// decided an immediate outcome go to the status writer instead.
+func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, routes map[string]*decisionRoute) {
 	if len(rows) == 0 {
 		return
 	}
 	// Insertion order (messages.seq), not created_at: rows inserted by one
 	// transaction share created_at.
 	slices.SortStableFunc(rows, func(a, b claimedRow) int { return cmp.Compare(a.Seq, b.Seq) })
-	now := time.Now()
 	claimSpan := trace.SpanContextFromContext(ctx)
-	var (
-		jobs, toPrepare []*job
-		handoffs        = map[string][]string{}
-	)
+	handoffs := map[string][]string{}
 	for _, r := range rows {
-		j, o, h := d.route(r, tenants[r.TenantID], now)
+		rt := routes[r.ID]
+		var (
+			j *job
+			o *outcome
+		)
+		if rt == nil {
+			o = releaseOutcome(r.ID, time.Now(), "", "") // cannot happen: every claimed row was routed
+		} else if o = rt.outcome; o == nil {
+			j, o = newJob(r, rt)
+		}
 		if o != nil {
 			_, span := d.startDispatch(claimSpan, r.Traceparent, rowAttrs(r)...)
 			traceOutcome(span, o)
-			if h != "" {
-				span.SetAttributes(attribute.String("zapbase.handed_over_to_session", h))
+			if rt != nil && rt.handoff != "" {
+				span.SetAttributes(attribute.String("zapbase.handed_over_to_session", rt.handoff))
+				handoffs[rt.handoff] = append(handoffs[rt.handoff], r.ID)
 			}
 			span.End()
 			if o.status == zapbase.StatusFailed {
@@ -508,45 +513,10 @@ func (d *Dispatcher) admit(ctx context.Context, rows []claimedRow, tenants map[s
 					"error_code", deref(o.errorCode))
 			}
 			d.emit(o)
-			if h != "" {
-				handoffs[h] = append(handoffs[h], r.ID)
-			}
 			continue
 		}
-		d.obs.ProviderRouted(string(r.Provider), string(j.ptype))
+		d.obs.ProviderRouted(string(rt.requested), string(j.ptype))
 		j.claimSpan = claimSpan
-		jobs = append(jobs, j)
-		if j.prepare {
-			toPrepare = append(toPrepare, j)
-		}
-	}
-	if len(toPrepare) > 0 {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		got, err := d.prepare(pctx, toPrepare)
-		cancel()
-		drop := map[string]bool{}
-		if err != nil {
-			// Never send what could not be recorded first: put it back.
-			d.log.Warn("store routing before send failed, releasing rows", "rows", len(toPrepare), "error", err)
-			for _, j := range toPrepare {
-				drop[j.id] = true
-				d.emit(releaseOutcome(j.id, time.Now(), "", ""))
-			}
-		} else {
-			for _, j := range toPrepare {
-				mid, ok := got[j.id]
-				if !ok {
-					drop[j.id] = true // claim lost meanwhile: not ours to send
-					continue
-				}
-				j.messageID = mid
-			}
-		}
-		if len(drop) > 0 {
-			jobs = slices.DeleteFunc(jobs, func(j *job) bool { return drop[j.id] })
-		}
-	}
-	for _, j := range jobs {
 		d.enqueue(j)
 	}
 	if d.handoff != nil {

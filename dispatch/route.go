@@ -24,8 +24,6 @@ type job struct {
 	createdAt, claimExpires time.Time
 	// seq is the row's insertion position: the chat queue's order.
 	seq int64
-	// prepare: routing changed something that must be stored before sending.
-	prepare bool
 	// numberRate and tenantRate are the pacing limits (0: unlimited).
 	numberRate, tenantRate float64
 	// traceparent is the row's origin; claimSpan the span that claimed it.
@@ -36,73 +34,98 @@ type job struct {
 // chatKey orders sends: one chat is one session talking to one recipient.
 func (j *job) chatKey() string { return j.tenantID + "|" + j.sessionID + "|" + j.to }
 
-// route decides what to do with a claimed row: a job to send, or an
-// immediate outcome (final failure, or back to pending). handoff is set
-// when the row belongs to a WhatsApp Web session leased by another replica.
-func (d *Dispatcher) route(r claimedRow, t *tenantInfo, now time.Time) (j *job, o *outcome, handoff string) {
+// decisionRoute is what routing decided for a candidate row, before the
+// claim: either a session to send from (stored by the claim with the
+// provider, the sending number and a provider message id) or an immediate
+// outcome (a final failure, or back to pending).
+type decisionRoute struct {
+	// requested is the row's provider before routing (auto included).
+	requested zapbase.ProviderType
+	session   *sessionInfo
+	provider  providers.Provider
+	// messageID is a provider id generated for a row that has none
+	// (providers with caller ids).
+	messageID string
+	// store: the claim writes provider, session, number and messageID.
+	store   bool
+	outcome *outcome
+	// handoff is the session leased by another replica, when the row is
+	// handed over to it.
+	handoff                string
+	numberRate, tenantRate float64
+}
+
+// route decides, once and in Go only, what happens to a candidate row (see
+// pickSession for the choice of session).
+func (d *Dispatcher) route(c candidate, t *tenantInfo, now time.Time) *decisionRoute {
+	rt := &decisionRoute{requested: c.Provider}
+	fail := func(code, reason string) *decisionRoute {
+		rt.outcome = failOutcome(c.ID, code, reason)
+		return rt
+	}
 	if t == nil {
-		return nil, failOutcome(r.ID, "tenant_not_found", "A conta (tenant) desta mensagem não existe mais."), ""
+		return fail("tenant_not_found", "A conta (tenant) desta mensagem não existe mais.")
 	}
 	if !t.Active {
-		return nil, failOutcome(r.ID, "tenant_inactive", "A conta (tenant) está desativada; a mensagem não foi enviada."), ""
+		return fail("tenant_inactive", "A conta (tenant) está desativada; a mensagem não foi enviada.")
 	}
-	var content providers.Content
-	if len(r.Content) > 0 {
-		if err := json.Unmarshal(r.Content, &content); err != nil {
-			return nil, failOutcome(r.ID, string(zapbase.CodeInvalidInput), "O conteúdo da mensagem não é um objeto JSON válido."), ""
-		}
+	if c.To == "" {
+		return fail(string(zapbase.CodeInvalidInput), "Mensagem sem destinatário (to_number).")
 	}
-	if r.To == "" {
-		return nil, failOutcome(r.ID, string(zapbase.CodeInvalidInput), "Mensagem sem destinatário (to_number)."), ""
-	}
-
-	s, o := d.pickSession(r, t, now)
+	s, o := d.pickSession(c, t, now)
 	if o != nil {
-		return nil, o, ""
+		rt.outcome = o
+		return rt
 	}
+	rt.session, rt.store = s, true
 	p := d.registry.Get(s.Provider)
+	rt.provider = p
 	if s.Provider == zapbase.ProviderBaileys && d.cfg.LeaseHolder != "" &&
 		(s.Holder == nil || *s.Holder != d.cfg.LeaseHolder || s.LeaseValid == nil || !*s.LeaseValid) {
 		// Another replica drives this device: store the routing decision so
 		// only the lease holder claims the row again, and hand it over.
-		rel := releaseOutcome(r.ID, now, "", "")
+		rel := releaseOutcome(c.ID, now, "", "")
 		rel.provider, rel.sessionID = ptr(string(s.Provider)), ptr(s.ID)
-		return nil, rel, s.ID
+		rt.outcome, rt.handoff = rel, s.ID
+		return rt
 	}
 	caps := p.Capabilities()
-	if !caps.Supports(r.Type) {
-		return nil, failOutcome(r.ID, string(zapbase.CodeUnsupported),
-			fmt.Sprintf("O tipo de mensagem %q não é suportado pelo provedor %s.", r.Type, s.Provider)), ""
+	if !caps.Supports(c.Type) {
+		rt.store = false
+		return fail(string(zapbase.CodeUnsupported),
+			fmt.Sprintf("O tipo de mensagem %q não é suportado pelo provedor %s.", c.Type, s.Provider))
 	}
-	if r.Recovered && !caps.CallerMessageIDs && r.OldProvider.Concrete() {
+	if c.Recovered && !caps.CallerMessageIDs && c.Provider.Concrete() {
 		// The previous owner died while this row was claimed. The provider
 		// cannot deduplicate a repeated send, so we cannot know whether the
 		// message left: record it instead of sending it twice.
-		return nil, failOutcome(r.ID, string(zapbase.CodeAmbiguousSend),
-			"O envio foi interrompido e não é possível saber se a mensagem chegou ao WhatsApp; ela não foi reenviada para evitar duplicidade."), ""
+		rt.store = false
+		return fail(string(zapbase.CodeAmbiguousSend),
+			"O envio foi interrompido e não é possível saber se a mensagem chegou ao WhatsApp; ela não foi reenviada para evitar duplicidade.")
 	}
-
-	j = &job{
-		id: r.ID, tenantID: r.TenantID, sessionID: s.ID, to: r.To, from: r.From,
-		msgType: r.Type, content: content, ptype: s.Provider, provider: p,
-		messageID: r.MessageID, attempts: r.Attempts, createdAt: r.CreatedAt, claimExpires: r.ClaimExpires, seq: r.Seq,
-		traceparent: r.Traceparent,
-	}
-	if j.from == "" && s.Phone != "" {
-		j.from = s.Phone
-		j.prepare = true
-	}
-	if r.SessionID != s.ID || r.Provider != s.Provider {
-		j.prepare = true
-	}
-	if j.messageID == "" {
+	if c.MessageID == "" {
 		if gen, ok := p.(providers.IDGenerator); ok {
-			j.messageID = gen.NewMessageID()
-			j.prepare = true
+			rt.messageID = gen.NewMessageID()
 		}
 	}
-	j.numberRate, j.tenantRate = d.rates(s, t)
-	return j, nil, ""
+	rt.numberRate, rt.tenantRate = d.rates(s, t)
+	return rt
+}
+
+// newJob builds the send of a claimed row from its routing decision.
+func newJob(r claimedRow, rt *decisionRoute) (*job, *outcome) {
+	var content providers.Content
+	if len(r.Content) > 0 {
+		if err := json.Unmarshal(r.Content, &content); err != nil {
+			return nil, failOutcome(r.ID, string(zapbase.CodeInvalidInput), "O conteúdo da mensagem não é um objeto JSON válido.")
+		}
+	}
+	return &job{
+		id: r.ID, tenantID: r.TenantID, sessionID: rt.session.ID, to: r.To, from: r.From,
+		msgType: r.Type, content: content, ptype: rt.session.Provider, provider: rt.provider,
+		messageID: r.MessageID, attempts: r.Attempts, createdAt: r.CreatedAt, claimExpires: r.ClaimExpires, seq: r.Seq,
+		traceparent: r.Traceparent, numberRate: rt.numberRate, tenantRate: rt.tenantRate,
+	}, nil
 }
 
 // pickSession resolves the session a row is sent from.
@@ -117,7 +140,7 @@ func (d *Dispatcher) route(r claimedRow, t *tenantInfo, now time.Time) (j *job, 
 // row waits (SessionRetryDelay, without burning an attempt) until
 // SessionWaitMax after its creation, then fails session_unavailable. With
 // no candidate at all it fails at once: nothing could ever send it.
-func (d *Dispatcher) pickSession(r claimedRow, t *tenantInfo, now time.Time) (*sessionInfo, *outcome) {
+func (d *Dispatcher) pickSession(r candidate, t *tenantInfo, now time.Time) (*sessionInfo, *outcome) {
 	if r.SessionID != "" {
 		for i := range t.Sessions {
 			s := &t.Sessions[i]
@@ -187,7 +210,7 @@ func (d *Dispatcher) pickSession(r claimedRow, t *tenantInfo, now time.Time) (*s
 	return best, nil
 }
 
-func (d *Dispatcher) waitForSession(r claimedRow, now time.Time, state string) *outcome {
+func (d *Dispatcher) waitForSession(r candidate, now time.Time, state string) *outcome {
 	if now.Sub(r.CreatedAt) >= d.cfg.SessionWaitMax {
 		return failOutcome(r.ID, string(zapbase.CodeSessionUnavailable),
 			fmt.Sprintf("Nenhuma sessão de WhatsApp ficou disponível a tempo (estado: %s); a mensagem não foi enviada.", state))
