@@ -22,25 +22,34 @@
 //
 // # Claims
 //
-// Wake(ids) claims in ONE statement the given rows that are outbound,
-// pending and due (UPDATE … WHERE id = ANY($1) AND status = 'pending' …
-// RETURNING), and returns once it committed: the listener acknowledges the
-// LSN after Wake returns. Rows not claimable (inbound, already claimed, not
-// due, leased elsewhere) are simply handled. The reconciler (every
+// Wake(ids) claims the given rows that are outbound, pending and due, and
+// returns once the claim committed: the listener acknowledges the LSN after
+// Wake returns. Rows not claimable (inbound, already claimed, not due,
+// leased elsewhere) are simply handled. The reconciler (every
 // ReconcileInterval ±10%, and on demand with Resync after the listener lost
-// its slot) claims with a FOR UPDATE SKIP LOCKED statement both due pending
-// rows and rows stuck in sending past claim_expires_at (a crashed owner), so
-// several replicas scan concurrently without claiming a row twice.
+// its slot) claims both due pending rows and rows stuck in sending past
+// claim_expires_at (a crashed owner), locking them with FOR UPDATE SKIP
+// LOCKED, so several replicas scan concurrently without claiming a row twice.
 //
-// A claim sets status sending, claimed_by (Config.Owner), claim_expires_at
-// (now + ClaimTTL) and attempts+1. In the same statement it routes the row
-// (below) and stores provider, session_id, from_number and — for providers
-// that accept caller ids (providers.IDGenerator) — a provider message id
-// generated before the statement. So the id is durable before any send,
-// and a resend after a crash reuses it (WhatsApp deduplicates by id). When
-// Go-side routing changes something the statement could not know, one
-// batched UPDATE stores it before the send. A message is never sent with a
-// claim closer to expiry than SendTimeout + 5 s; it is put back instead.
+// A claim is a read and one UPDATE (claim.go): the read returns the
+// candidates with what routing needs (and, once per tenant, its settings and
+// sessions with their leases); routing runs once, in Go (route.go); the
+// UPDATE sets status sending, claimed_by (Config.Owner), claim_expires_at
+// (now + ClaimTTL) and attempts+1, and stores the decision: provider,
+// session_id, from_number and — for providers that accept caller ids
+// (providers.IDGenerator) — a provider message id generated before the
+// statement. So the id is durable before any send, and a resend after a
+// crash reuses it (WhatsApp deduplicates by id). A message is never sent
+// with a claim closer to expiry than SendTimeout + 5 s; it is put back
+// instead.
+//
+// The change stream can announce a transaction a moment before it is
+// visible to other sessions (the inserting backend flushes its commit record,
+// which wakes the walsender, before it leaves the proc array). HandleInserts
+// therefore claims again, at once, rows that became visible after its
+// claim's snapshot, and retries rows not visible yet for a short while
+// (retryInvisible, metric source listener_retry), instead of leaving them to
+// the next scan.
 //
 // Every status write checks status = 'sending' AND claimed_by = owner, so a
 // late outcome from an owner that lost its claim (or a row a receipt already
@@ -77,10 +86,10 @@
 //
 // # Order, parallelism, pacing
 //
-// Claimed rows are sorted by created_at and queued per chat (tenant, session,
-// recipient): a chat sends one message at a time, in order; chats and
-// tenants run in parallel, bounded by Config.Workers concurrent provider
-// calls. When a message of a chat is put back (retry, rate limit, session
+// Claimed rows are sorted by insertion order (messages.seq) and queued per
+// chat (tenant, session, recipient): a chat sends one message at a time, in
+// order; chats and tenants run in parallel on reused runner goroutines,
+// bounded by Config.Workers concurrent provider calls. When a message of a chat is put back (retry, rate limit, session
 // down), the chat is held until that time, so its later messages go back too
 // and the reconciler re-claims them in order (next_attempt_at, created_at).
 // Guarantee: order per chat within a replica. Across replicas, two
@@ -118,12 +127,22 @@
 //
 // # Batching
 //
-// Claims are batched by construction (one statement per wake or scan).
+// Claims are batched by construction (one read and one UPDATE per wake or
+// scan; the listener passes what arrived together, with no timer).
 // Outcomes go to one writer goroutine that flushes what accumulated while
 // its previous write ran (group commit, up to FlushMax rows per UPDATE …
 // FROM unnest), retrying while the database is unreachable for up to half
 // the claim TTL; after that the reconciler owns the rows. sent_at is the
 // provider's accept time.
+//
+// # Parts
+//
+// The claimer (claimer.go, claim.go) brings rows in; routing (route.go)
+// decides once where each goes; the scheduler (scheduler.go, pacing.go)
+// keeps chats in order, holds and paces them and calls the provider; the
+// completer (completer.go, outcome.go) decides what a send's result means
+// and writes outcomes in batches. dispatcher.go holds the state they share
+// and the lifecycle.
 //
 // # Lifecycle
 //

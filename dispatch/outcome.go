@@ -1,15 +1,10 @@
 package dispatch
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -180,55 +175,4 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 	}
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(b) * jitter)
-}
-
-// flushSQL ends many claims in one statement. Rows no longer claimed by us
-// (a receipt overtook the send, or another replica recovered the claim) are
-// left alone. The values arrive sorted by id and are joined to the rows by
-// primary key in that order, so concurrent multi-row writers (receipts lock
-// in id order too) wait for each other; a deadlock the planner's join order
-// could still cause is retried by flush. No separate SELECT … FOR UPDATE:
-// locking the rows first cost a heap lock record per row for nothing the
-// UPDATE's own WHERE does not already check. The times of the states
-// reached are written here, so the status guard has nothing to stamp.
-const flushSQL = `
-UPDATE public.messages m
-   SET status = v.status,
-       message_id = coalesce(v.message_id, m.message_id),
-       provider = coalesce(v.provider, m.provider),
-       session_id = coalesce(v.session_id, m.session_id),
-       from_number = coalesce(m.from_number, v.from_number),
-       error_code = v.error_code,
-       error_reason = v.error_reason,
-       next_attempt_at = coalesce(v.next_attempt_at, m.next_attempt_at),
-       attempts = m.attempts - CASE WHEN v.refund THEN 1 ELSE 0 END,
-       sent_at = CASE WHEN v.status = 'sent' THEN coalesce(m.sent_at, v.sent_at, now()) ELSE m.sent_at END,
-       failed_at = CASE WHEN v.status = 'failed' THEN coalesce(m.failed_at, now()) ELSE m.failed_at END,
-       claimed_by = NULL, claim_expires_at = NULL
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
-              $9::timestamptz[], $10::bool[], $12::timestamptz[])
-       AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund, sent_at)
- WHERE m.id = v.id AND m.status = 'sending' AND m.claimed_by = $11`
-
-func (d *Dispatcher) writeOutcomes(ctx context.Context, batch []*outcome) error {
-	os := slices.Clone(batch)
-	slices.SortFunc(os, func(a, b *outcome) int { return strings.Compare(a.id, b.id) })
-	n := len(os)
-	var (
-		ids, statuses                            = make([]string, n), make([]string, n)
-		mids, provs, sess, froms, codes, reasons = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-		nexts, sentAts                           = make([]*time.Time, n), make([]*time.Time, n)
-		refunds                                  = make([]bool, n)
-	)
-	for i, o := range os {
-		ids[i], statuses[i] = o.id, string(o.status)
-		mids[i], provs[i], sess[i], froms[i] = o.messageID, o.provider, o.sessionID, o.from
-		codes[i], reasons[i], nexts[i], refunds[i] = o.errorCode, o.errorReason, o.nextAttemptAt, o.refund
-		sentAts[i] = o.sentAt
-	}
-	_, err := d.pool.Exec(ctx, flushSQL, pgx.QueryExecModeCacheDescribe, ids, statuses, mids, provs, sess, froms, codes, reasons, nexts, refunds, d.cfg.Owner, sentAts)
-	if err != nil {
-		return fmt.Errorf("write %d message outcomes: %w", n, err)
-	}
-	return nil
 }
