@@ -30,6 +30,9 @@ const (
 	CodeTemplateRequired    Code = "template_required"
 	CodePayloadTooLarge     Code = "payload_too_large"
 	CodeInvalidSignature    Code = "invalid_signature"
+	// CodeUnsupportedKnowledgeBase: an agent's knowledgeBase names a kind of
+	// store zapbase does not run (e.g. an external vector database).
+	CodeUnsupportedKnowledgeBase Code = "unsupported_knowledge_base"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese
