@@ -112,10 +112,10 @@ type AgentInfo struct {
 	KnowledgeBase    *KnowledgeBaseRef     `json:"knowledgeBase,omitempty"`
 	ResponseSettings AgentResponseSettings `json:"responseSettings"`
 	Configuration    AgentConfiguration    `json:"configuration" doc:"A mesma configuração, na forma aninhada"`
-	IsActive      bool               `json:"isActive" doc:"Agente ativo (responde conversas)"`
-	IsDefault     bool               `json:"isDefault" doc:"Agente padrão do tenant (responde conversas sem agente atribuído)"`
-	CreatedAt     time.Time          `json:"createdAt"`
-	UpdatedAt     time.Time          `json:"updatedAt"`
+	IsActive         bool                  `json:"isActive" doc:"Agente ativo (responde conversas)"`
+	IsDefault        bool                  `json:"isDefault" doc:"Agente padrão do tenant (responde conversas sem agente atribuído)"`
+	CreatedAt        time.Time             `json:"createdAt"`
+	UpdatedAt        time.Time             `json:"updatedAt"`
 }
 
 // KnowledgeDocumentInfo is one knowledge-base document.
