@@ -131,4 +131,23 @@ func TestAgentsSpecShapes(t *testing.T) {
 	e.do("GET", "/api/v1/agents/corretor_vm", ho, nil).problem(t, 404, "agent_not_found")
 	e.do("PUT", "/api/v1/agents/corretor_vm/configure", ho, map[string]any{"isActive": false}).problem(t, 404, "agent_not_found")
 	e.do("PUT", "/api/v1/tenant/settings", ho, map[string]any{"ai": map[string]any{"defaultAgentId": "corretor_vm"}}).problem(t, 422, "agent_not_found")
+
+	// The OpenAPI document (what Scalar at /docs renders) shows both shapes
+	// with pt-BR examples, and the merge-patch media type.
+	r = e.do("GET", "/openapi.json", nil, nil)
+	require.Equal(t, 200, r.status)
+	doc := r.json(t)
+	paths := doc["paths"].(map[string]any)
+	create := paths["/api/v1/agents/create"].(map[string]any)["post"].(map[string]any)
+	content := create["requestBody"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)
+	examples := content["examples"].(map[string]any)
+	require.Contains(t, examples, "anexoA")
+	require.Contains(t, examples, "nomeETipo")
+	require.Equal(t, "Especialista em Imóveis", examples["anexoA"].(map[string]any)["value"].(map[string]any)["name"])
+	require.Contains(t, examples["nomeETipo"].(map[string]any)["summary"], "modelo pronto")
+	require.Contains(t, create["description"], "anexo A")
+	configure := paths["/api/v1/agents/{agentId}/configure"].(map[string]any)["put"].(map[string]any)
+	require.Contains(t, configure["requestBody"].(map[string]any)["content"], "application/merge-patch+json")
+	require.Contains(t, configure["summary"], "Merge Patch")
+	require.Contains(t, paths, "/api/v1/messages/{messageId}")
 }
