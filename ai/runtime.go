@@ -385,7 +385,14 @@ SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
 			return err
 		}
 		if !ok {
-			continue // tenant has no agent for this conversation: not AI-enabled
+			// Not AI-enabled. Worth an INFO line only when the tenant does
+			// have agents (otherwise every inbound message would log).
+			var hasAgents bool
+			if err := r.p.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM public.ai_agents WHERE tenant_id = $1)`, m.TenantID).Scan(&hasAgents); err == nil && hasAgents {
+				r.log.Info("ai skipped an inbound message: no active agent is assigned to the conversation and the tenant has no active default agent",
+					"tenant_id", m.TenantID, "message_id", m.ID)
+			}
+			continue
 		}
 		if isTrue(m.Meta["isGroup"]) && !allowGroups {
 			r.log.Info("ai skipped a group message: the agent's allowGroups is false", "tenant_id", m.TenantID, "conversation_id", convID)

@@ -16,7 +16,8 @@
 //
 // Version ranges by area, so parallel work does not collide: 1–9 foundation,
 // 10–19 delivery pipeline, 20–29 HTTP API, 30–39 Meta, 40–49 WhatsApp Web,
-// 50–59 AI agents, 60–69 operations.
+// 50–59 AI agents, 60–69 operations, 80–89 the original spec's shapes
+// (agent slugs, default agent sync, enableAI assignment).
 package migrations
 
 import (
