@@ -77,3 +77,56 @@ SELECT (a.configuration #>> '{responseSettings,temperature}')::float8, a.is_defa
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM messages WHERE enable_ai AND agent_id::text = $1 AND to_number = '5511944443333'`, agentID).Scan(&enableAI))
 	require.Equal(t, 1, enableAI)
 }
+
+// shBlock returns the first ```sh block after heading in the README.
+func shBlock(t *testing.T, readme, heading string) string {
+	t.Helper()
+	i := strings.Index(readme, heading)
+	require.True(t, i >= 0, "README has %q", heading)
+	rest := readme[i:]
+	start := strings.Index(rest, "```sh\n")
+	require.True(t, start >= 0)
+	rest = rest[start+len("```sh\n"):]
+	return rest[:strings.Index(rest, "```")]
+}
+
+// TestREADMENewcomerPathInOrder follows the newcomer path as printed:
+// `zapbase dev`, the banner's "Experimente" commands verbatim (its export
+// line included), then the README's AI example verbatim; the agent answers
+// the README's contact (a manual send to the banner's contact does not
+// silence it).
+func TestREADMENewcomerPathInOrder(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	p := Start(t, map[string]string{"__DIR": t.TempDir()}, "dev", "--addr", "127.0.0.1:0", "--pg-port", "0")
+	logs := p.Logs()
+	m := exportRe.FindStringSubmatch(logs)
+	require.NotNil(t, m)
+	i := strings.Index(logs, "Experimente")
+	j := strings.Index(logs, "Ctrl-C encerra")
+	require.True(t, i > 0 && j > i, "the banner has an Experimente block")
+	banner := logs[strings.Index(logs[i:], "\n")+i : j]
+
+	ctx := withTimeout(t, 2*time.Minute)
+	run := func(name, script string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\ncurl() { command curl --fail-with-body --max-time 30 \"$@\"; echo; }\n"+script)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+			"DB=" + m[1], "ADMIN=" + m[2], "ZB=" + m[3], "TOKEN=" + m[4], "COLEGA=" + m[5], "COLEGA_TOKEN=" + m[6]}
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s failed:\n%s", name, out)
+		return string(out)
+	}
+	run("banner commands", banner)
+	run("README AI example", shBlock(t, string(readme), "### Um agente de IA respondendo no `zapbase dev`"))
+
+	conn, err := pgx.Connect(ctx, m[1])
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	require.Eventually(t, func() bool {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM messages WHERE direction = 'outbound' AND to_number = '5511944443333'
+   AND agent_id IS NOT NULL AND status IN ('sent', 'delivered', 'read')`).Scan(&n)
+		return err == nil && n == 1
+	}, 60*time.Second, 200*time.Millisecond, "the agent answers the README's contact\n%s", tail(p.Logs(), 4000))
+}

@@ -288,15 +288,18 @@ Experimente (a linha export define tudo o que o README usa):
 
   curl -s $ZB/readyz
 
-  curl -s -X POST $ZB/api/v1/messages/text     -H "Authorization: Bearer $TOKEN" -H "X-Client-Id: demo" -H "Content-Type: application/json"     -d '{"to": "5511988887777", "content": "Olá do zapbase!", "provider": "auto"}'
+  curl -s -X POST $ZB/api/v1/messages/text \
+    -H "Authorization: Bearer $TOKEN" -H "X-Client-Id: demo" -H "Content-Type: application/json" \
+    -d '{"to": "5511988887777", "content": "Olá do zapbase!", "provider": "auto"}'
 
   psql "$DB" -c "insert into messages (tenant_id, to_number, message_type, content)
-    select id, '5511988887777', 'text', '{"text": "Oi pelo psql"}' from tenants where client_id = 'demo'"
+    select id, '5511988887777', 'text', '{\"text\": \"Oi pelo psql\"}' from tenants where client_id = 'demo'"
 
   psql "$DB" -c "select to_number, status, updated_at from messages order by created_at desc limit 5"
 
   # administração (token admin): adiciona o segundo usuário ao tenant demo
-  curl -s -X POST $ZB/api/v1/admin/tenants/demo/members -H "Authorization: Bearer $ADMIN"     -H "Content-Type: application/json" -d '{"userId": "'$COLEGA'", "role": "member"}'
+  curl -s -X POST $ZB/api/v1/admin/tenants/demo/members -H "Authorization: Bearer $ADMIN" \
+    -H "Content-Type: application/json" -d '{"userId": "'$COLEGA'", "role": "member"}'
 
 Ctrl-C encerra tudo; os dados ficam em %[6]s/ para a próxima execução.
 `, b.Base, b.DB, b.Token, b.State.AdminToken, devSandboxFrom, b.Dir, b.State.ColleagueID, devColleagueEmail, b.ColleagueToken)
