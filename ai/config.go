@@ -200,6 +200,17 @@ func (c AgentConfig) Validate() error {
 			return bad("model.backend: use gemini, openai ou local")
 		}
 	}
+	if len(c.HandoffKeywords) > 50 {
+		return bad("handoffKeywords: no máximo 50 palavras")
+	}
+	for _, k := range c.HandoffKeywords {
+		if len([]rune(k)) > 100 {
+			return bad("handoffKeywords: cada palavra com no máximo 100 caracteres")
+		}
+	}
+	if c.Model != nil && len(c.Model.Name) > 200 {
+		return bad("model.name: no máximo 200 caracteres")
+	}
 	if len(c.HandoffMessage) > 1000 {
 		return bad("handoffMessage: no máximo 1000 caracteres")
 	}
