@@ -304,6 +304,14 @@ func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, 
 	}
 	var a Agent
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if p.IsDefault != nil {
+			// Changing is_default rewrites tenants.settings (migration
+			// 000081): lock the tenant first, in the same order as a
+			// settings update does, so the two never deadlock.
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM public.tenants WHERE id = $1 FOR UPDATE`, tenantID); err != nil {
+				return err
+			}
+		}
 		if err := tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, agentID).Scan(agentDest(&a)...); err != nil {
 			return err
 		}
