@@ -34,6 +34,9 @@ const (
 	CodeTemplatePaused    Code = "template_paused"
 	CodeTemplateDisabled  Code = "template_disabled"
 	CodeMarketingOptedOut Code = "marketing_opted_out"
+	// CodeUnsupportedKnowledgeBase: an agent's knowledgeBase names a kind of
+	// store zapbase does not run (e.g. an external vector database).
+	CodeUnsupportedKnowledgeBase Code = "unsupported_knowledge_base"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese

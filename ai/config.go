@@ -3,6 +3,7 @@ package ai
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/zapbase/zapbase"
@@ -105,9 +106,53 @@ func (c AgentConfig) withDefaults() AgentConfig {
 	if c.Type == "" {
 		c.Type = TypeCustom
 	}
-	c.Capabilities = dedupe(c.Capabilities)
+	c.Capabilities = dedupe(annexCapabilities(c.Capabilities))
 	return c
 }
+
+// capabilityNames maps the capability names a configuration may use (the
+// original spec's annex A and a few obvious spellings of them) to the
+// built-in tool that implements each. Unknown names pass through and fail
+// Validate with the list of known ones.
+var capabilityNames = map[string]string{
+	"search_properties":     CapSearchProperties,
+	"property_search":       CapSearchProperties,
+	"schedule_visits":       CapScheduleVisits,
+	"schedule_visit":        CapScheduleVisits,
+	"provide_documentation": CapProvideDocumentation,
+	"documentation":         CapProvideDocumentation,
+	"calculate_financing":   CapCalculateFinancing,
+	"financing_calculator":  CapCalculateFinancing,
+	"search_knowledge_base": CapSearchKnowledgeBase,
+	"knowledge_base":        CapSearchKnowledgeBase,
+}
+
+func annexCapabilities(in []string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, c := range in {
+		c = strings.TrimSpace(c)
+		if tool, ok := capabilityNames[strings.ToLower(c)]; ok {
+			c = tool
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// Agent slugs: the annex's agentId, chosen by the tenant.
+var (
+	slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
+
+// ValidSlug reports whether s can be an agent's agentId.
+func ValidSlug(s string) bool { return slugPattern.MatchString(s) && !uuidPattern.MatchString(s) }
+
+// IsUUID reports whether s is shaped like a UUID.
+func IsUUID(s string) bool { return uuidPattern.MatchString(s) }
 
 // Validate checks a configuration; errors are *zapbase.Error with pt-BR
 // messages naming the field.
@@ -154,6 +199,17 @@ func (c AgentConfig) Validate() error {
 		default:
 			return bad("model.backend: use gemini, openai ou local")
 		}
+	}
+	if len(c.HandoffKeywords) > 50 {
+		return bad("handoffKeywords: no máximo 50 palavras")
+	}
+	for _, k := range c.HandoffKeywords {
+		if len([]rune(k)) > 100 {
+			return bad("handoffKeywords: cada palavra com no máximo 100 caracteres")
+		}
+	}
+	if c.Model != nil && len(c.Model.Name) > 200 {
+		return bad("model.name: no máximo 200 caracteres")
 	}
 	if len(c.HandoffMessage) > 1000 {
 		return bad("handoffMessage: no máximo 1000 caracteres")

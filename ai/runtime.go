@@ -154,7 +154,10 @@ type TurnResult struct {
 	AgentID        string
 	// Outcome: replied, handoff, paused, no_agent, stale, empty, duplicate,
 	// retry, aborted, error.
-	Outcome  string
+	Outcome string
+	// Reason says why a turn was skipped or handed off (operator, paused,
+	// handoff, token_budget, keyword, loop_guard, model_error...).
+	Reason   string
 	ReplyID  string
 	Handled  int
 	Usage    Usage
@@ -382,9 +385,17 @@ SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
 			return err
 		}
 		if !ok {
-			continue // tenant has no agent for this conversation: not AI-enabled
+			// Not AI-enabled. Worth an INFO line only when the tenant does
+			// have agents (otherwise every inbound message would log).
+			var hasAgents bool
+			if err := r.p.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM public.ai_agents WHERE tenant_id = $1)`, m.TenantID).Scan(&hasAgents); err == nil && hasAgents {
+				r.log.Info("ai skipped an inbound message: no active agent is assigned to the conversation and the tenant has no active default agent",
+					"tenant_id", m.TenantID, "message_id", m.ID)
+			}
+			continue
 		}
 		if isTrue(m.Meta["isGroup"]) && !allowGroups {
+			r.log.Info("ai skipped a group message: the agent's allowGroups is false", "tenant_id", m.TenantID, "conversation_id", convID)
 			ignore = append(ignore, m.ID)
 			continue
 		}
@@ -405,17 +416,48 @@ SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
 }
 
 // conversationFor finds or creates the conversation of (tenant, session,
-// contact). A new conversation is created only when the tenant has an
-// active default agent; ok is false when no agent would answer.
+// contact). A new conversation is created only when an agent would answer
+// it: the one named by the latest enableAI send to the contact, else the
+// tenant's active default agent; ok is false when no agent would answer.
+//
+// A send with enableAI (messages.enable_ai, optionally with agent_id) newer
+// than the conversation's last assignment assigns the conversation to that
+// agent (or keeps its agent) and reactivates it: that is how
+// POST /messages/text {"enableAI": true, "agentId": ...} hands the contact's
+// next message to the agent.
 func (r *Runtime) conversationFor(ctx context.Context, tenantID string, sessionID *string, contact string) (id string, allowGroups, ok bool, err error) {
+	var sendAgent *string
+	var sendAt *time.Time
+	err = r.p.Pool.QueryRow(ctx, `
+SELECT a.id, m.created_at FROM public.messages m
+  LEFT JOIN public.ai_agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id AND a.is_active
+ WHERE m.tenant_id = $1 AND m.to_number = $3 AND m.direction = 'outbound' AND m.enable_ai
+   AND (m.session_id IS NOT DISTINCT FROM $2 OR m.session_id IS NULL)
+ ORDER BY m.created_at DESC LIMIT 1`, tenantID, sessionID, contact).Scan(&sendAgent, &sendAt)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", false, false, fmt.Errorf("load enableAI send: %w", err)
+	}
 	var agentID *string
 	var cfg *AgentConfig
+	var assignedAt *time.Time
 	err = r.p.Pool.QueryRow(ctx, `
-SELECT c.id, a.configuration
+SELECT c.id, c.assigned_at, a.configuration
   FROM public.ai_conversations c
   LEFT JOIN public.ai_agents a ON a.tenant_id = c.tenant_id AND a.id = c.agent_id
- WHERE c.tenant_id = $1 AND c.session_id IS NOT DISTINCT FROM $2 AND c.contact = $3`, tenantID, sessionID, contact).Scan(&id, &cfg)
+ WHERE c.tenant_id = $1 AND c.session_id IS NOT DISTINCT FROM $2 AND c.contact = $3`, tenantID, sessionID, contact).Scan(&id, &assignedAt, &cfg)
 	if err == nil {
+		if sendAt != nil && (assignedAt == nil || sendAt.After(*assignedAt)) {
+			err = r.p.Pool.QueryRow(ctx, `
+UPDATE public.ai_conversations
+   SET agent_id = coalesce($2, agent_id), state = 'active', paused_until = NULL, consecutive_replies = 0, assigned_at = $3
+ WHERE id = $1
+RETURNING (SELECT a.configuration FROM public.ai_agents a WHERE a.tenant_id = $4 AND a.id = coalesce($2, ai_conversations.agent_id))`,
+				id, sendAgent, sendAt, tenantID).Scan(&cfg)
+			if err != nil {
+				return "", false, false, fmt.Errorf("assign conversation from enableAI send: %w", err)
+			}
+			r.log.Info("conversation assigned by an enableAI send", "tenant_id", tenantID, "conversation_id", id, "agent_id", deref(sendAgent))
+		}
 		if cfg == nil { // unassigned: the default agent decides
 			err = r.p.Pool.QueryRow(ctx, `SELECT configuration FROM public.ai_agents WHERE tenant_id = $1 AND is_default AND is_active`, tenantID).Scan(&cfg)
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -431,7 +473,10 @@ SELECT c.id, a.configuration
 		return "", false, false, fmt.Errorf("load conversation: %w", err)
 	}
 	var acfg AgentConfig
-	err = r.p.Pool.QueryRow(ctx, `SELECT id, configuration FROM public.ai_agents WHERE tenant_id = $1 AND is_default AND is_active`, tenantID).Scan(&agentID, &acfg)
+	err = r.p.Pool.QueryRow(ctx, `
+SELECT id, configuration FROM public.ai_agents
+ WHERE tenant_id = $1 AND is_active AND (id = $2 OR is_default)
+ ORDER BY (id = $2) DESC NULLS LAST LIMIT 1`, tenantID, sendAgent).Scan(&agentID, &acfg)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, false, nil
 	}
@@ -439,14 +484,21 @@ SELECT c.id, a.configuration
 		return "", false, false, fmt.Errorf("load default agent: %w", err)
 	}
 	err = r.p.Pool.QueryRow(ctx, `
-INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id)
-VALUES ($1, $2, $3, $4)
+INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id, assigned_at)
+VALUES ($1, $2, $3, $4, coalesce($5, now()))
 ON CONFLICT (tenant_id, session_id, contact) DO UPDATE SET contact = excluded.contact
-RETURNING id`, tenantID, sessionID, contact, agentID).Scan(&id)
+RETURNING id`, tenantID, sessionID, contact, agentID, sendAt).Scan(&id)
 	if err != nil {
 		return "", false, false, fmt.Errorf("create conversation: %w", err)
 	}
 	return id, acfg.AllowGroups, true, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func isTrue(v any) bool { b, _ := v.(bool); return b }
@@ -545,6 +597,17 @@ func (r *Runtime) finishTurn(res TurnResult) {
 	if res.Err != nil && r.ctx.Err() == nil {
 		r.log.Warn("ai turn failed", "tenant_id", res.TenantID, "conversation_id", res.ConversationID,
 			"outcome", res.Outcome, "error", res.Err)
+	} else if msg := skipMessages[res.Outcome+":"+res.Reason]; msg != "" || skipMessages[res.Outcome] != "" {
+		// A turn that did not answer the contact is worth an INFO line: the
+		// operator otherwise sees an agent that "stays silent".
+		if msg == "" {
+			msg = skipMessages[res.Outcome]
+		}
+		r.log.Info("ai turn skipped: "+msg, "tenant_id", res.TenantID, "conversation_id", res.ConversationID,
+			"agent_id", agent, "outcome", res.Outcome, "reason", res.Reason, "handled", res.Handled)
+	} else if res.Outcome == OutcomeHandoff {
+		r.log.Info("ai turn handed off to a human", "tenant_id", res.TenantID, "conversation_id", res.ConversationID,
+			"agent_id", agent, "reason", res.Reason, "handled", res.Handled)
 	} else if res.Outcome != OutcomeEmpty {
 		r.log.Debug("ai turn", "tenant_id", res.TenantID, "conversation_id", res.ConversationID,
 			"agent_id", agent, "outcome", res.Outcome, "handled", res.Handled, "duration_ms", res.Duration.Milliseconds())
@@ -552,6 +615,17 @@ func (r *Runtime) finishTurn(res TurnResult) {
 	if r.p.OnTurnFunc != nil {
 		r.p.OnTurnFunc(res)
 	}
+}
+
+// skipMessages explain turns that did not answer, by outcome[:reason].
+var skipMessages = map[string]string{
+	OutcomePaused + ":operator": "a human operator wrote to the contact recently (sends without enableAI pause the agent; send with enableAI or assign the conversation to resume it)",
+	OutcomePaused + ":paused":   "the conversation is paused until paused_until",
+	OutcomePaused + ":handoff":  "the conversation was handed off to a human until paused_until (assign it to an agent to resume)",
+	OutcomePaused:               "an operator answered while the model was thinking",
+	OutcomeNoAgent:              "no active agent is assigned and the tenant has no active default agent",
+	OutcomeStale:                "the messages are older than the maximum message age",
+	OutcomeDuplicate:            "another turn already handled these messages",
 }
 
 // modelFor resolves the model of a turn: the tenant's sealed credentials,

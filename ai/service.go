@@ -19,8 +19,11 @@ import (
 
 // Agent is a stored agent.
 type Agent struct {
-	ID        string      `json:"id"`
-	TenantID  string      `json:"tenantId"`
+	ID       string `json:"id"`
+	TenantID string `json:"tenantId"`
+	// Slug is the tenant's own id for the agent (the spec's agentId); ""
+	// when none was chosen.
+	Slug      string      `json:"agentId,omitempty"`
 	Name      string      `json:"name"`
 	Type      string      `json:"type"`
 	Config    AgentConfig `json:"configuration"`
@@ -77,6 +80,9 @@ type CreateAgentParams struct {
 	// IsDefault makes it the tenant's default agent (answers conversations
 	// without an assigned agent). The tenant's first agent is the default.
 	IsDefault *bool `json:"isDefault,omitempty"`
+	// Slug is the tenant's own id for the agent (optional, unique per
+	// tenant, see ValidSlug).
+	Slug string `json:"agentId,omitempty"`
 }
 
 // ErrSessionNotFound: the WhatsApp session named in a request is not the
@@ -109,6 +115,9 @@ func (s *Service) CreateAgent(ctx context.Context, tenantID string, p CreateAgen
 	if err := cfg.Validate(); err != nil {
 		return Agent{}, err
 	}
+	if p.Slug != "" && !ValidSlug(p.Slug) {
+		return Agent{}, errBadSlug(p.Slug)
+	}
 	if len(knowledge) > MaxDocumentsPerCall {
 		return Agent{}, zapbase.Errorf(zapbase.CodeInvalidInput, "knowledge: no máximo %d documentos por chamada", MaxDocumentsPerCall)
 	}
@@ -131,10 +140,10 @@ func (s *Service) CreateAgent(ctx context.Context, tenantID string, p CreateAgen
 			}
 		}
 		err := tx.QueryRow(ctx, `
-INSERT INTO public.ai_agents (tenant_id, name, type, configuration, is_default)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, tenant_id, name, type, configuration, is_active, is_default, created_at, updated_at`,
-			tenantID, cfg.Name, cfg.Type, cfgJSON, isDefault).Scan(agentDest(&a)...)
+INSERT INTO public.ai_agents (tenant_id, name, type, configuration, is_default, slug)
+VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))
+RETURNING `+agentColumns,
+			tenantID, cfg.Name, cfg.Type, cfgJSON, isDefault, p.Slug).Scan(agentDest(&a)...)
 		if err != nil {
 			return err
 		}
@@ -189,10 +198,40 @@ func mergeConfig(base, o AgentConfig) AgentConfig {
 }
 
 func agentDest(a *Agent) []any {
-	return []any{&a.ID, &a.TenantID, &a.Name, &a.Type, &a.Config, &a.IsActive, &a.IsDefault, &a.CreatedAt, &a.UpdatedAt}
+	return []any{&a.ID, &a.TenantID, &a.Name, &a.Type, &a.Config, &a.IsActive, &a.IsDefault, &a.CreatedAt, &a.UpdatedAt, &a.Slug}
 }
 
-const agentColumns = `id, tenant_id, name, type, configuration, is_active, is_default, created_at, updated_at`
+const agentColumns = `id, tenant_id, name, type, configuration, is_active, is_default, created_at, updated_at, coalesce(slug, '')`
+
+func errBadSlug(s string) error {
+	return zapbase.Errorf(zapbase.CodeInvalidInput, "agentId: %q inválido; use de 1 a 64 letras minúsculas, dígitos, _ ou - (ex.: real_estate_agent)", s)
+}
+
+// ResolveAgentID turns an agent reference (its UUID or the tenant's slug)
+// into the agent's UUID. Another tenant's agent is not found.
+func (s *Service) ResolveAgentID(ctx context.Context, tenantID, ref string) (string, error) {
+	return resolveAgentID(ctx, s.pool, tenantID, ref)
+}
+
+func resolveAgentID(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, tenantID, ref string) (string, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || (!IsUUID(ref) && !slugPattern.MatchString(ref)) {
+		return "", &zapbase.Error{Code: zapbase.CodeNotFound, Message: "agente não encontrado"}
+	}
+	col := "slug"
+	if IsUUID(ref) {
+		col = "id"
+		ref = strings.ToLower(ref)
+	}
+	var id string
+	err := q.QueryRow(ctx, `SELECT id::text FROM public.ai_agents WHERE tenant_id = $1 AND `+col+` = $2`, tenantID, ref).Scan(&id)
+	if err != nil {
+		return "", classifyDBError("resolve agent", err)
+	}
+	return id, nil
+}
 
 // ListAgents lists a tenant's agents, newest first.
 func (s *Service) ListAgents(ctx context.Context, tenantID string) ([]Agent, error) {
@@ -213,8 +252,12 @@ func (s *Service) ListAgents(ctx context.Context, tenantID string) ([]Agent, err
 
 // GetAgent returns one agent.
 func (s *Service) GetAgent(ctx context.Context, tenantID, agentID string) (Agent, error) {
+	agentID, err := s.ResolveAgentID(ctx, tenantID, agentID)
+	if err != nil {
+		return Agent{}, err
+	}
 	var a Agent
-	err := s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(agentDest(&a)...)
+	err = s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(agentDest(&a)...)
 	if err != nil {
 		return Agent{}, classifyDBError("get agent", err)
 	}
@@ -232,6 +275,12 @@ type ConfigureAgentParams struct {
 	// Merge overlays Config's non-empty fields on the stored configuration
 	// instead of replacing it.
 	Merge bool `json:"-"`
+	// PatchFunc, when set, computes the new configuration from the stored
+	// one under the row lock (JSON Merge Patch from the API); Config is
+	// ignored then.
+	PatchFunc func(AgentConfig) (AgentConfig, error) `json:"-"`
+	// Slug sets the agent's slug (nil: unchanged; "": removed).
+	Slug *string `json:"agentId,omitempty"`
 }
 
 // ConfigureAgent updates an agent.
@@ -246,12 +295,37 @@ func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, 
 	if len(p.Knowledge) > MaxDocumentsPerCall {
 		return Agent{}, zapbase.Errorf(zapbase.CodeInvalidInput, "knowledge: no máximo %d documentos por chamada", MaxDocumentsPerCall)
 	}
+	if p.Slug != nil && *p.Slug != "" && !ValidSlug(*p.Slug) {
+		return Agent{}, errBadSlug(*p.Slug)
+	}
+	agentID, err := s.ResolveAgentID(ctx, tenantID, agentID)
+	if err != nil {
+		return Agent{}, err
+	}
 	var a Agent
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if p.IsDefault != nil {
+			// Changing is_default rewrites tenants.settings (migration
+			// 000081): lock the tenant first, in the same order as a
+			// settings update does, so the two never deadlock.
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM public.tenants WHERE id = $1 FOR UPDATE`, tenantID); err != nil {
+				return err
+			}
+		}
 		if err := tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, agentID).Scan(agentDest(&a)...); err != nil {
 			return err
 		}
-		if p.Config != nil && p.Merge {
+		if p.PatchFunc != nil {
+			c, err := p.PatchFunc(a.Config)
+			if err != nil {
+				return err
+			}
+			c = c.withDefaults()
+			if err := c.Validate(); err != nil {
+				return err
+			}
+			p.Config = &c
+		} else if p.Config != nil && p.Merge {
 			c := mergeConfig(a.Config, *p.Config).withDefaults()
 			if err := c.Validate(); err != nil {
 				return err
@@ -273,10 +347,11 @@ UPDATE public.ai_agents
        name = coalesce($4, name),
        type = coalesce($5, type),
        is_active = coalesce($6, is_active),
-       is_default = coalesce($7, is_default)
+       is_default = coalesce($7, is_default),
+       slug = CASE WHEN $8::text IS NULL THEN slug ELSE NULLIF($8, '') END
  WHERE tenant_id = $1 AND id = $2
 RETURNING `+agentColumns, tenantID, agentID, cfgJSON, cfgField(p.Config, func(c *AgentConfig) string { return c.Name }),
-			cfgField(p.Config, func(c *AgentConfig) string { return c.Type }), p.IsActive, p.IsDefault).Scan(agentDest(&a)...)
+			cfgField(p.Config, func(c *AgentConfig) string { return c.Type }), p.IsActive, p.IsDefault, p.Slug).Scan(agentDest(&a)...)
 		if err != nil {
 			return err
 		}
@@ -309,8 +384,12 @@ func (s *Service) AddKnowledge(ctx context.Context, tenantID, agentID string, do
 	if len(docs) == 0 || len(docs) > MaxDocumentsPerCall {
 		return nil, zapbase.Errorf(zapbase.CodeInvalidInput, "knowledge: envie de 1 a %d documentos", MaxDocumentsPerCall)
 	}
+	agentID, err := s.ResolveAgentID(ctx, tenantID, agentID)
+	if err != nil {
+		return nil, err
+	}
 	var out []KnowledgeDocument
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(&one); err != nil {
 			return err
@@ -343,8 +422,12 @@ func (s *Service) AssignConversation(ctx context.Context, tenantID, agentID stri
 	if strings.TrimSpace(p.SessionID) == "" {
 		return Conversation{}, zapbase.Errorf(zapbase.CodeInvalidInput, "sessionId: informe a sessão do WhatsApp")
 	}
+	agentID, err := s.ResolveAgentID(ctx, tenantID, agentID)
+	if err != nil {
+		return Conversation{}, err
+	}
 	var c Conversation
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var active bool
 		if err := tx.QueryRow(ctx, `SELECT is_active FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(&active); err != nil {
 			return err
@@ -357,10 +440,10 @@ func (s *Service) AssignConversation(ctx context.Context, tenantID, agentID stri
 			return err
 		}
 		return tx.QueryRow(ctx, `
-INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id, state)
-VALUES ($1, $2, $3, $4, 'active')
+INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id, state, assigned_at)
+VALUES ($1, $2, $3, $4, 'active', now())
 ON CONFLICT (tenant_id, session_id, contact)
-DO UPDATE SET agent_id = excluded.agent_id, state = 'active', paused_until = NULL, consecutive_replies = 0
+DO UPDATE SET agent_id = excluded.agent_id, state = 'active', paused_until = NULL, consecutive_replies = 0, assigned_at = now()
 RETURNING id, tenant_id, agent_id, session_id, contact, state, paused_until`,
 			tenantID, p.SessionID, contact, agentID).Scan(&c.ID, &c.TenantID, &c.AgentID, &c.SessionID, &c.Contact, &c.State, &c.PausedUntil)
 	})
@@ -488,6 +571,9 @@ func classifyDBError(op string, err error) error {
 		case "22P02": // invalid_text_representation (bad uuid)
 			return &zapbase.Error{Code: zapbase.CodeNotFound, Message: "registro não encontrado (identificador inválido)", Cause: err}
 		case "23505":
+			if pe.ConstraintName == "ai_agents_tenant_slug_idx" {
+				return &zapbase.Error{Code: zapbase.CodeConflict, Message: "agentId: já existe um agente com este id neste tenant", Cause: err}
+			}
 			return &zapbase.Error{Code: zapbase.CodeConflict, Message: "conflito com um registro existente", Cause: err}
 		case "23503", "23514":
 			return &zapbase.Error{Code: zapbase.CodeInvalidInput, Message: "dados inválidos para este cliente", Cause: err}
@@ -500,9 +586,11 @@ func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // ListKnowledge lists an agent's knowledge documents, oldest first.
 func (s *Service) ListKnowledge(ctx context.Context, tenantID, agentID string) ([]KnowledgeDocument, error) {
-	if _, err := s.GetAgent(ctx, tenantID, agentID); err != nil {
+	a, err := s.GetAgent(ctx, tenantID, agentID)
+	if err != nil {
 		return nil, err
 	}
+	agentID = a.ID
 	rows, err := s.pool.Query(ctx, `
 SELECT id, title, category, content FROM public.ai_knowledge_documents
  WHERE tenant_id = $1 AND agent_id = $2 ORDER BY created_at, id`, tenantID, agentID)

@@ -255,12 +255,16 @@ func (r *Runtime) resetAttempts(convID string) {
 	r.mu.Unlock()
 }
 
-// lastHumanSQL finds the latest operator message (outbound, no agent) to
-// the contact on the conversation's session.
+// lastHumanSQL finds the latest operator message (outbound, no agent, not
+// sent with enableAI) to the contact on the conversation's session, unless
+// a later send with enableAI handed the conversation back to the agent.
 const lastHumanSQL = `
-SELECT max(created_at) FROM public.messages
- WHERE tenant_id = $1 AND to_number = $2 AND session_id IS NOT DISTINCT FROM $3
-   AND direction = 'outbound' AND agent_id IS NULL AND message_type <> 'read_mark'`
+SELECT CASE WHEN h.ai_at IS NULL OR h.at > h.ai_at THEN h.at END FROM (
+  SELECT max(created_at) FILTER (WHERE agent_id IS NULL AND NOT enable_ai) AS at,
+         max(created_at) FILTER (WHERE enable_ai) AS ai_at
+    FROM public.messages
+   WHERE tenant_id = $1 AND to_number = $2 AND session_id IS NOT DISTINCT FROM $3
+     AND direction = 'outbound' AND message_type <> 'read_mark') h`
 
 // decide applies the guardrails: operator takeover, pause/handoff windows,
 // the handoff keyword, the consecutive-reply cap and the token budget.
@@ -356,7 +360,7 @@ UPDATE public.ai_conversations
 		res.Outcome, res.Err = OutcomeError, fmt.Errorf("commit silent turn: %w", err)
 		return res
 	}
-	res.Outcome = outcome
+	res.Outcome, res.Reason = outcome, d.reason
 	return res
 }
 
@@ -439,7 +443,7 @@ UPDATE public.ai_conversations
 		res.Outcome, res.Err = OutcomeError, fmt.Errorf("commit reply: %w", err)
 		return res
 	}
-	res.Outcome, res.ReplyID = outcome, replyID
+	res.Outcome, res.ReplyID, res.Reason = outcome, replyID, d.reason
 	return res
 }
 

@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,19 +22,19 @@ type AgentConfiguration struct {
 	Type             string                 `json:"type,omitempty" enum:"real_estate,customer_support,custom" doc:"Tipo do agente" example:"real_estate"`
 	SystemPrompt     string                 `json:"systemPrompt,omitempty" maxLength:"20000" doc:"Prompt do sistema: quem o agente é e como responde" example:"Você é um corretor de imóveis virtual, cordial e objetivo."`
 	Capabilities     []string               `json:"capabilities,omitempty" maxItems:"20" doc:"Ferramentas do agente: search_properties, schedule_visits, provide_documentation, calculate_financing, search_knowledge_base (handoff_to_human está sempre disponível)" example:"[\"search_properties\",\"calculate_financing\"]"`
-	KnowledgeBase    string                 `json:"knowledgeBase,omitempty" maxLength:"120" doc:"Nome da base de conhecimento" example:"property_database"`
+	KnowledgeBase    *KnowledgeBaseRef      `json:"knowledgeBase,omitempty" doc:"Base de conhecimento: um nome, ou o objeto do anexo A ({\"type\": \"postgres_fts\", \"name\": ...})"`
 	ResponseSettings *AgentResponseSettings `json:"responseSettings,omitempty"`
 	Model            *AgentModel            `json:"model,omitempty" doc:"Backend e modelo preferidos (opcional)"`
-	AllowGroups      bool                   `json:"allowGroups,omitempty" doc:"Responder também em grupos (padrão: não)"`
+	AllowGroups      bool                   `json:"allowGroups" required:"false" doc:"Responder também em grupos (padrão: não)"`
 	HandoffKeywords  []string               `json:"handoffKeywords,omitempty" maxItems:"50" doc:"Palavras com que o contato pede um humano" example:"[\"atendente\",\"humano\"]"`
 	HandoffMessage   string                 `json:"handoffMessage,omitempty" maxLength:"1000" doc:"Mensagem enviada ao transferir para um humano" example:"Vou transferir você para um atendente humano."`
 }
 
 // AgentResponseSettings tune the model's answers.
 type AgentResponseSettings struct {
-	MaxTokens   int     `json:"maxTokens,omitempty" minimum:"0" maximum:"8192" doc:"Máximo de tokens por resposta" example:"500"`
-	Temperature float64 `json:"temperature,omitempty" minimum:"0" maximum:"2" doc:"Temperatura do modelo" example:"0.7"`
-	Language    string  `json:"language,omitempty" maxLength:"10" doc:"Idioma das respostas" example:"pt-BR"`
+	MaxTokens   int     `json:"maxTokens" required:"false" minimum:"0" maximum:"8192" doc:"Máximo de tokens por resposta" example:"500"`
+	Temperature float64 `json:"temperature" required:"false" minimum:"0" maximum:"2" doc:"Temperatura do modelo (0 é um valor válido)" example:"0.7"`
+	Language    string  `json:"language" required:"false" maxLength:"10" doc:"Idioma das respostas" example:"pt-BR"`
 }
 
 // AgentModel pins an agent to a backend.
@@ -41,16 +43,79 @@ type AgentModel struct {
 	Name    string `json:"name,omitempty" maxLength:"200" doc:"Nome do modelo no backend" example:"gemini-2.5-flash"`
 }
 
-// AgentInfo is a stored agent.
+// KnowledgeBaseRef is knowledgeBase: a name, or the annex's object. The
+// only supported type is zapbase's own (Postgres full-text search over the
+// documents sent in `knowledge`); an external vector database is refused
+// with a problem naming the field, never silently ignored.
+type KnowledgeBaseRef struct {
+	Name             string `json:"name,omitempty"`
+	Type             string `json:"type,omitempty"`
+	ConnectionString string `json:"connectionString,omitempty"`
+}
+
+// KnowledgeBaseTypeBuiltin is the supported knowledge base type.
+const KnowledgeBaseTypeBuiltin = "postgres_fts"
+
+// UnmarshalJSON accepts a string (the name) or an object.
+func (k *KnowledgeBaseRef) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err == nil {
+		*k = KnowledgeBaseRef{Name: name}
+		return nil
+	}
+	type plain KnowledgeBaseRef
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*k = KnowledgeBaseRef(p)
+	return nil
+}
+
+// MarshalJSON writes a bare name as a string (the nested configuration's
+// form) and a typed reference as an object (the annex's form).
+func (k KnowledgeBaseRef) MarshalJSON() ([]byte, error) {
+	if k.Type == "" && k.ConnectionString == "" {
+		return json.Marshal(k.Name)
+	}
+	type plain KnowledgeBaseRef
+	return json.Marshal(plain(k))
+}
+
+// Schema documents both forms.
+func (KnowledgeBaseRef) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Description: "Nome da base (texto) ou objeto {type, name}. Único tipo suportado: `postgres_fts` (busca textual do Postgres sobre os documentos enviados em `knowledge`). " +
+			"`vector_db` com `connectionString` é recusado com 422 `unsupported_knowledge_base`.",
+		OneOf: []*huma.Schema{
+			{Type: "string", MaxLength: intPtr(120), Examples: []any{"property_database"}},
+			{Type: "object", Properties: map[string]*huma.Schema{
+				"type":             {Type: "string", Enum: []any{KnowledgeBaseTypeBuiltin, "vector_db"}},
+				"name":             {Type: "string", MaxLength: intPtr(120)},
+				"connectionString": {Type: "string", Description: "Não suportado (banco vetorial externo)"},
+			}},
+		},
+	}
+}
+
+func intPtr(i int) *int { return &i }
+
+// AgentInfo is a stored agent, in both vocabularies: the annex's flat
+// fields and the nested configuration.
 type AgentInfo struct {
-	ID            string             `json:"id" example:"3b8f4d0e-5a51-4c5e-9a3e-0f3f7f2a9b10"`
-	Name          string             `json:"name" example:"Assistente Imobiliário"`
-	Type          string             `json:"type" example:"real_estate"`
-	Configuration AgentConfiguration `json:"configuration"`
-	IsActive      bool               `json:"isActive" doc:"Agente ativo (responde conversas)"`
-	IsDefault     bool               `json:"isDefault" doc:"Agente padrão do tenant (responde conversas sem agente atribuído)"`
-	CreatedAt     time.Time          `json:"createdAt"`
-	UpdatedAt     time.Time          `json:"updatedAt"`
+	ID               string                `json:"id" example:"3b8f4d0e-5a51-4c5e-9a3e-0f3f7f2a9b10"`
+	AgentID          string                `json:"agentId" doc:"Id escolhido pelo tenant (anexo A); sem um, o mesmo UUID de id. Vale em todo {agentId}" example:"real_estate_agent"`
+	Name             string                `json:"name" example:"Especialista em Imóveis"`
+	Type             string                `json:"type" example:"real_estate"`
+	SystemPrompt     string                `json:"systemPrompt" example:"Você é um especialista em imóveis..."`
+	Capabilities     []string              `json:"capabilities" example:"[\"search_properties\",\"schedule_visits\",\"provide_documentation\",\"calculate_financing\"]"`
+	KnowledgeBase    *KnowledgeBaseRef     `json:"knowledgeBase,omitempty"`
+	ResponseSettings AgentResponseSettings `json:"responseSettings"`
+	Configuration    AgentConfiguration    `json:"configuration" doc:"A mesma configuração, na forma aninhada"`
+	IsActive         bool                  `json:"isActive" doc:"Agente ativo (responde conversas)"`
+	IsDefault        bool                  `json:"isDefault" doc:"Agente padrão do tenant (responde conversas sem agente atribuído)"`
+	CreatedAt        time.Time             `json:"createdAt"`
+	UpdatedAt        time.Time             `json:"updatedAt"`
 }
 
 // KnowledgeDocumentInfo is one knowledge-base document.
@@ -61,20 +126,45 @@ type KnowledgeDocumentInfo struct {
 	Content  string `json:"content" minLength:"1" maxLength:"200000" doc:"Conteúdo; dividido em trechos e pesquisado com a busca textual do Postgres (português)" example:"Apartamento de 2 quartos na Vila Mariana, 68 m², R$ 650.000."`
 }
 
-// CreateAgentRequest is POST /agents/create.
+// CreateAgentRequest is POST /agents/create. Three shapes, all in one
+// body: the annex A's flat fields (agentId, name, systemPrompt,
+// capabilities, knowledgeBase, responseSettings), {"name", "type"} (the
+// template of that type), or template/configuration. Flat fields win over
+// configuration, which wins over the template.
 type CreateAgentRequest struct {
-	Template      string                  `json:"template,omitempty" enum:"real_estate,customer_support" doc:"Modelo pronto (veja GET /agents/templates); a configuração, se enviada, sobrepõe o modelo" example:"real_estate"`
-	Configuration *AgentConfiguration     `json:"configuration,omitempty" doc:"Configuração (obrigatória sem template)"`
-	Knowledge     []KnowledgeDocumentInfo `json:"knowledge,omitempty" maxItems:"200" doc:"Documentos da base de conhecimento; com template e sem documentos, os exemplos do modelo são carregados"`
-	IsDefault     *bool                   `json:"isDefault,omitempty" doc:"Torna o agente o padrão do tenant (o primeiro agente já é o padrão)"`
+	AgentID          string                  `json:"agentId,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,63}$" doc:"Id escolhido pelo tenant (único no tenant); vale em todo {agentId}" example:"real_estate_agent"`
+	Name             string                  `json:"name,omitempty" maxLength:"120" doc:"Nome do agente" example:"Especialista em Imóveis"`
+	Type             string                  `json:"type,omitempty" enum:"real_estate,customer_support,custom" doc:"Tipo; real_estate e customer_support partem do modelo pronto do tipo" example:"real_estate"`
+	SystemPrompt     string                  `json:"systemPrompt,omitempty" maxLength:"20000" doc:"Prompt do sistema"`
+	Capabilities     []string                `json:"capabilities,omitempty" maxItems:"20" doc:"search_properties, schedule_visits, provide_documentation, calculate_financing, search_knowledge_base"`
+	KnowledgeBase    *KnowledgeBaseRef       `json:"knowledgeBase,omitempty"`
+	ResponseSettings *AgentResponseSettings  `json:"responseSettings,omitempty"`
+	Template         string                  `json:"template,omitempty" enum:"real_estate,customer_support" doc:"Modelo pronto (veja GET /agents/templates)" example:"real_estate"`
+	Configuration    *AgentConfiguration     `json:"configuration,omitempty" doc:"Configuração na forma aninhada"`
+	Knowledge        []KnowledgeDocumentInfo `json:"knowledge,omitempty" maxItems:"200" doc:"Documentos da base de conhecimento; partindo de um modelo e sem documentos, os exemplos do modelo são carregados"`
+	IsDefault        *bool                   `json:"isDefault,omitempty" doc:"Torna o agente o padrão do tenant (o primeiro agente já é o padrão)"`
 }
 
-// ConfigureAgentRequest is PUT /agents/{agentId}/configure.
+// ConfigureAgentRequest is PUT /agents/{agentId}/configure, a JSON Merge
+// Patch (RFC 7396): present fields are set, null removes (back to the
+// default), absent fields keep their value. Flat (annex A) and nested
+// (configuration) fields are both accepted.
 type ConfigureAgentRequest struct {
-	Configuration *AgentConfiguration     `json:"configuration,omitempty" doc:"Campos a alterar; os omitidos mantêm o valor atual"`
-	IsActive      *bool                   `json:"isActive,omitempty" doc:"Ativa ou desativa o agente"`
-	IsDefault     *bool                   `json:"isDefault,omitempty" doc:"Torna o agente o padrão do tenant"`
-	Knowledge     []KnowledgeDocumentInfo `json:"knowledge,omitempty" maxItems:"200" doc:"Se enviada, substitui toda a base de conhecimento do agente"`
+	AgentID          *string                 `json:"agentId,omitempty" doc:"Novo id escolhido pelo tenant; null remove"`
+	Name             string                  `json:"name,omitempty" maxLength:"120"`
+	Type             string                  `json:"type,omitempty" enum:"real_estate,customer_support,custom"`
+	SystemPrompt     string                  `json:"systemPrompt,omitempty" maxLength:"20000"`
+	Capabilities     []string                `json:"capabilities,omitempty" maxItems:"20"`
+	KnowledgeBase    *KnowledgeBaseRef       `json:"knowledgeBase,omitempty"`
+	ResponseSettings *AgentResponseSettings  `json:"responseSettings,omitempty"`
+	Model            *AgentModel             `json:"model,omitempty"`
+	AllowGroups      *bool                   `json:"allowGroups,omitempty"`
+	HandoffKeywords  []string                `json:"handoffKeywords,omitempty" maxItems:"50"`
+	HandoffMessage   string                  `json:"handoffMessage,omitempty" maxLength:"1000"`
+	Configuration    *AgentConfiguration     `json:"configuration,omitempty" doc:"Campos a alterar, na forma aninhada"`
+	IsActive         *bool                   `json:"isActive,omitempty" doc:"Ativa ou desativa o agente"`
+	IsDefault        *bool                   `json:"isDefault,omitempty" doc:"Torna o agente o padrão do tenant"`
+	Knowledge        []KnowledgeDocumentInfo `json:"knowledge,omitempty" maxItems:"200" doc:"Se enviada, substitui toda a base de conhecimento do agente"`
 }
 
 // AssignConversationRequest is POST /agents/{agentId}/assign-conversation.
@@ -132,7 +222,7 @@ type AISettingsInfo struct {
 
 // AgentPath is the {agentId} path parameter.
 type AgentPath struct {
-	AgentID string `path:"agentId" doc:"Id do agente" example:"3b8f4d0e-5a51-4c5e-9a3e-0f3f7f2a9b10"`
+	AgentID string `path:"agentId" doc:"Id do agente: o UUID ou o agentId escolhido pelo tenant" example:"real_estate_agent"`
 }
 
 // AgentRoutes returns the register func of the agent endpoints
@@ -172,28 +262,36 @@ func registerAgents(r *Router, svc *ai.Service) {
 		return out, nil
 	})
 
+	reg := api.OpenAPI().Components.Schemas
 	huma.Register(api, r.Tenant(huma.Operation{
 		OperationID: "create-agent", Method: http.MethodPost, Path: "/agents/create", Tags: tags,
-		Summary:       "Cria um agente de IA",
-		Description:   "A partir de um modelo (`template`), de uma configuração completa, ou de um modelo com campos sobrepostos. O primeiro agente do tenant vira o agente padrão: ele responde as conversas sem agente atribuído.",
-		DefaultStatus: http.StatusCreated,
-		Errors:        []int{http.StatusConflict},
-	}), func(ctx context.Context, in *struct{ Body CreateAgentRequest }) (*struct{ Body AgentInfo }, error) {
+		Summary: "Cria um agente de IA",
+		Description: "Aceita três formas no mesmo corpo: os campos do **anexo A** da especificação (`agentId`, `name`, `systemPrompt`, `capabilities`, " +
+			"`knowledgeBase`, `responseSettings`); `{\"name\", \"type\"}`, que parte do modelo pronto do tipo; ou `template` + `configuration`. " +
+			"`agentId` é um id escolhido pelo tenant (único no tenant) e vale em todo `{agentId}` da API, como o UUID. " +
+			"A base de conhecimento é a busca textual do Postgres sobre os documentos de `knowledge`; `knowledgeBase.type: vector_db` responde 422 `unsupported_knowledge_base`. " +
+			"O primeiro agente do tenant vira o agente padrão: ele responde as conversas sem agente atribuído.",
+		DefaultStatus:    http.StatusCreated,
+		Errors:           []int{http.StatusConflict},
+		SkipValidateBody: true,
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/json": {Schema: reg.Schema(reflect.TypeFor[CreateAgentRequest](), true, "CreateAgentRequest"), Examples: createAgentExamples},
+		}},
+	}), func(ctx context.Context, in *struct{ RawBody []byte }) (*struct{ Body AgentInfo }, error) {
 		t := MustTenant(ctx)
 		if p := manageOnly(t); p != nil {
 			return nil, p
 		}
-		params := ai.CreateAgentParams{Template: in.Body.Template, Knowledge: fromAPIDocs(in.Body.Knowledge), IsDefault: in.Body.IsDefault}
-		if in.Body.Configuration != nil {
-			c := fromAPIConfig(*in.Body.Configuration)
-			params.Config = &c
+		params, tpl, p := createParams(in.RawBody)
+		if p != nil {
+			return nil, p
 		}
 		a, err := svc.CreateAgent(ctx, t.ID, params)
 		if err != nil {
-			r.Audit(ctx, "agent.create", in.Body.Template, "error", nil)
+			r.Audit(ctx, "agent.create", tpl, "error", nil)
 			return nil, agentProblem(err)
 		}
-		r.Audit(ctx, "agent.create", a.ID, "ok", map[string]any{"template": in.Body.Template, "type": a.Type, "isDefault": a.IsDefault})
+		r.Audit(ctx, "agent.create", a.ID, "ok", map[string]any{"template": tpl, "type": a.Type, "isDefault": a.IsDefault, "agentId": a.Slug})
 		return &struct{ Body AgentInfo }{toAPIAgent(a)}, nil
 	})
 
@@ -232,29 +330,31 @@ func registerAgents(r *Router, svc *ai.Service) {
 		return &struct{ Body AgentInfo }{toAPIAgent(a)}, nil
 	})
 
+	patchSchema := reg.Schema(reflect.TypeFor[ConfigureAgentRequest](), true, "ConfigureAgentRequest")
 	huma.Register(api, r.Tenant(huma.Operation{
 		OperationID: "configure-agent", Method: http.MethodPut, Path: "/agents/{agentId}/configure", Tags: tags,
-		Summary:     "Altera um agente",
-		Description: "Campos omitidos da configuração mantêm o valor atual; a configuração resultante é validada inteira. `knowledge`, se enviada, substitui a base de conhecimento.",
-		Errors:      []int{http.StatusNotFound},
+		Summary: "Altera um agente (JSON Merge Patch)",
+		Description: "O corpo é um **JSON Merge Patch** (RFC 7396): campos presentes são gravados — inclusive valores zero, como `temperature: 0` ou " +
+			"`allowGroups: false` —, `null` remove o campo (volta ao padrão) e campos ausentes mantêm o valor atual. Aceita os campos do anexo A no topo " +
+			"ou aninhados em `configuration`; a configuração resultante é validada inteira. `agentId` troca o id escolhido pelo tenant (`null` remove). " +
+			"`knowledge`, se enviada, substitui a base de conhecimento. Também aceito como `application/merge-patch+json`.",
+		Errors:           []int{http.StatusNotFound, http.StatusConflict},
+		SkipValidateBody: true,
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/json":             {Schema: patchSchema, Examples: configureAgentExamples},
+			"application/merge-patch+json": {Schema: patchSchema},
+		}},
 	}), func(ctx context.Context, in *struct {
 		AgentPath
-		Body ConfigureAgentRequest
+		RawBody []byte
 	}) (*struct{ Body AgentInfo }, error) {
 		t := MustTenant(ctx)
 		if p := manageOnly(t); p != nil {
 			return nil, p
 		}
-		params := ai.ConfigureAgentParams{IsActive: in.Body.IsActive, IsDefault: in.Body.IsDefault, Merge: true}
-		if in.Body.Configuration != nil {
-			c := fromAPIConfig(*in.Body.Configuration)
-			params.Config = &c
-		}
-		if in.Body.Knowledge != nil {
-			params.Knowledge = fromAPIDocs(in.Body.Knowledge)
-			if params.Knowledge == nil {
-				params.Knowledge = []ai.KnowledgeDocument{}
-			}
+		params, p := configureParams(in.RawBody)
+		if p != nil {
+			return nil, p
 		}
 		a, err := svc.ConfigureAgent(ctx, t.ID, in.AgentID, params)
 		if err != nil {
@@ -262,7 +362,7 @@ func registerAgents(r *Router, svc *ai.Service) {
 			return nil, agentProblem(err)
 		}
 		r.Audit(ctx, "agent.configure", a.ID, "ok", map[string]any{"isActive": a.IsActive, "isDefault": a.IsDefault,
-			"configuration": in.Body.Configuration != nil, "knowledgeReplaced": in.Body.Knowledge != nil})
+			"configuration": params.PatchFunc != nil, "knowledgeReplaced": params.Knowledge != nil})
 		return &struct{ Body AgentInfo }{toAPIAgent(a)}, nil
 	})
 
@@ -437,29 +537,32 @@ func agentProblem(err error) *Problem {
 }
 
 func toAPIAgent(a ai.Agent) AgentInfo {
-	return AgentInfo{ID: a.ID, Name: a.Name, Type: a.Type, Configuration: toAPIConfig(a.Config),
+	c := toAPIConfig(a.Config)
+	out := AgentInfo{ID: a.ID, AgentID: a.Slug, Name: a.Name, Type: a.Type, SystemPrompt: a.Config.SystemPrompt,
+		Capabilities: a.Config.Capabilities, ResponseSettings: *c.ResponseSettings, Configuration: c,
 		IsActive: a.IsActive, IsDefault: a.IsDefault, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
-}
-
-func toAPIConfig(c ai.AgentConfig) AgentConfiguration {
-	out := AgentConfiguration{Name: c.Name, Type: c.Type, SystemPrompt: c.SystemPrompt, Capabilities: c.Capabilities,
-		KnowledgeBase: c.KnowledgeBase, AllowGroups: c.AllowGroups, HandoffKeywords: c.HandoffKeywords, HandoffMessage: c.HandoffMessage,
-		ResponseSettings: &AgentResponseSettings{MaxTokens: c.ResponseSettings.MaxTokens, Temperature: c.ResponseSettings.Temperature,
-			Language: c.ResponseSettings.Language}}
-	if c.Model != nil {
-		out.Model = &AgentModel{Backend: c.Model.Backend, Name: c.Model.Name}
+	if out.AgentID == "" {
+		out.AgentID = a.ID
+	}
+	if out.Capabilities == nil {
+		out.Capabilities = []string{}
+	}
+	if a.Config.KnowledgeBase != "" {
+		out.KnowledgeBase = &KnowledgeBaseRef{Type: KnowledgeBaseTypeBuiltin, Name: a.Config.KnowledgeBase}
 	}
 	return out
 }
 
-func fromAPIConfig(c AgentConfiguration) ai.AgentConfig {
-	out := ai.AgentConfig{Name: c.Name, Type: c.Type, SystemPrompt: c.SystemPrompt, Capabilities: c.Capabilities,
-		KnowledgeBase: c.KnowledgeBase, AllowGroups: c.AllowGroups, HandoffKeywords: c.HandoffKeywords, HandoffMessage: c.HandoffMessage}
-	if rs := c.ResponseSettings; rs != nil {
-		out.ResponseSettings = ai.ResponseSettings{MaxTokens: rs.MaxTokens, Temperature: rs.Temperature, Language: rs.Language}
+func toAPIConfig(c ai.AgentConfig) AgentConfiguration {
+	out := AgentConfiguration{Name: c.Name, Type: c.Type, SystemPrompt: c.SystemPrompt, Capabilities: c.Capabilities,
+		AllowGroups: c.AllowGroups, HandoffKeywords: c.HandoffKeywords, HandoffMessage: c.HandoffMessage,
+		ResponseSettings: &AgentResponseSettings{MaxTokens: c.ResponseSettings.MaxTokens, Temperature: c.ResponseSettings.Temperature,
+			Language: c.ResponseSettings.Language}}
+	if c.KnowledgeBase != "" {
+		out.KnowledgeBase = &KnowledgeBaseRef{Name: c.KnowledgeBase}
 	}
 	if c.Model != nil {
-		out.Model = &ai.ModelChoice{Backend: c.Model.Backend, Name: c.Model.Name}
+		out.Model = &AgentModel{Backend: c.Model.Backend, Name: c.Model.Name}
 	}
 	return out
 }

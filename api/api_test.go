@@ -416,6 +416,14 @@ func TestSessions(t *testing.T) {
 	r = e.do("DELETE", "/api/v1/sessions/disconnect?phoneNumber=5511977776666&logout=true", h, nil)
 	require.Equal(t, 200, r.status, string(r.body))
 	require.Equal(t, "logged_out", r.json(t)["state"])
+	// Spec readers send a JSON body, and POST: both work the same way.
+	r = e.do("DELETE", "/api/v1/sessions/disconnect", h, map[string]any{"phoneNumber": "5511977776666"})
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "disconnected", r.json(t)["state"])
+	r = e.do("POST", "/api/v1/sessions/disconnect", h, map[string]any{"phoneNumber": "5511977776666", "logout": true})
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, "logged_out", r.json(t)["state"])
+	e.do("POST", "/api/v1/sessions/disconnect", h, map[string]any{"logout": true}).problem(t, 422, "invalid_input")
 
 	e.do("POST", "/api/v1/sessions/initialize", h, map[string]any{"phoneNumber": "5511977776666", "provider": "baileys"}).problem(t, 503, "provider_unavailable")
 }
@@ -461,7 +469,10 @@ func TestGenericWebhooks(t *testing.T) {
 	post("/api/v1/webhooks/incoming-message", append(in, ' '), now, api.SignWebhook(sec, now, in)).problem(t, 401, "invalid_signature")
 	bad := []byte(`{"session": "5511900000000", "messageId": "gw-2", "from": "x", "type": "fax", "content": {}}`)
 	post("/api/v1/webhooks/incoming-message", bad, now, api.SignWebhook(sec, now, bad)).problem(t, 422, "invalid_input")
-	e.do("POST", "/api/v1/webhooks/incoming-message", map[string]string{"X-Client-Id": "acme"}, in).problem(t, 422, "invalid_input")
+	// Unsigned: authentication fails (401), whatever the body.
+	e.do("POST", "/api/v1/webhooks/incoming-message", map[string]string{"X-Client-Id": "acme"}, in).problem(t, 401, "invalid_signature")
+	e.do("POST", "/api/v1/webhooks/status-update", map[string]string{"X-Client-Id": "acme"}, in).problem(t, 401, "invalid_signature")
+	e.do("POST", "/api/v1/webhooks/incoming-message", nil, in).problem(t, 401, "invalid_signature")
 
 	// Supabase Database Webhook wakes dispatch.
 	hook := map[string]any{"type": "INSERT", "table": "messages", "schema": "public", "record": map[string]any{"id": id, "status": "pending", "direction": "outbound"}, "old_record": nil}

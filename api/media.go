@@ -178,6 +178,9 @@ func (s *Server) decodeMediaBody(contentType string, raw []byte, dst any) (*uplo
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, NewProblem(http.StatusBadRequest, zapbase.CodeInvalidInput, "JSON inválido.", FieldError{Location: "body", Message: err.Error()})
 		}
+		if m, ok := v.(map[string]any); ok {
+			mediaAliases(m, dst)
+		}
 		return nil, s.validateInto(v, dst)
 	case "multipart/form-data":
 		boundary := params["boundary"]
@@ -218,6 +221,7 @@ func (s *Server) decodeMediaBody(contentType string, raw []byte, dst any) (*uplo
 		if err != nil {
 			return nil, Internal(err)
 		}
+		mediaAliases(v, dst)
 		if p := s.validateInto(v, dst); p != nil {
 			return nil, p
 		}
@@ -228,6 +232,51 @@ func (s *Server) decodeMediaBody(contentType string, raw []byte, dst any) (*uplo
 		return &uploaded{data: data, filename: files[0].Filename, mime: declared}, nil
 	}
 	return nil, NewProblem(http.StatusUnsupportedMediaType, "unsupported_content_type", "Use application/json ou multipart/form-data.")
+}
+
+// mediaAliases accepts the field names spec readers send: mediaType for
+// type (a kind such as "image", or a MIME type such as "image/jpeg") and,
+// for audio, audioUrl for mediaUrl. The canonical names win when both are
+// present.
+func mediaAliases(v map[string]any, dst any) {
+	rename := func(from, to string) {
+		if x, ok := v[from]; ok {
+			if _, has := v[to]; !has {
+				v[to] = x
+			}
+			delete(v, from)
+		}
+	}
+	mt, _ := v["mediaType"].(string)
+	switch dst.(type) {
+	case *AudioRequest:
+		rename("audioUrl", "mediaUrl")
+		if mt == string(zapbase.MessageVoice) {
+			if _, has := v["voice"]; !has {
+				v["voice"] = true
+			}
+		} else if strings.Contains(mt, "/") {
+			if _, has := v["mimeType"]; !has {
+				v["mimeType"] = mt
+			}
+		}
+		if mt == string(zapbase.MessageVoice) || mt == string(zapbase.MessageAudio) || strings.Contains(mt, "/") {
+			delete(v, "mediaType")
+		}
+	case *MediaRequest:
+		if kind, _, ok := strings.Cut(mt, "/"); ok {
+			if _, has := v["mimeType"]; !has {
+				v["mimeType"] = mt
+			}
+			switch kind {
+			case "image", "video", "audio":
+				v["mediaType"] = kind
+			default:
+				v["mediaType"] = string(zapbase.MessageDocument)
+			}
+		}
+		rename("mediaType", "type")
+	}
 }
 
 // validateInto validates a decoded JSON value against dst's schema (same

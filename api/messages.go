@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -30,8 +31,8 @@ type SendCommon struct {
 	To       string `json:"to" pattern:"^(\\+?[0-9]{8,15}|[0-9A-Za-z._:-]{1,80}@[a-z.]{2,32})$" doc:"Destinatário: número internacional só com dígitos (ex.: 5511988887777) ou JID do WhatsApp" example:"5511988887777"`
 	Provider string `json:"provider,omitempty" enum:"baileys,meta_api,sandbox,auto" default:"auto" doc:"Provedor: baileys (WhatsApp Web), meta_api (API oficial), sandbox ou auto (preferência do tenant)"`
 	From     string `json:"from,omitempty" pattern:"^[0-9]{8,15}$" doc:"Número da sessão que envia (opcional; padrão: escolhida pelo despachante)" example:"5511900000000"`
-	EnableAI bool   `json:"enableAI,omitempty" doc:"Ativa o agente de IA para as respostas desta conversa"`
-	AgentID  string `json:"agentId,omitempty" format:"uuid" doc:"Agente de IA que deve responder (opcional)"`
+	EnableAI bool   `json:"enableAI,omitempty" doc:"Entrega a conversa com este contato ao agente de IA: a próxima mensagem dele é respondida pelo agente (agentId, ou o agente já atribuído, ou o padrão do tenant). Sem enableAI, um envio manual pausa o agente nessa conversa"`
+	AgentID  string `json:"agentId,omitempty" maxLength:"64" doc:"Agente de IA que deve responder: o UUID ou o agentId escolhido pelo tenant (opcional)" example:"real_estate_agent"`
 	// Metadata is free-form data stored with the row (max 16 keys).
 	Metadata map[string]any `json:"metadata,omitempty" maxProperties:"16" doc:"Dados livres guardados com a mensagem"`
 }
@@ -82,9 +83,74 @@ type AudioRequest struct {
 	Voice       bool   `json:"voice,omitempty" doc:"Envia como mensagem de voz (PTT) em vez de arquivo de áudio"`
 }
 
-// BulkRequest is POST /messages/send-bulk.
+// BulkRequest is POST /messages/send-bulk. Besides this canonical form the
+// endpoint accepts {"recipients": [...], "content": "texto", ...} (one
+// message per recipient) and messages whose content is a plain string and
+// whose type is absent (text); see normalizeBulk.
 type BulkRequest struct {
-	Messages []SendRequest `json:"messages" minItems:"1" maxItems:"100" doc:"Até 100 mensagens, gravadas numa única transação"`
+	Messages []SendRequest `json:"messages" minItems:"1" maxItems:"100" doc:"Até 100 mensagens, gravadas numa única transação. Sem type, a mensagem é de texto; content pode ser o próprio texto"`
+}
+
+// BulkRecipientsRequest is the other form of send-bulk: the same message
+// to several recipients.
+type BulkRecipientsRequest struct {
+	Recipients []string `json:"recipients" minItems:"1" maxItems:"100" doc:"Destinatários (dígitos internacionais ou JID)" example:"[\"5511988887777\",\"5511977776666\"]"`
+	Content    any      `json:"content" doc:"O texto (string) ou o conteúdo canônico do tipo" example:"\"Promoção de hoje: 10% de desconto!\""`
+	Type       string   `json:"type,omitempty" doc:"Tipo (padrão: text)"`
+	Provider   string   `json:"provider,omitempty" enum:"baileys,meta_api,sandbox,auto"`
+	From       string   `json:"from,omitempty"`
+	EnableAI   bool     `json:"enableAI,omitempty"`
+	AgentID    string   `json:"agentId,omitempty"`
+}
+
+// normalizeBulk rewrites the accepted send-bulk forms into BulkRequest's.
+func normalizeBulk(v map[string]any) (map[string]any, *Problem) {
+	if rs, ok := v["recipients"]; ok {
+		if _, both := v["messages"]; both {
+			return nil, errInvalid("Use recipients ou messages, não os dois.", FieldError{Location: "body.recipients", Message: "use recipients ou messages"})
+		}
+		list, ok := rs.([]any)
+		if !ok || len(list) == 0 {
+			return nil, errInvalid("recipients deve ser uma lista de números.", FieldError{Location: "body.recipients", Message: "lista de números esperada"})
+		}
+		if len(list) > MaxBulkMessages {
+			return nil, errInvalid(fmt.Sprintf("No máximo %d destinatários por lote.", MaxBulkMessages), FieldError{Location: "body.recipients", Message: "lista longa demais"})
+		}
+		msgs := make([]any, 0, len(list))
+		for i, r := range list {
+			to, ok := r.(string)
+			if !ok {
+				return nil, errInvalid("recipients deve conter números como texto.", FieldError{Location: fmt.Sprintf("body.recipients[%d]", i), Message: "texto esperado"})
+			}
+			m := map[string]any{}
+			for k, x := range v {
+				if k != "recipients" {
+					m[k] = x
+				}
+			}
+			m["to"] = to
+			msgs = append(msgs, m)
+		}
+		v = map[string]any{"messages": msgs}
+	}
+	msgs, _ := v["messages"].([]any)
+	for i, x := range msgs {
+		m, ok := x.(map[string]any)
+		if !ok {
+			continue // the schema names it
+		}
+		if _, ok := m["type"]; !ok {
+			m["type"] = string(zapbase.MessageText)
+		}
+		if text, ok := m["content"].(string); ok {
+			if m["type"] != string(zapbase.MessageText) {
+				return nil, errInvalid("content como texto só vale para mensagens de texto.",
+					FieldError{Location: fmt.Sprintf("body.messages[%d].content", i), Message: "use o conteúdo canônico do tipo"})
+			}
+			m["content"] = map[string]any{"text": text}
+		}
+	}
+	return v, nil
 }
 
 // SendResponse answers a send.
@@ -197,13 +263,41 @@ func (s *Server) registerMessages(r *Router) {
 
 	huma.Register(s.v1, s.tenantOp(huma.Operation{
 		OperationID: "send-bulk", Method: http.MethodPost, Path: "/messages/send-bulk", Tags: tags,
-		Summary:       "Envia várias mensagens (até 100)",
-		Description:   "Grava todas as mensagens numa única transação (tudo ou nada) e responde 202 com os ids, sem esperar o envio. Acompanhe cada uma por `GET /messages/{messageId}/status` ou pelo Realtime do Supabase.",
+		Summary: "Envia várias mensagens (até 100)",
+		Description: "Grava todas as mensagens numa única transação (tudo ou nada) e responde 202 com os ids, sem esperar o envio. Acompanhe cada uma por `GET /messages/{messageId}/status` ou pelo Realtime do Supabase. " +
+			"Duas formas: `{\"recipients\": [...], \"content\": \"texto\"}` (a mesma mensagem para todos) ou `{\"messages\": [{\"to\", \"content\"}, ...]}`; sem `type`, a mensagem é de texto e `content` pode ser o próprio texto.",
 		DefaultStatus: http.StatusAccepted, Errors: sendErrors,
-	}), func(ctx context.Context, in *struct {
+		SkipValidateBody: true,
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/json": {Schema: &huma.Schema{OneOf: []*huma.Schema{
+				s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[BulkRequest](), true, "BulkRequest"),
+				s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[BulkRecipientsRequest](), true, "BulkRecipientsRequest"),
+			}}, Examples: map[string]*huma.Example{
+				"destinatarios": {Summary: "O mesmo texto para vários números", Value: map[string]any{
+					"recipients": []string{"5511988887777", "5511977776666"}, "content": "Promoção de hoje: 10% de desconto!"}},
+				"mensagens": {Summary: "Uma mensagem por destinatário (texto por padrão)", Value: map[string]any{
+					"messages": []map[string]any{{"to": "5511988887777", "content": "Olá, Ana!"}, {"to": "5511977776666", "content": "Olá, Bruno!"}}}},
+			}},
+		}},
+	}), func(ctx context.Context, req *struct {
 		IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Chave de idempotência: repetir a requisição com a mesma chave devolve a primeira resposta (guardada por 48 h por padrão; ZAPBASE_RETENTION_IDEMPOTENCY)"`
-		Body           BulkRequest
+		RawBody        []byte
 	}) (*bulkOutput, error) {
+		var raw map[string]any
+		if err := json.Unmarshal(req.RawBody, &raw); err != nil || raw == nil {
+			return nil, errInvalid("O corpo deve ser um objeto JSON.", FieldError{Location: "body", Message: "objeto JSON inválido"})
+		}
+		norm, p := normalizeBulk(raw)
+		if p != nil {
+			return nil, p
+		}
+		in := &struct {
+			IdempotencyKey string
+			Body           BulkRequest
+		}{IdempotencyKey: req.IdempotencyKey}
+		if p := s.validateInto(norm, &in.Body); p != nil {
+			return nil, p
+		}
 		t := MustTenant(ctx)
 		if len(in.Body.Messages) > MaxBulkMessages {
 			return nil, errInvalid(fmt.Sprintf("No máximo %d mensagens por lote.", MaxBulkMessages))
@@ -235,10 +329,12 @@ func (s *Server) registerMessages(r *Router) {
 		return &bulkOutput{Status: http.StatusAccepted, Body: BulkResponse{Count: len(res), Messages: res}}, nil
 	})
 
+	s.registerMessageRecord(tags)
+
 	huma.Register(s.v1, s.tenantOp(huma.Operation{
 		OperationID: "message-status", Method: http.MethodGet, Path: "/messages/{messageId}/status", Tags: tags,
 		Summary:     "Consulta o status de uma mensagem",
-		Description: "Aceita o id do zapbase (UUID) ou o id do provedor.",
+		Description: "Aceita o id do zapbase (UUID) ou o id do provedor. A mensagem inteira, na estrutura do anexo B, está em `GET /messages/{messageId}`.",
 		Errors:      []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
 		MessageID string `path:"messageId" minLength:"1" maxLength:"256" doc:"Id da mensagem (UUID do zapbase ou id do provedor)"`
@@ -339,8 +435,17 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 		row.Provider = string(zapbase.ProviderAuto)
 	}
 	if c.AgentID != "" {
-		a := c.AgentID
-		row.AgentID = &a
+		// agentId is the agent's UUID or the tenant's own slug for it;
+		// another tenant's agent is simply not found.
+		id, found, err := s.resolveAgent(ctx, t.ID, c.AgentID)
+		if err != nil {
+			return row, Internal(err)
+		}
+		if !found {
+			return row, NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
+				FieldError{Location: loc + ".agentId", Message: "agente não encontrado", Value: c.AgentID})
+		}
+		row.AgentID = &id
 	}
 	if row.Metadata == nil {
 		row.Metadata = map[string]any{}

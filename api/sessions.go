@@ -140,46 +140,91 @@ func (s *Server) registerSessions(r *Router) {
 		return &struct{ Body SessionList }{SessionList{Sessions: list}}, nil
 	})
 
-	huma.Register(s.v1, s.tenantOp(huma.Operation{
-		OperationID: "disconnect-session", Method: http.MethodDelete, Path: "/sessions/disconnect", Tags: tags,
-		Summary:     "Desconecta uma sessão",
-		Description: "Fecha a conexão da sessão. Com `logout=true` também desvincula o aparelho (WhatsApp Web) ou esquece as credenciais.",
-		Errors:      []int{http.StatusNotFound, http.StatusServiceUnavailable, http.StatusBadGateway},
-	}), func(ctx context.Context, in *struct {
-		PhoneNumber string `query:"phoneNumber" required:"true" pattern:"^[0-9]{8,15}$" doc:"Número da sessão"`
-		Logout      bool   `query:"logout" doc:"Também faz logout (desvincula o aparelho)"`
-	}) (*struct{ Body SessionInfo }, error) {
-		t := MustTenant(ctx)
-		info, p := s.loadSession(ctx, t, in.PhoneNumber)
+	// DELETE with query parameters is the canonical form; a JSON body
+	// ({"phoneNumber", "logout"}) and POST are accepted as well, since that
+	// is what spec readers send.
+	disconnect := func(ctx context.Context, in *disconnectInput) (*struct{ Body SessionInfo }, error) {
+		phone, logout, p := in.resolve()
 		if p != nil {
 			return nil, p
 		}
-		pt := zapbase.ProviderType(info.Provider)
-		prov, ok := s.p.Providers[pt]
-		if !ok || prov == nil {
-			return nil, NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnavailable,
-				fmt.Sprintf("O provedor %s não está disponível neste servidor.", pt))
+		return s.disconnectSession(ctx, phone, logout)
+	}
+	for _, m := range []struct{ method, id, summary string }{
+		{http.MethodDelete, "disconnect-session", "Desconecta uma sessão"},
+		{http.MethodPost, "disconnect-session-post", "Desconecta uma sessão (POST, mesmo comportamento do DELETE)"},
+	} {
+		huma.Register(s.v1, s.tenantOp(huma.Operation{
+			OperationID: m.id, Method: m.method, Path: "/sessions/disconnect", Tags: tags,
+			Summary: m.summary,
+			Description: "Fecha a conexão da sessão. Com `logout=true` também desvincula o aparelho (WhatsApp Web) ou esquece as credenciais. " +
+				"O número vai na query (`?phoneNumber=5511900000000&logout=true`) ou num corpo JSON (`{\"phoneNumber\": \"5511900000000\", \"logout\": true}`).",
+			Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable, http.StatusBadGateway},
+		}), disconnect)
+	}
+}
+
+// DisconnectRequest is the optional JSON body of /sessions/disconnect.
+type DisconnectRequest struct {
+	PhoneNumber string `json:"phoneNumber,omitempty" pattern:"^[0-9]{8,15}$" doc:"Número da sessão" example:"5511900000000"`
+	Logout      *bool  `json:"logout,omitempty" doc:"Também faz logout (desvincula o aparelho)"`
+}
+
+type disconnectInput struct {
+	PhoneNumber string `query:"phoneNumber" pattern:"^[0-9]{8,15}$" doc:"Número da sessão (ou no corpo JSON)"`
+	Logout      bool   `query:"logout" doc:"Também faz logout (desvincula o aparelho)"`
+	Body        *DisconnectRequest
+}
+
+// resolve merges the query and the body; the body wins when both are set.
+func (in *disconnectInput) resolve() (phone string, logout bool, p *Problem) {
+	phone, logout = in.PhoneNumber, in.Logout
+	if b := in.Body; b != nil {
+		if b.PhoneNumber != "" {
+			phone = b.PhoneNumber
 		}
-		if mgr, ok := prov.(providers.SessionManager); ok {
-			if err := mgr.Disconnect(ctx, info.SessionID, in.Logout); err != nil {
-				return nil, providerProblem(err)
-			}
+		if b.Logout != nil {
+			logout = *b.Logout
 		}
-		st := providers.SessionState{State: providers.StateDisconnected}
-		if in.Logout {
-			st.State = providers.StateLoggedOut
+	}
+	if phone == "" {
+		return "", false, errInvalid("Informe o número da sessão em phoneNumber (query ou corpo JSON).",
+			FieldError{Location: "body.phoneNumber", Message: "obrigatório"})
+	}
+	return phone, logout, nil
+}
+
+func (s *Server) disconnectSession(ctx context.Context, phone string, logout bool) (*struct{ Body SessionInfo }, error) {
+	t := MustTenant(ctx)
+	info, p := s.loadSession(ctx, t, phone)
+	if p != nil {
+		return nil, p
+	}
+	pt := zapbase.ProviderType(info.Provider)
+	prov, ok := s.p.Providers[pt]
+	if !ok || prov == nil {
+		return nil, NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnavailable,
+			fmt.Sprintf("O provedor %s não está disponível neste servidor.", pt))
+	}
+	if mgr, ok := prov.(providers.SessionManager); ok {
+		if err := mgr.Disconnect(ctx, info.SessionID, logout); err != nil {
+			return nil, providerProblem(err)
 		}
-		if err := s.p.Events.SessionState(ctx, info.SessionID, st); err != nil {
-			return nil, Internal(err)
-		}
-		s.audit(ctx, s.p.Pool, auditEntry{Action: "session.disconnect", Target: info.SessionID,
-			Details: map[string]any{"logout": in.Logout, "phone": in.PhoneNumber}})
-		info, p = s.loadSession(ctx, t, in.PhoneNumber)
-		if p != nil {
-			return nil, p
-		}
-		return &struct{ Body SessionInfo }{info}, nil
-	})
+	}
+	st := providers.SessionState{State: providers.StateDisconnected}
+	if logout {
+		st.State = providers.StateLoggedOut
+	}
+	if err := s.p.Events.SessionState(ctx, info.SessionID, st); err != nil {
+		return nil, Internal(err)
+	}
+	s.audit(ctx, s.p.Pool, auditEntry{Action: "session.disconnect", Target: info.SessionID,
+		Details: map[string]any{"logout": logout, "phone": phone}})
+	info, p = s.loadSession(ctx, t, phone)
+	if p != nil {
+		return nil, p
+	}
+	return &struct{ Body SessionInfo }{info}, nil
 }
 
 func applyState(info *SessionInfo, st providers.SessionState) {

@@ -3,11 +3,15 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/ai"
 )
 
 // Tenant settings limits.
@@ -18,7 +22,7 @@ const (
 // AISettings are the tenant's AI defaults (stored in tenants.settings.ai).
 type AISettings struct {
 	Enabled               bool     `json:"enabled,omitempty" doc:"Agentes de IA respondem mensagens recebidas"`
-	DefaultAgentID        string   `json:"defaultAgentId,omitempty" format:"uuid" doc:"Agente padrão do tenant"`
+	DefaultAgentID        string   `json:"defaultAgentId,omitempty" maxLength:"64" doc:"Agente padrão do tenant: o UUID ou o agentId escolhido pelo tenant (guardado como UUID). É sempre o mesmo agente que tem isDefault em /agents; null remove o padrão" example:"real_estate_agent"`
 	MaxConsecutiveReplies int      `json:"maxConsecutiveReplies,omitempty" minimum:"0" maximum:"100" doc:"Máximo de respostas seguidas do agente sem mensagem humana (0: padrão)"`
 	HandoffKeywords       []string `json:"handoffKeywords,omitempty" maxItems:"50" doc:"Palavras que passam a conversa para um humano" example:"[\"atendente\",\"humano\"]"`
 }
@@ -74,37 +78,72 @@ func (s *Server) registerTenant(r *Router) {
 		return &struct{ Body TenantSettings }{st}, nil
 	})
 
+	reg := s.api.OpenAPI().Components.Schemas
+	updateSchema := reg.Schema(reflect.TypeFor[TenantSettingsUpdate](), true, "TenantSettingsUpdate")
 	huma.Register(s.v1, s.tenantOp(huma.Operation{
 		OperationID: "put-tenant-settings", Method: http.MethodPut, Path: "/tenant/settings", Tags: tags,
-		Summary:     "Altera as configurações do tenant",
-		Description: "Substitui as configurações (somente donos e administradores do tenant, ou chave de API). O limite de sessões é definido pela administração.",
-	}), func(ctx context.Context, in *struct{ Body TenantSettingsUpdate }) (*struct{ Body TenantSettings }, error) {
+		Summary: "Altera as configurações do tenant (JSON Merge Patch)",
+		Description: "O corpo é um **JSON Merge Patch** (RFC 7396) sobre as configurações atuais: envie só o que muda " +
+			"(ex.: `{\"rateLimitPerMinute\": 200}` ou `{\"ai\": {\"defaultAgentId\": \"real_estate_agent\"}}`); `null` remove um campo opcional. " +
+			"`ai.defaultAgentId` aceita o UUID ou o agentId do agente e move o agente padrão (o mesmo `isDefault` de /agents). " +
+			"Somente donos e administradores do tenant, ou chave de API. O limite de sessões é definido pela administração.",
+		SkipValidateBody: true,
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/json": {Schema: updateSchema, Examples: map[string]*huma.Example{
+				"limite":       {Summary: "Só o limite de requisições", Value: map[string]any{"rateLimitPerMinute": 200}},
+				"agentePadrao": {Summary: "Agente padrão pelo agentId", Value: map[string]any{"ai": map[string]any{"defaultAgentId": "real_estate_agent"}}},
+			}},
+			"application/merge-patch+json": {Schema: updateSchema},
+		}},
+	}), func(ctx context.Context, in *struct{ RawBody []byte }) (*struct{ Body TenantSettings }, error) {
 		t := MustTenant(ctx)
 		if !t.CanManage() {
 			return nil, NewProblem(http.StatusForbidden, zapbase.CodeForbidden, "Somente donos e administradores do tenant podem alterar as configurações.")
 		}
-		b := in.Body
+		var patch map[string]any
+		if err := json.Unmarshal(in.RawBody, &patch); err != nil || patch == nil {
+			return nil, errInvalid("O corpo deve ser um objeto JSON (merge patch).", FieldError{Location: "body", Message: "objeto JSON inválido"})
+		}
+		// Read-only fields may be echoed back from a GET; they never change.
+		delete(patch, "clientId")
+		delete(patch, "maxSessions")
+		cur, p := s.loadSettings(ctx, t.ID)
+		if p != nil {
+			return nil, p
+		}
+		curJSON, _ := json.Marshal(TenantSettingsUpdate{Name: cur.Name, DefaultProvider: cur.DefaultProvider,
+			FallbackProvider: cur.FallbackProvider, RateLimitPerMinute: cur.RateLimitPerMinute, AI: cur.AI})
+		var curMap any
+		_ = json.Unmarshal(curJSON, &curMap)
+		var b TenantSettingsUpdate
+		if p := s.validateInto(mergePatch(curMap, patch), &b); p != nil {
+			return nil, p
+		}
 		if b.FallbackProvider != "" && b.FallbackProvider == b.DefaultProvider {
 			return nil, errInvalid("O provedor alternativo deve ser diferente do preferido.",
 				FieldError{Location: "body.fallbackProvider", Message: "igual ao provedor preferido", Value: b.FallbackProvider})
 		}
-		if p := s.checkAgent(ctx, t.ID, b.AI.DefaultAgentID); p != nil {
+		agentID, p := s.checkAgent(ctx, t.ID, b.AI.DefaultAgentID)
+		if p != nil {
 			return nil, p
 		}
+		b.AI.DefaultAgentID = agentID
 		settings, _ := json.Marshal(storedSettings{FallbackProvider: b.FallbackProvider, AI: b.AI})
 		tx, err := s.p.Pool.Begin(ctx)
 		if err != nil {
 			return nil, Internal(err)
 		}
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		// settings.ai.defaultAgentId and ai_agents.is_default are kept equal
+		// by triggers (migration 000081), whoever writes.
 		if _, err := tx.Exec(ctx, `UPDATE public.tenants
-   SET name = $2, default_provider = $3, rate_limit_per_minute = $4, settings = settings || $5::jsonb
+   SET name = $2, default_provider = $3, rate_limit_per_minute = $4, settings = (settings - 'fallbackProvider') || $5::jsonb
  WHERE id = $1`, t.ID, b.Name, b.DefaultProvider, b.RateLimitPerMinute, settings); err != nil {
 			return nil, Internal(err)
 		}
 		s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: "tenant.settings.update", Target: t.ClientID,
 			Details: map[string]any{"defaultProvider": b.DefaultProvider, "fallbackProvider": b.FallbackProvider,
-				"rateLimitPerMinute": b.RateLimitPerMinute, "aiEnabled": b.AI.Enabled}})
+				"rateLimitPerMinute": b.RateLimitPerMinute, "aiEnabled": b.AI.Enabled, "defaultAgentId": b.AI.DefaultAgentID}})
 		if err := tx.Commit(ctx); err != nil {
 			return nil, Internal(err)
 		}
@@ -172,20 +211,37 @@ func (s *Server) registerTenant(r *Router) {
 	})
 }
 
-func (s *Server) checkAgent(ctx context.Context, tenantID, agentID string) *Problem {
-	if agentID == "" {
-		return nil
+// checkAgent resolves an agent reference (UUID or the tenant's agentId) of
+// the tenant's to its UUID; "" stays "".
+func (s *Server) checkAgent(ctx context.Context, tenantID, ref string) (string, *Problem) {
+	if ref == "" {
+		return "", nil
 	}
-	var ok bool
-	if err := s.p.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM public.ai_agents WHERE tenant_id = $1 AND id = $2)`,
-		tenantID, agentID).Scan(&ok); err != nil {
-		return Internal(err)
+	id, found, err := s.resolveAgent(ctx, tenantID, ref)
+	if err != nil {
+		return "", Internal(err)
 	}
-	if !ok {
-		return NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
-			FieldError{Location: "body.ai.defaultAgentId", Message: "agente não encontrado", Value: agentID})
+	if !found {
+		return "", NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
+			FieldError{Location: "body.ai.defaultAgentId", Message: "agente não encontrado", Value: ref})
 	}
-	return nil
+	return id, nil
+}
+
+// resolveAgent finds the tenant's agent by UUID or agentId (slug).
+func (s *Server) resolveAgent(ctx context.Context, tenantID, ref string) (string, bool, error) {
+	col := "slug"
+	if ai.IsUUID(ref) {
+		col = "id"
+	} else if !ai.ValidSlug(ref) {
+		return "", false, nil
+	}
+	var id string
+	err := s.p.Pool.QueryRow(ctx, `SELECT id::text FROM public.ai_agents WHERE tenant_id = $1 AND `+col+` = $2`, tenantID, ref).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return id, err == nil, err
 }
 
 func (s *Server) loadSettings(ctx context.Context, tenantID string) (TenantSettings, *Problem) {

@@ -102,9 +102,11 @@ type SupabaseWebhookAck struct {
 }
 
 type signedInput struct {
-	ClientID  string `header:"X-Client-Id" required:"true" doc:"client_id do tenant"`
-	Timestamp string `header:"X-Zapbase-Timestamp" required:"true" doc:"Horário Unix (segundos) da assinatura"`
-	Signature string `header:"X-Zapbase-Signature" required:"true" doc:"sha256=<hex do HMAC-SHA256(segredo, timestamp + \".\" + corpo)>"`
+	// The headers are checked by verifySigned, not by huma: a missing
+	// signature is an authentication failure (401), not bad input (422).
+	ClientID  string `header:"X-Client-Id" doc:"client_id do tenant (obrigatório)"`
+	Timestamp string `header:"X-Zapbase-Timestamp" doc:"Horário Unix (segundos) da assinatura (obrigatório)"`
+	Signature string `header:"X-Zapbase-Signature" doc:"sha256=<hex do HMAC-SHA256(segredo, timestamp + \".\" + corpo)> (obrigatório)"`
 	RawBody   []byte
 }
 
@@ -231,7 +233,7 @@ func (s *Server) supabaseWebhookAuth(hctx huma.Context, next func(huma.Context))
 func (s *Server) verifySigned(ctx context.Context, in *signedInput, dst any) (Tenant, *Problem) {
 	var t Tenant
 	bad := NewProblem(http.StatusUnauthorized, zapbase.CodeInvalidSignature, "Assinatura do webhook inválida ou expirada.")
-	if !zapbase.ValidClientID(in.ClientID) {
+	if !zapbase.ValidClientID(in.ClientID) || in.Timestamp == "" || in.Signature == "" {
 		return t, bad
 	}
 	var keyID string

@@ -481,9 +481,8 @@ func (d *doctor) migrations(ctx context.Context) error {
 	switch {
 	case st.Dirty:
 		d.r.add(CheckMigrations, Fail, fmt.Sprintf("a migração %d falhou no meio (dirty)", st.Version),
-			fmt.Sprintf("Veja o erro no log, corrija o banco à mão e marque a versão correta:\n"+
-				"UPDATE wa.schema_migrations SET version = <última versão completa>, dirty = false;\n"+
-				"O zapbase nunca força uma versão automaticamente. Esta versão do binário vai até %d.", latest))
+			fmt.Sprintf("Rode zapbase migrate: se a migração %d roda numa transação (todas as do zapbase rodam), a marca é removida sozinha. "+
+				"Senão, a mensagem diz exatamente qual zapbase migrate force N rodar. Esta versão do binário vai até %d.", st.Version, latest))
 	case st.Version > latest:
 		d.r.add(CheckMigrations, Fail, fmt.Sprintf("o banco está na versão %d, mais nova que este binário (%d)", st.Version, latest),
 			"Atualize o zapbase para a versão que aplicou essas migrações.")

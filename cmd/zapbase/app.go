@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -96,8 +97,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if tr.Enabled() {
 		m.log.Info("tracing enabled", "protocol", tr.Protocol())
 	}
-	if err := migrations.Up(m.cfg.DatabaseURL); err != nil {
+	rep, err := migrations.UpReport(m.cfg.DatabaseURL)
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if rep.Recovered != nil {
+		m.log.Warn(rep.Recovered.Notice, "component", "migrations", "dirty_version", rep.Recovered.DirtyVersion)
 	}
 	box, err := secret.NewBox(m.cfg.EncryptionKey, m.cfg.OldEncryptionKeys...)
 	if err != nil {
@@ -266,12 +271,35 @@ func defaultInstanceID() string {
 	return fmt.Sprintf("%s-%d", h, os.Getpid())
 }
 
-func migrateCmd(ctx context.Context) error {
+func migrateCmd(ctx context.Context, args []string) error {
 	url := os.Getenv("DATABASE_URL")
 	if url == "" {
 		return &configError{Var: "DATABASE_URL", Msg: "obrigatória"}
 	}
-	if err := migrations.Up(url); err != nil {
+	if len(args) > 0 && args[0] == "force" {
+		// zapbase migrate force N: mark version N applied and clean without
+		// running anything (the way out of a dirty version).
+		if len(args) != 2 {
+			return errors.New("uso: zapbase migrate force N (N: a versão a marcar como aplicada; 0: nenhuma)")
+		}
+		v, err := strconv.ParseUint(args[1], 10, 32)
+		if err != nil {
+			return fmt.Errorf("versão inválida %q: use um número, como em zapbase migrate force 61", args[1])
+		}
+		if err := migrations.Force(url, uint(v)); err != nil {
+			return err
+		}
+		fmt.Printf("versão marcada como %d (sem \"dirty\"); rode zapbase migrate para aplicar o restante\n", v)
+		return nil
+	}
+	if len(args) > 0 {
+		return fmt.Errorf("argumento desconhecido %q (uso: zapbase migrate [force N])", args[0])
+	}
+	rep, err := migrations.UpReport(url)
+	if rep.Recovered != nil {
+		fmt.Println(rep.Recovered.Notice)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Println("migrações aplicadas")

@@ -24,11 +24,14 @@ import (
 
 // Dev-mode constants: the demo tenant and its member user.
 const (
-	devClientID    = "demo"
-	devUserEmail   = "dev@zapbase.local"
-	devJWTIssuer   = "zapbase-dev"
-	devSandboxFrom = "5511900000000"
-	devTokenTTL    = 30 * 24 * time.Hour
+	devClientID  = "demo"
+	devUserEmail = "dev@zapbase.local"
+	// devColleagueEmail is a second auth user, member of no tenant, so the
+	// admin "add member" example has someone to add.
+	devColleagueEmail = "colega@zapbase.local"
+	devJWTIssuer      = "zapbase-dev"
+	devSandboxFrom    = "5511900000000"
+	devTokenTTL       = 30 * 24 * time.Hour
 )
 
 // devState is kept in .zapbase/dev.json so a second run reuses the same
@@ -40,6 +43,7 @@ type devState struct {
 	AdminToken    string `json:"adminToken"`
 	WebhookSecret string `json:"supabaseWebhookSecret"`
 	UserID        string `json:"userId"`
+	ColleagueID   string `json:"colleagueUserId"`
 }
 
 func dev(ctx context.Context, args []string) error {
@@ -47,7 +51,15 @@ func dev(ctx context.Context, args []string) error {
 	dir := fs.String("dir", ".zapbase", "diretório dos dados locais (Postgres, segredos, mídia)")
 	addr := fs.String("addr", "127.0.0.1:8080", "endereço HTTP (somente localhost por padrão)")
 	pgPort := fs.Int("pg-port", -1, "porta do Postgres embutido (0 escolhe uma livre; padrão: a da última execução, ou 54330)")
+	fs.SetOutput(os.Stdout)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "uso: zapbase dev [opções]\n\nModo local sem configuração: Postgres embutido, provedor sandbox, tenant demo.\n\nopções:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // --help is an answer, not an error
+		}
 		return err
 	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
@@ -90,7 +102,11 @@ func dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	token, err := devToken(st, cfg.JWTIssuer)
+	token, err := devToken(st.UserID, devUserEmail, st.JWTSecret, cfg.JWTIssuer)
+	if err != nil {
+		return err
+	}
+	colleagueToken, err := devToken(st.ColleagueID, devColleagueEmail, st.JWTSecret, cfg.JWTIssuer)
 	if err != nil {
 		return err
 	}
@@ -100,7 +116,7 @@ func dev(ctx context.Context, args []string) error {
 		_ = m.Close()
 		return err
 	}
-	printDevBanner(dbURL, "http://"+m.Addr(), token, st, *dir)
+	printDevBanner(devBanner{DB: dbURL, Base: "http://" + m.Addr(), Token: token, ColleagueToken: colleagueToken, State: st, Dir: *dir})
 	<-ctx.Done()
 	fmt.Println("\nzapbase dev: encerrando...")
 	err = m.Close()
@@ -167,6 +183,10 @@ func loadDevState(path string, pgPort int) (*devState, error) {
 		st.UserID = uuid.NewString()
 		changed = true
 	}
+	if st.ColleagueID == "" {
+		st.ColleagueID = uuid.NewString()
+		changed = true
+	}
 	if changed {
 		b, _ := json.MarshalIndent(st, "", "  ")
 		if err := os.WriteFile(path, b, 0o600); err != nil {
@@ -191,8 +211,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// seedDev creates (once) the demo tenant, its member user and a sandbox
-// session, so a row inserted with psql walks to `read` with no set-up.
+// seedDev creates (once) the demo tenant, its member user, a sandbox
+// session (so a row inserted with psql walks to `read` with no set-up) and
+// a second auth user who belongs to no tenant yet.
 func seedDev(ctx context.Context, dbURL string, st *devState) error {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -217,24 +238,34 @@ WITH t AS (
 INSERT INTO public.whatsapp_sessions (tenant_id, phone_number, provider_type, state, connected_at)
 SELECT t.id, $4, 'sandbox', 'connected', now() FROM t
 ON CONFLICT (tenant_id, phone_number) DO NOTHING`, devClientID, st.UserID, devUserEmail, devSandboxFrom)
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO auth.users (id, email) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, st.ColleagueID, devColleagueEmail)
 	return err
 }
 
-func devToken(st *devState, issuer string) (string, error) {
+func devToken(userID, email, secret, issuer string) (string, error) {
 	now := time.Now()
 	claims := jwt.MapClaims{
-		"sub":   st.UserID,
-		"email": devUserEmail,
+		"sub":   userID,
+		"email": email,
 		"role":  "authenticated",
 		"aud":   "authenticated",
 		"iss":   issuer,
 		"iat":   now.Unix(),
 		"exp":   now.Add(devTokenTTL).Unix(),
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(st.JWTSecret))
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
 }
 
-func printDevBanner(dbURL, base, token string, st *devState, dir string) {
+// devBanner is what the dev banner prints.
+type devBanner struct {
+	DB, Base, Token, ColleagueToken, Dir string
+	State                                *devState
+}
+
+func printDevBanner(b devBanner) {
 	fmt.Printf(`
 zapbase dev pronto ✅
 
@@ -245,12 +276,15 @@ zapbase dev pronto ✅
   Tenant demo:    client_id=demo (sessão sandbox %[5]s)
   Token admin:    %[4]s
 
-JWT de desenvolvimento (usuário membro do tenant demo, HS256, válido por 30 dias):
+JWT de desenvolvimento (usuário dono do tenant demo, HS256, válido por 30 dias):
 %[3]s
 
-Experimente:
+Segundo usuário (%[8]s, id %[7]s), ainda sem tenant; JWT:
+%[9]s
 
-  export ZB=%[1]s TOKEN=%[3]s
+Experimente (a linha export define tudo o que o README usa):
+
+  export DB='%[2]s' ADMIN=%[4]s ZB=%[1]s TOKEN=%[3]s COLEGA=%[7]s COLEGA_TOKEN=%[9]s
 
   curl -s $ZB/readyz
 
@@ -258,11 +292,15 @@ Experimente:
     -H "Authorization: Bearer $TOKEN" -H "X-Client-Id: demo" -H "Content-Type: application/json" \
     -d '{"to": "5511988887777", "content": "Olá do zapbase!", "provider": "auto"}'
 
-  psql '%[2]s' -c "insert into messages (tenant_id, to_number, message_type, content)
+  psql "$DB" -c "insert into messages (tenant_id, to_number, message_type, content)
     select id, '5511988887777', 'text', '{\"text\": \"Oi pelo psql\"}' from tenants where client_id = 'demo'"
 
-  psql '%[2]s' -c "select to_number, status, updated_at from messages order by created_at desc limit 5"
+  psql "$DB" -c "select to_number, status, updated_at from messages order by created_at desc limit 5"
+
+  # administração (token admin): adiciona o segundo usuário ao tenant demo
+  curl -s -X POST $ZB/api/v1/admin/tenants/demo/members -H "Authorization: Bearer $ADMIN" \
+    -H "Content-Type: application/json" -d '{"userId": "'$COLEGA'", "role": "member"}'
 
 Ctrl-C encerra tudo; os dados ficam em %[6]s/ para a próxima execução.
-`, base, dbURL, token, st.AdminToken, devSandboxFrom, dir)
+`, b.Base, b.DB, b.Token, b.State.AdminToken, devSandboxFrom, b.Dir, b.State.ColleagueID, devColleagueEmail, b.ColleagueToken)
 }

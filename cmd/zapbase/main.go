@@ -31,7 +31,7 @@ const usage = `uso: zapbase <comando>
 comandos:
   serve     executa o serviço (aplica as migrações ao iniciar)
   dev       modo local sem configuração: Postgres embutido, provedor sandbox, tenant demo
-  migrate   aplica as migrações do banco e sai
+  migrate   aplica as migrações do banco e sai (migrate force N: marca a versão N, sem "dirty")
   doctor    verifica o banco e o projeto Supabase antes de ir para produção
 `
 
@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string) error {
 	case "dev":
 		return dev(ctx, args[1:])
 	case "migrate":
-		return migrateCmd(ctx)
+		return migrateCmd(ctx, args[1:])
 	case "doctor":
 		return doctorCmd(ctx, args[1:])
 	case "-h", "--help", "help":
