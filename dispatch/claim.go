@@ -96,8 +96,16 @@ WITH due AS (
 // gets the claim's ($4: the change-stream event or scan that found it; NULL
 // when tracing is off), so its send joins that trace even after a restart.
 // @WHERE@ re-checks claimability (wake) or nothing more (scan: the rows are
-// locked by this transaction).
+// locked by this transaction). Rows are locked first, in id order, skipping
+// rows another claimer holds (it is claiming them): concurrent claims of
+// overlapping rows neither wait for each other nor deadlock, whatever join
+// order the planner picks for the UPDATE.
 const claimSQL = `
+WITH lk AS (
+  SELECT m.id FROM public.messages m
+   WHERE m.id = ANY($1::uuid[]) @WHERE@
+   ORDER BY m.id FOR UPDATE SKIP LOCKED
+)
 UPDATE public.messages m
    SET status = 'sending', claimed_by = $2, claim_expires_at = now() + make_interval(secs => $3),
        attempts = m.attempts + 1,
@@ -108,7 +116,8 @@ UPDATE public.messages m
        traceparent = coalesce(m.traceparent, $4::text)
   FROM unnest($1::uuid[], $5::text[], $6::uuid[], $7::text[], $8::text[])
        AS v(id, provider, session_id, from_number, message_id)
- WHERE m.id = v.id @WHERE@
+  JOIN lk USING (id)
+ WHERE m.id = v.id
 RETURNING m.id::text, m.tenant_id::text, m.session_id::text, m.message_id, m.to_number, m.from_number,
           m.message_type, m.content, m.provider, m.attempts, m.created_at, m.claim_expires_at, m.seq,
           m.traceparent`

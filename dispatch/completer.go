@@ -92,14 +92,21 @@ func (d *Dispatcher) flush(batch []*outcome) {
 
 // flushSQL ends many claims in one statement. Rows no longer claimed by us
 // (a receipt overtook the send, or another replica recovered the claim) are
-// left alone. The values arrive sorted by id and are joined to the rows by
-// primary key in that order, so concurrent multi-row writers (receipts lock
-// in id order too) wait for each other; a deadlock the planner's join order
-// could still cause is retried by flush. No separate SELECT … FOR UPDATE:
-// locking the rows first cost a heap lock record per row for nothing the
-// UPDATE's own WHERE does not already check. The times of the states
-// reached are written here, so the status guard has nothing to stamp.
+// left alone. Rows are locked in id order first, as receipts do, so the two
+// never deadlock whatever join order the planner picks; a deadlock that
+// still happens (another writer's order) is retried by flush. The times of
+// the states reached are written here, so the status guard has nothing to
+// stamp.
 const flushSQL = `
+WITH v AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
+                       $9::timestamptz[], $10::bool[], $12::timestamptz[])
+         AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund, sent_at)
+), locked AS (
+  SELECT m.id FROM public.messages m JOIN v ON v.id = m.id
+   WHERE m.status = 'sending' AND m.claimed_by = $11
+   ORDER BY m.id FOR UPDATE OF m
+)
 UPDATE public.messages m
    SET status = v.status,
        message_id = coalesce(v.message_id, m.message_id),
@@ -113,9 +120,7 @@ UPDATE public.messages m
        sent_at = CASE WHEN v.status = 'sent' THEN coalesce(m.sent_at, v.sent_at, now()) ELSE m.sent_at END,
        failed_at = CASE WHEN v.status = 'failed' THEN coalesce(m.failed_at, now()) ELSE m.failed_at END,
        claimed_by = NULL, claim_expires_at = NULL
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
-              $9::timestamptz[], $10::bool[], $12::timestamptz[])
-       AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund, sent_at)
+  FROM v JOIN locked USING (id)
  WHERE m.id = v.id AND m.status = 'sending' AND m.claimed_by = $11`
 
 func (d *Dispatcher) writeOutcomes(ctx context.Context, batch []*outcome) error {
