@@ -30,6 +30,9 @@ const (
 	CodeTemplateRequired    Code = "template_required"
 	CodePayloadTooLarge     Code = "payload_too_large"
 	CodeInvalidSignature    Code = "invalid_signature"
+	// CodeWebhookTargetBlocked: an outgoing webhook URL points at a
+	// private, loopback or link-local address (SSRF protection).
+	CodeWebhookTargetBlocked Code = "webhook_target_blocked"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese
