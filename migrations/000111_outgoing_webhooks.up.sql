@@ -24,6 +24,10 @@ CREATE TABLE wa.webhook_subscriptions (
   -- answered 410) or by a user (disabled).
   disabled_reason    text,
   disabled_at        timestamptz,
+  -- Events are fanned out to a subscription from this moment on (creation,
+  -- or the last time it was switched back on): nothing from before it
+  -- existed or while it was off.
+  active_since       timestamptz NOT NULL DEFAULT now(),
   created_at         timestamptz NOT NULL DEFAULT now(),
   updated_at         timestamptz NOT NULL DEFAULT now(),
   UNIQUE (tenant_id, id),

@@ -81,7 +81,7 @@ WITH cur AS (
     JOIN wa.webhook_subscriptions s ON s.tenant_id = b.tenant_id AND s.is_active
          AND b.topic = ANY (s.events)
          AND (s.session_id IS NULL OR s.session_id = b.session_id)
-         AND s.created_at <= b.created_at
+         AND s.active_since <= b.created_at
     JOIN public.tenants t ON t.id = b.tenant_id
     LEFT JOIN public.messages m ON m.id = b.message_id AND m.tenant_id = b.tenant_id
     LEFT JOIN public.whatsapp_sessions ws ON ws.id = b.session_id AND ws.tenant_id = b.tenant_id

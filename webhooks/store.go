@@ -298,6 +298,7 @@ UPDATE wa.webhook_subscriptions SET
        events = coalesce($4, events),
        session_id = CASE WHEN $5::text IS NULL THEN session_id ELSE nullif($5, '')::uuid END,
        description = CASE WHEN $6::text IS NULL THEN description ELSE nullif($6, '') END,
+       active_since = CASE WHEN $7 AND NOT is_active THEN now() ELSE active_since END,
        is_active = coalesce($7, is_active),
        disabled_reason = CASE WHEN $7 IS NULL THEN disabled_reason WHEN $7 THEN NULL ELSE 'disabled' END,
        disabled_at = CASE WHEN $7 IS NULL THEN disabled_at WHEN $7 THEN NULL ELSE now() END,
