@@ -1,0 +1,122 @@
+package tests
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
+	"github.com/zapbase/zapbase/webhooks"
+)
+
+// TestOutgoingWebhookEndToEnd runs the real binary: a tenant subscribes a
+// receiver (n8n-like, on loopback, allowed by the operator's allow-list),
+// sends a message through the sandbox, and the receiver gets every status
+// change signed and in order — although it failed the first delivery with
+// 500. The delivery log shows the retry; a replay arrives with the same
+// event id.
+func TestOutgoingWebhookEndToEnd(t *testing.T) {
+	t.Parallel()
+	in := &instance{t: t, db: devdbtest.NewDatabase(t)}
+	p := StartServe(t, in.db, map[string]string{
+		"ZAPBASE_LISTENER":                 "false",
+		"ZAPBASE_MEDIA_DIR":                t.TempDir(),
+		"ZAPBASE_SANDBOX_RECEIPT_DELAY":    "60ms",
+		"ZAPBASE_WEBHOOK_ALLOW_PRIVATE":    "127.0.0.1",
+		"ZAPBASE_WEBHOOK_RETRY_BASE_DELAY": "100ms",
+		"ZAPBASE_WEBHOOK_RETRY_MAX_DELAY":  "200ms",
+	})
+	in.base = p.BaseURL()
+	adm := map[string]string{"Authorization": "Bearer " + testAdminToken}
+
+	require.Equal(t, 201, in.call("POST", "/api/v1/admin/tenants", adm, map[string]any{"clientId": "acme", "name": "ACME"}).status)
+	r := in.call("POST", "/api/v1/admin/tenants/acme/api-keys", adm, map[string]any{"name": "n8n"})
+	require.Equal(t, 201, r.status, string(r.body))
+	key := map[string]string{"X-API-Key": r.obj(t)["key"].(string)}
+	r = in.call("POST", "/api/v1/sessions/initialize", key, map[string]any{"phoneNumber": "5511900000000", "provider": "sandbox"})
+	require.Equal(t, 200, r.status, string(r.body))
+
+	type got struct {
+		status, eventID string
+		code            int
+	}
+	var mu sync.Mutex
+	var gotten []got
+	var secret string
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err := webhooks.Verify(secret, r.Header.Get("X-Zapbase-Timestamp"), r.Header.Get("X-Zapbase-Signature"), body, time.Now()); err != nil {
+			w.WriteHeader(401)
+			return
+		}
+		var ev struct {
+			Event   string `json:"event"`
+			ID      string `json:"id"`
+			Message struct {
+				Status string `json:"status"`
+			} `json:"message"`
+		}
+		_ = json.Unmarshal(body, &ev)
+		code := 200
+		if len(gotten) == 0 {
+			code = 500 // the workflow is not up yet
+		}
+		gotten = append(gotten, got{ev.Message.Status, ev.ID, code})
+		w.WriteHeader(code)
+	}))
+	defer rc.Close()
+
+	in.call("POST", "/api/v1/webhooks/subscriptions", key, map[string]any{"url": "http://10.1.2.3/hook", "events": []string{"message.status"}}).
+		problem(t, 422, "webhook_target_blocked")
+	mu.Lock()
+	r = in.call("POST", "/api/v1/webhooks/subscriptions", key, map[string]any{"url": rc.URL + "/webhook/zapbase", "events": []string{"message.status"}})
+	require.Equal(t, 201, r.status, string(r.body))
+	secret = r.obj(t)["secret"].(string)
+	subID := r.obj(t)["subscription"].(map[string]any)["id"].(string)
+	mu.Unlock()
+
+	r = in.call("POST", "/api/v1/messages/text", key, map[string]any{"to": "5511988887777", "content": "Olá do zapbase!"})
+	require.Equal(t, 200, r.status, string(r.body))
+
+	accepted := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, g := range gotten {
+			if g.code == 200 {
+				out = append(out, g.status)
+			}
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(accepted()) >= 4 }, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, []string{"sending", "sent", "delivered", "read"}, accepted(), "status changes arrive in order, the failed one retried first")
+	mu.Lock()
+	require.Equal(t, 500, gotten[0].code)
+	require.Equal(t, gotten[0].eventID, gotten[1].eventID, "the retry is the same event")
+	mu.Unlock()
+
+	// The delivery log shows the retry; a replay is the same event again.
+	r = in.call("GET", "/api/v1/webhooks/subscriptions/"+subID+"/deliveries", key, nil)
+	require.Equal(t, 200, r.status, string(r.body))
+	list := r.obj(t)["deliveries"].([]any)
+	require.Len(t, list, 4)
+	first := list[len(list)-1].(map[string]any)
+	require.Equal(t, "delivered", first["state"])
+	require.EqualValues(t, 2, first["attempts"])
+	require.EqualValues(t, 200, first["lastStatus"])
+	r = in.call("POST", "/api/v1/webhooks/deliveries/"+first["id"].(string)+"/replay", key, nil)
+	require.Equal(t, 202, r.status, string(r.body))
+	require.Eventually(t, func() bool { return len(accepted()) == 5 }, 30*time.Second, 20*time.Millisecond)
+	mu.Lock()
+	require.Equal(t, first["eventId"], gotten[len(gotten)-1].eventID)
+	mu.Unlock()
+}
