@@ -30,6 +30,9 @@ const (
 	DefaultRetryFor     = 24 * time.Hour
 	DefaultBaseDelay    = 10 * time.Second
 	DefaultMaxDelay     = time.Hour
+	// DefaultDrainTimeout is how long Stop lets attempts in flight finish
+	// before cancelling them.
+	DefaultDrainTimeout = 10 * time.Second
 	// claimMargin is how much longer than an attempt's timeout a claim
 	// lasts: a live owner always finishes (or gives up) before another
 	// replica may take the row over.
@@ -115,6 +118,9 @@ type DelivererConfig struct {
 	// ("full jitter").
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
+	// DrainTimeout: Stop waits this long for attempts in flight (default
+	// DefaultDrainTimeout), then cancels them.
+	DrainTimeout time.Duration
 	// Client sends the requests (default NewClient(ClientConfig{}): public
 	// addresses only). Its Timeout bounds an attempt.
 	Client *http.Client
@@ -132,6 +138,10 @@ type Deliverer struct {
 	sem      chan struct{}
 	inflight sync.WaitGroup
 	run      runner
+	// sendCtx governs attempts in flight: Stop ends claiming first, then
+	// cancels it after DrainTimeout.
+	sendCtx    context.Context
+	sendCancel context.CancelFunc
 }
 
 // NewDeliverer validates cfg and returns a Deliverer (not started).
@@ -159,6 +169,9 @@ func NewDeliverer(cfg DelivererConfig) (*Deliverer, error) {
 	}
 	if cfg.MaxDelay < cfg.BaseDelay {
 		return nil, errors.New("webhooks: max delay below base delay")
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
 	}
 	if cfg.Client == nil {
 		cfg.Client = NewClient(ClientConfig{})
@@ -193,19 +206,21 @@ func (d *Deliverer) Start(ctx context.Context) error {
 	if err := d.cfg.Pool.Ping(ctx); err != nil {
 		return fmt.Errorf("webhooks deliverer start: %w", err)
 	}
+	d.sendCtx, d.sendCancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := d.run.start(ctx, d.loop); err != nil {
+		d.sendCancel()
 		return fmt.Errorf("webhooks deliverer: %w", err)
 	}
 	return nil
 }
 
-// Stop stops claiming, cancels attempts in flight (their rows are put back
-// by the cancellation outcome, or by lease expiry after a crash) and waits.
-// Idempotent.
+// Stop stops claiming, lets attempts in flight finish for up to
+// DrainTimeout, then cancels the rest (their rows go back to pending at
+// once; after a crash, when their lease expires) and waits. Idempotent.
 func (d *Deliverer) Stop() { d.run.stop() }
 
 func (d *Deliverer) loop(ctx context.Context) {
-	defer d.inflight.Wait()
+	defer d.drain()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var failures int
@@ -239,6 +254,22 @@ func (d *Deliverer) loop(ctx context.Context) {
 		}
 		timer.Reset(wait)
 	}
+}
+
+// drain waits for attempts in flight, cancelling them after DrainTimeout.
+func (d *Deliverer) drain() {
+	done := make(chan struct{})
+	go func() { d.inflight.Wait(); close(done) }()
+	t := time.NewTimer(d.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		d.log.Warn("drain deadline reached, cancelling webhook attempts in flight", "drain_timeout", d.cfg.DrainTimeout.String())
+		d.sendCancel()
+		<-done
+	}
+	d.sendCancel()
 }
 
 // claimed is one claimed delivery.
@@ -283,7 +314,7 @@ func (d *Deliverer) claimAndSend(ctx context.Context) (int, error) {
 				d.inflight.Done()
 				d.Nudge() // the next delivery of this conversation may go now
 			}()
-			d.attempt(ctx, c)
+			d.attempt(d.sendCtx, c)
 		}()
 	}
 	return len(batch), nil

@@ -407,3 +407,55 @@ func TestWebhookCrashRecoveryAndTwoDeliverers(t *testing.T) {
 		}
 	}
 }
+
+// Stop lets an attempt in flight finish (its outcome is recorded); one
+// that outlives DrainTimeout is cancelled and goes back to pending at once.
+func TestWebhookStopDrainsAttemptsInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	arrived := make(chan struct{}, 4)
+	release := make(chan struct{})
+	rc := newReceiver(t, func(_ int, r *http.Request, w http.ResponseWriter) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+			w.WriteHeader(200)
+		case <-r.Context().Done():
+		}
+	})
+	sub, _, err := f.store.Create(ctx, f.tenantID, webhooks.CreateParams{URL: rc.URL, Events: []string{webhooks.EventMessageReceived}})
+	require.NoError(t, err)
+	f.inbound(f.tenantID, f.session, "5511911111111", "a")
+	require.Equal(t, 1, f.fanoutAll(f.fanout()))
+	id := f.deliveryIDs(sub.ID)[0]
+
+	d := f.deliverer(nil)
+	require.NoError(t, d.Start(ctx))
+	<-arrived
+	stopped := make(chan struct{})
+	go func() { d.Stop(); close(stopped) }()
+	close(release)
+	<-stopped
+	require.Equal(t, webhooks.StateDelivered, f.delivery(id).State, "the attempt in flight finished")
+
+	// A receiver that never answers outlives the drain: cancelled, pending.
+	f.inbound(f.tenantID, f.session, "5511911111111", "b")
+	require.Equal(t, 1, f.fanoutAll(f.fanout()))
+	id = f.deliveryIDs(sub.ID)[1]
+	rc.respond = func(_ int, r *http.Request, _ http.ResponseWriter) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}
+	d = f.deliverer(func(c *webhooks.DelivererConfig) { c.DrainTimeout = 50 * time.Millisecond })
+	require.NoError(t, d.Start(ctx))
+	<-arrived
+	d.Stop()
+	d.Stop()
+	row := f.delivery(id)
+	require.Equal(t, webhooks.StatePending, row.State)
+	require.Equal(t, 1, row.Attempts)
+	var due bool
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT next_attempt_at <= now() FROM wa.webhook_deliveries WHERE id = $1`, id).Scan(&due))
+	require.True(t, due, "a cancelled attempt is retried as soon as a deliverer runs")
+}
