@@ -139,3 +139,36 @@ func TestOutgoingWebhookSubscriptionsNeedManager(t *testing.T) {
 	e.do("GET", "/api/v1/webhooks/subscriptions", h, nil).problem(t, 403, "forbidden")
 	e.do("GET", "/api/v1/webhooks/subscriptions", nil, nil).problem(t, 401, "unauthorized")
 }
+
+// Every outgoing webhook operation is in the OpenAPI document with a pt-BR
+// summary, under its tag, with the request example a user can run.
+func TestOutgoingWebhookOpenAPI(t *testing.T) {
+	t.Parallel()
+	e := newWebhooksEnv(t)
+	r := e.do("GET", "/openapi.json", nil, nil)
+	require.Equal(t, 200, r.status)
+	doc := r.json(t)
+	paths := doc["paths"].(map[string]any)
+	ops := map[string][]string{
+		"/api/v1/webhooks/subscriptions":                             {"post", "get"},
+		"/api/v1/webhooks/subscriptions/{subscriptionId}":            {"get", "put", "delete"},
+		"/api/v1/webhooks/subscriptions/{subscriptionId}/deliveries": {"get"},
+		"/api/v1/webhooks/deliveries/{deliveryId}/replay":            {"post"},
+	}
+	for path, methods := range ops {
+		require.Contains(t, paths, path)
+		for _, m := range methods {
+			op := paths[path].(map[string]any)[m].(map[string]any)
+			require.NotEmpty(t, op["summary"], path+" "+m)
+			require.Equal(t, []any{"Webhooks de saída"}, op["tags"], path+" "+m)
+			require.NotEmpty(t, op["security"], path+" "+m)
+		}
+	}
+	create := paths["/api/v1/webhooks/subscriptions"].(map[string]any)["post"].(map[string]any)
+	require.Contains(t, create["description"], "X-Zapbase-Signature")
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	req := schemas["WebhookSubscriptionRequest"].(map[string]any)["properties"].(map[string]any)
+	require.NotEmpty(t, req["url"].(map[string]any)["examples"])
+	require.Contains(t, req["events"].(map[string]any)["items"].(map[string]any)["enum"], "message.received")
+	require.Contains(t, schemas["WebhookSubscriptionWithSecret"].(map[string]any)["properties"], "secret")
+}
