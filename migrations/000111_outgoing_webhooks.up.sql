@@ -60,8 +60,9 @@ CREATE TABLE wa.webhook_deliveries (
   -- The feed position "txid-id": the same for every subscription of an
   -- event and for its replays (receivers dedupe on it).
   event_id          text NOT NULL,
-  -- Session and contact: a delivery is not attempted while an older one of
-  -- the same subscription and key is pending or being sent.
+  -- The conversation ("chat:<contact>", or "session:<id>" for session
+  -- events): a delivery is not attempted while an older one of the same
+  -- subscription and key is pending or being sent.
   ordering_key      text NOT NULL,
   payload           jsonb NOT NULL,
   -- pending (due at next_attempt_at) → sending (claimed) → delivered | dead.

@@ -59,6 +59,11 @@ const payloadSQL = `jsonb_strip_nulls(jsonb_build_object(
 // (txid, id) order), insert a delivery per matching subscription, and move
 // the cursor to the last row read. A crash rolls back deliveries and
 // cursor together. $1: batch size.
+//
+// The ordering key is the contact for message events — not the session: an
+// outbound row gets its session only when dispatch claims it, and its
+// message.created must not overtake its message.status — and the session
+// for session events.
 var fanoutSQL = `
 WITH cur AS (
   SELECT k.txid, k.id FROM wa.webhook_cursor k
@@ -75,7 +80,7 @@ WITH cur AS (
 ), ins AS (
   INSERT INTO wa.webhook_deliveries (tenant_id, subscription_id, event, event_id, ordering_key, payload)
   SELECT b.tenant_id, s.id, b.topic, b.txid::text || '-' || b.id,
-         coalesce(b.session_id::text, '') || '/' || coalesce(b.chat, ''),
+         CASE WHEN b.chat IS NOT NULL THEN 'chat:' || b.chat ELSE 'session:' || coalesce(b.session_id::text, '') END,
          ` + payloadSQL + `
     FROM batch b
     JOIN wa.webhook_subscriptions s ON s.tenant_id = b.tenant_id AND s.is_active

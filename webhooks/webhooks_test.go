@@ -459,3 +459,32 @@ func TestWebhookStopDrainsAttemptsInFlight(t *testing.T) {
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT next_attempt_at <= now() FROM wa.webhook_deliveries WHERE id = $1`, id).Scan(&due))
 	require.True(t, due, "a cancelled attempt is retried as soon as a deliverer runs")
 }
+
+// An outbound row gets its session only when dispatch claims it: its
+// message.created and message.status events are still one conversation.
+func TestWebhookOrderingKeyIgnoresLateSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	sub, _, err := f.store.Create(ctx, f.tenantID, webhooks.CreateParams{URL: "http://127.0.0.1:1/x",
+		Events: []string{webhooks.EventMessageCreated, webhooks.EventMessageStatus}})
+	require.NoError(t, err)
+	var id string
+	require.NoError(t, f.pool.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, to_number, content)
+		VALUES ($1, '5511988887777', '{"text":"oi"}') RETURNING id`, f.tenantID).Scan(&id))
+	_, err = f.pool.Exec(ctx, `UPDATE public.messages SET status = 'sending', session_id = $2 WHERE id = $1`, id, f.session)
+	require.NoError(t, err)
+	require.NoError(t, f.pool.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, direction, from_number, status)
+		VALUES ($1, 'inbound', '5511988887777', 'received') RETURNING id`, f.tenantID).Scan(&id))
+	require.Equal(t, 2, f.fanoutAll(f.fanout()))
+	var keys []string
+	rows, err := f.pool.Query(ctx, `SELECT ordering_key FROM wa.webhook_deliveries WHERE subscription_id = $1 ORDER BY seq`, sub.ID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		keys = append(keys, k)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"chat:5511988887777", "chat:5511988887777"}, keys)
+}
