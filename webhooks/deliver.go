@@ -102,6 +102,24 @@ UPDATE wa.webhook_subscriptions s SET is_active = false, disabled_reason = 'gone
   FROM d WHERE s.id = d.subscription_id`
 )
 
+// Attempt results reported to the Observer.
+const (
+	AttemptDelivered = "delivered" // 2xx
+	AttemptRetry     = "retry"     // failed, will be tried again
+	AttemptDead      = "dead"      // failed past its retry window
+	AttemptGone      = "gone"      // 410: subscription switched off
+)
+
+// Observer receives every attempt's result (*metrics.Metrics in
+// production).
+type Observer interface {
+	WebhookAttempt(result string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) WebhookAttempt(string) {}
+
 // DelivererConfig configures a Deliverer.
 type DelivererConfig struct {
 	Pool *pgxpool.Pool
@@ -123,8 +141,9 @@ type DelivererConfig struct {
 	DrainTimeout time.Duration
 	// Client sends the requests (default NewClient(ClientConfig{}): public
 	// addresses only). Its Timeout bounds an attempt.
-	Client *http.Client
-	Logger *slog.Logger
+	Client   *http.Client
+	Observer Observer
+	Logger   *slog.Logger
 	// Now is the clock of signature timestamps (default time.Now).
 	Now func() time.Time
 }
@@ -178,6 +197,9 @@ func NewDeliverer(cfg DelivererConfig) (*Deliverer, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -348,10 +370,12 @@ func (d *Deliverer) attempt(ctx context.Context, c claimed) {
 	switch {
 	case res.err == nil && res.status >= 200 && res.status < 300:
 		_, err = d.cfg.Pool.Exec(wctx, deliveredSQL, c.id, d.cfg.Owner, res.status, nullIfEmpty(res.response), ms)
+		d.cfg.Observer.WebhookAttempt(AttemptDelivered)
 		log.Debug("webhook delivered", "status", res.status, "attempt", c.attempt)
 	case res.err == nil && res.status == http.StatusGone:
 		_, err = d.cfg.Pool.Exec(wctx, goneSQL, c.id, d.cfg.Owner, res.status, nullIfEmpty(res.response), ms,
 			"O receptor respondeu 410 Gone: a assinatura foi desativada.")
+		d.cfg.Observer.WebhookAttempt(AttemptGone)
 		log.Warn("webhook receiver answered 410 Gone: subscription disabled", "attempt", c.attempt)
 	default:
 		delay := fullJitter(c.attempt, d.cfg.BaseDelay, d.cfg.MaxDelay)
@@ -366,8 +390,10 @@ func (d *Deliverer) attempt(ctx context.Context, c claimed) {
 		err = d.cfg.Pool.QueryRow(wctx, retrySQL, c.id, d.cfg.Owner, status, nullIfEmpty(res.response), ms,
 			delay.Seconds(), d.cfg.RetryFor.Seconds(), msg).Scan(&state)
 		if state == StateDead {
+			d.cfg.Observer.WebhookAttempt(AttemptDead)
 			log.Warn("webhook dead-lettered after its retry window", "attempts", c.attempt, "last_error", msg)
 		} else if err == nil {
+			d.cfg.Observer.WebhookAttempt(AttemptRetry)
 			log.Info("webhook attempt failed, will retry", "attempt", c.attempt, "status", res.status,
 				"retry_in", delay.Round(time.Millisecond).String(), "error", msg)
 		}

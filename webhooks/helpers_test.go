@@ -190,3 +190,24 @@ func (f *fixture) deliveryIDs(subID string) []string {
 	require.NoError(f.t, rows.Err())
 	return ids
 }
+
+// observer counts attempt results.
+type observer struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *observer) WebhookAttempt(result string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n == nil {
+		o.n = map[string]int{}
+	}
+	o.n[result]++
+}
+
+func (o *observer) count(result string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n[result]
+}

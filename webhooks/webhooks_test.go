@@ -188,16 +188,20 @@ func TestWebhookTimeoutThenDeadLetter(t *testing.T) {
 	f.inbound(f.tenantID, f.session, "5511911111111", "oi")
 	require.Equal(t, 1, f.fanoutAll(f.fanout()))
 	id := f.deliveryIDs(sub.ID)[0]
+	obs := &observer{}
 	f.run(f.deliverer(func(c *webhooks.DelivererConfig) {
 		c.Client = webhooks.NewClient(webhooks.ClientConfig{Policy: f.policy, Timeout: 100 * time.Millisecond})
 		c.RetryFor = 250 * time.Millisecond
+		c.Observer = obs
 	}))
 	require.Eventually(t, func() bool { return f.delivery(id).State == webhooks.StateDead }, waitFor, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return obs.count(webhooks.AttemptDead) == 1 }, waitFor, 10*time.Millisecond)
 	d := f.delivery(id)
 	require.Nil(t, d.LastStatus)
 	require.Contains(t, d.LastError, "Tempo esgotado")
 	require.GreaterOrEqual(t, d.Attempts, 1)
 	require.Len(t, rc.requests(), d.Attempts)
+	require.Equal(t, d.Attempts-1, obs.count(webhooks.AttemptRetry))
 
 	page, err := f.store.ListDeliveries(ctx, f.tenantID, sub.ID, webhooks.ListDeliveriesParams{State: webhooks.StateDead})
 	require.NoError(t, err)
@@ -224,9 +228,11 @@ func TestWebhookGoneDisablesSubscriptionAndReplay(t *testing.T) {
 	fo := f.fanout()
 	require.Equal(t, 1, f.fanoutAll(fo))
 	id := f.deliveryIDs(sub.ID)[0]
-	f.run(f.deliverer(nil))
+	obs := &observer{}
+	f.run(f.deliverer(func(c *webhooks.DelivererConfig) { c.Observer = obs }))
 	require.Eventually(t, func() bool { return f.delivery(id).State == webhooks.StateDead }, waitFor, 10*time.Millisecond)
 	require.Equal(t, 410, *f.delivery(id).LastStatus)
+	require.Equal(t, 1, obs.count(webhooks.AttemptGone))
 	s, err := f.store.Get(ctx, f.tenantID, sub.ID)
 	require.NoError(t, err)
 	require.False(t, s.IsActive)
@@ -254,6 +260,7 @@ func TestWebhookGoneDisablesSubscriptionAndReplay(t *testing.T) {
 	require.Equal(t, id, rd.ReplayOf)
 	require.Equal(t, webhooks.StatePending, rd.State)
 	require.Eventually(t, func() bool { return f.delivery(rd.ID).State == webhooks.StateDelivered }, waitFor, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return obs.count(webhooks.AttemptDelivered) == 1 }, waitFor, 10*time.Millisecond)
 	reqs := rc.requests()
 	require.Equal(t, reqs[0].header.Get(webhooks.HeaderEventID), reqs[len(reqs)-1].header.Get(webhooks.HeaderEventID), "a replay keeps the event id")
 	require.NotEqual(t, reqs[0].header.Get(webhooks.HeaderDeliveryID), reqs[len(reqs)-1].header.Get(webhooks.HeaderDeliveryID))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/zapbase/zapbase/api"
+	"github.com/zapbase/zapbase/metrics"
 	"github.com/zapbase/zapbase/webhooks"
 )
 
@@ -29,7 +30,8 @@ func (m *Main) wireWebhooks(ctx context.Context) error {
 		MaxDelay:  c.RetryMaxDelay,
 		Client: webhooks.NewClient(webhooks.ClientConfig{Policy: c.AllowPrivate,
 			ConnectTimeout: c.ConnectTimeout, Timeout: c.Timeout}),
-		Logger: log,
+		Observer: m.metrics,
+		Logger:   log,
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -51,3 +53,6 @@ func (m *Main) wireWebhooks(ctx context.Context) error {
 	}
 	return nil
 }
+
+// The metrics count webhook attempts.
+var _ webhooks.Observer = (*metrics.Metrics)(nil)
