@@ -257,7 +257,7 @@ func (d *Deliverer) loop(ctx context.Context) {
 		n, err := d.claimAndSend(ctx)
 		switch {
 		case ctx.Err() != nil:
-			return
+			return // claimed rows are sent by the drain
 		case err != nil:
 			failures++
 			wait = backoff(failures, d.cfg.PollInterval, 30*time.Second)
@@ -310,7 +310,13 @@ func (d *Deliverer) claimAndSend(ctx context.Context) (int, error) {
 	if free == 0 {
 		return 0, nil
 	}
-	rows, err := d.cfg.Pool.Query(ctx, claimSQL, free, d.cfg.Owner, d.claimTTL.Seconds())
+	// A started claim is read to the end even when Stop cancels ctx: a
+	// statement cancelled after it committed would leave its rows in
+	// sending, unsent, until their lease expired. What it claimed is sent
+	// during the drain.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	rows, err := d.cfg.Pool.Query(qctx, claimSQL, free, d.cfg.Owner, d.claimTTL.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("claim deliveries: %w", err)
 	}

@@ -222,7 +222,7 @@ func TestWebhookGoneDisablesSubscriptionAndReplay(t *testing.T) {
 		defer gone.Unlock()
 		w.WriteHeader(answer)
 	})
-	sub, _, err := f.store.Create(ctx, f.tenantID, webhooks.CreateParams{URL: rc.URL, Events: []string{webhooks.EventMessageReceived}})
+	sub, plain, err := f.store.Create(ctx, f.tenantID, webhooks.CreateParams{URL: rc.URL, Events: []string{webhooks.EventMessageReceived}})
 	require.NoError(t, err)
 	f.inbound(f.tenantID, f.session, "5511911111111", "oi")
 	fo := f.fanout()
@@ -264,6 +264,10 @@ func TestWebhookGoneDisablesSubscriptionAndReplay(t *testing.T) {
 	reqs := rc.requests()
 	require.Equal(t, reqs[0].header.Get(webhooks.HeaderEventID), reqs[len(reqs)-1].header.Get(webhooks.HeaderEventID), "a replay keeps the event id")
 	require.NotEqual(t, reqs[0].header.Get(webhooks.HeaderDeliveryID), reqs[len(reqs)-1].header.Get(webhooks.HeaderDeliveryID))
+	last := reqs[len(reqs)-1]
+	require.NoError(t, webhooks.Verify(plain, last.header.Get(webhooks.HeaderTimestamp), last.header.Get(webhooks.HeaderSignature), last.body, time.Now()),
+		"an update without rotateSecret keeps the secret")
+	require.Equal(t, reqs[0].body, last.body, "a replay sends the same bytes")
 
 	// Replaying something still open, or another tenant's delivery, fails.
 	other, _ := f.newTenant("other")
