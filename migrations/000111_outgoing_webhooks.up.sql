@@ -85,9 +85,12 @@ CREATE TABLE wa.webhook_deliveries (
   updated_at        timestamptz NOT NULL DEFAULT now(),
   FOREIGN KEY (tenant_id, subscription_id) REFERENCES wa.webhook_subscriptions (tenant_id, id) ON DELETE CASCADE
 );
--- The claim: due pending rows and expired claims.
-CREATE INDEX webhook_deliveries_open_idx ON wa.webhook_deliveries (next_attempt_at, seq)
+-- The claim, per subscription: due pending rows and expired claims.
+CREATE INDEX webhook_deliveries_open_idx ON wa.webhook_deliveries (subscription_id, next_attempt_at, seq)
   WHERE state IN ('pending', 'sending');
+-- What a subscription has in flight (its concurrency cap).
+CREATE INDEX webhook_deliveries_sending_idx ON wa.webhook_deliveries (subscription_id)
+  WHERE state = 'sending';
 -- Per-conversation order: is an older one of this chain still open?
 CREATE INDEX webhook_deliveries_chain_idx ON wa.webhook_deliveries (subscription_id, ordering_key, seq)
   WHERE state IN ('pending', 'sending');

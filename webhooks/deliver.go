@@ -26,10 +26,13 @@ import (
 // Delivery defaults.
 const (
 	DefaultDeliveryPoll = time.Second
-	DefaultWorkers      = 8
-	DefaultRetryFor     = 24 * time.Hour
-	DefaultBaseDelay    = 10 * time.Second
-	DefaultMaxDelay     = time.Hour
+	DefaultWorkers      = 16
+	// DefaultPerSubscription bounds the attempts one subscription has in
+	// flight at once (per replica claim; about that many per replica).
+	DefaultPerSubscription = 4
+	DefaultRetryFor        = 24 * time.Hour
+	DefaultBaseDelay       = 10 * time.Second
+	DefaultMaxDelay        = time.Hour
 	// DefaultDrainTimeout is how long Stop lets attempts in flight finish
 	// before cancelling them.
 	DefaultDrainTimeout = 10 * time.Second
@@ -41,24 +44,42 @@ const (
 	UserAgent = "zapbase-webhooks/1"
 )
 
-// claimSQL claims up to $1 deliveries: due pending rows and rows whose
-// claim expired (the claim moves next_attempt_at to the lease deadline, so
-// one condition finds both), of active subscriptions, skipping rows other
-// replicas are claiming and every row with an older open delivery of the
-// same subscription and conversation (per-conversation order). $2 owner,
-// $3 lease seconds.
+// claimSQL claims up to $1 deliveries, fairly: for every active
+// subscription, the due deliveries that head their conversation — no older
+// delivery of the same subscription and conversation is pending or being
+// sent (per-conversation order) — at most $4 minus what that subscription
+// already has in flight (one slow receiver cannot take every worker of
+// every replica); of those, the oldest due first. Due means pending with
+// next_attempt_at passed, or sending with an expired lease (a claim moves
+// next_attempt_at to the lease deadline, so one index condition finds
+// both). Rows other replicas are claiming are skipped; the final lock
+// re-checks state and due time, so a row claimed meanwhile is not taken
+// twice. $2 owner, $3 lease seconds.
 const claimSQL = `
-WITH picked AS (
+WITH heads AS (
+  SELECT h.id
+    FROM wa.webhook_subscriptions s
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS n FROM wa.webhook_deliveries x
+       WHERE x.subscription_id = s.id AND x.state = 'sending' AND x.next_attempt_at > now()) busy
+    CROSS JOIN LATERAL (
+      SELECT d.id, row_number() OVER (ORDER BY d.next_attempt_at, d.seq) AS rn
+        FROM wa.webhook_deliveries d
+       WHERE d.subscription_id = s.id AND d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
+         AND NOT EXISTS (
+           SELECT 1 FROM wa.webhook_deliveries o
+            WHERE o.subscription_id = d.subscription_id AND o.ordering_key = d.ordering_key
+              AND o.seq < d.seq AND o.state IN ('pending', 'sending'))
+       ORDER BY d.next_attempt_at, d.seq
+       LIMIT $4) h
+   WHERE s.is_active AND h.rn + busy.n <= $4
+), picked AS (
   SELECT d.id FROM wa.webhook_deliveries d
-    JOIN wa.webhook_subscriptions s ON s.id = d.subscription_id AND s.is_active
-   WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
-     AND NOT EXISTS (
-       SELECT 1 FROM wa.webhook_deliveries o
-        WHERE o.subscription_id = d.subscription_id AND o.ordering_key = d.ordering_key
-          AND o.seq < d.seq AND o.state IN ('pending', 'sending'))
+   WHERE d.id IN (SELECT id FROM heads)
+     AND d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
    ORDER BY d.next_attempt_at, d.seq
    LIMIT $1
-   FOR UPDATE OF d SKIP LOCKED
+   FOR UPDATE SKIP LOCKED
 )
 UPDATE wa.webhook_deliveries d
    SET state = 'sending', claimed_by = $2, attempts = d.attempts + 1,
@@ -128,6 +149,10 @@ type DelivererConfig struct {
 	Owner        string
 	PollInterval time.Duration // default DefaultDeliveryPoll
 	Workers      int           // concurrent attempts; default DefaultWorkers
+	// PerSubscription: attempts of one subscription in flight at once
+	// (default DefaultPerSubscription), so a slow receiver cannot take
+	// every worker.
+	PerSubscription int
 	// RetryFor: how long after its creation a delivery is retried before
 	// it is dead-lettered (default DefaultRetryFor).
 	RetryFor time.Duration
@@ -176,6 +201,9 @@ func NewDeliverer(cfg DelivererConfig) (*Deliverer, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.PerSubscription <= 0 {
+		cfg.PerSubscription = DefaultPerSubscription
 	}
 	if cfg.RetryFor <= 0 {
 		cfg.RetryFor = DefaultRetryFor
@@ -316,7 +344,7 @@ func (d *Deliverer) claimAndSend(ctx context.Context) (int, error) {
 	// during the drain.
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	rows, err := d.cfg.Pool.Query(qctx, claimSQL, free, d.cfg.Owner, d.claimTTL.Seconds())
+	rows, err := d.cfg.Pool.Query(qctx, claimSQL, free, d.cfg.Owner, d.claimTTL.Seconds(), d.cfg.PerSubscription)
 	if err != nil {
 		return 0, fmt.Errorf("claim deliveries: %w", err)
 	}

@@ -499,3 +499,68 @@ func TestWebhookOrderingKeyIgnoresLateSession(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"chat:5511988887777", "chat:5511988887777"}, keys)
 }
+
+// A receiver that hangs holds at most PerSubscription attempts: other
+// subscriptions' deliveries keep flowing.
+func TestWebhookSlowReceiverDoesNotStarveOthers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	inFlight, maxInFlight := 0, 0
+	slow := newReceiver(t, func(_ int, r *http.Request, w http.ResponseWriter) {
+		mu.Lock()
+		inFlight++
+		maxInFlight = max(maxInFlight, inFlight)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	})
+	fast := newReceiver(t, nil)
+	slowSub, _, err := f.store.Create(ctx, f.tenantID, webhooks.CreateParams{URL: slow.URL, Events: []string{webhooks.EventMessageReceived}})
+	require.NoError(t, err)
+	otherTenant, otherSession := f.newTenant("other")
+	fastSub, _, err := f.store.Create(ctx, otherTenant, webhooks.CreateParams{URL: fast.URL, Events: []string{webhooks.EventMessageReceived}})
+	require.NoError(t, err)
+	for i := range 10 {
+		f.inbound(f.tenantID, f.session, "551190000000"+string(rune('0'+i)), "slow")
+	}
+	require.Equal(t, 10, f.fanoutAll(f.fanout()))
+	f.run(f.deliverer(func(c *webhooks.DelivererConfig) {
+		c.Workers, c.PerSubscription = 4, 2
+		// The hanging attempts hang until released, not until a timeout.
+		c.Client = webhooks.NewClient(webhooks.ClientConfig{Policy: f.policy, Timeout: time.Minute})
+	}))
+	require.Eventually(t, func() bool { return len(slow.requests()) == 2 }, waitFor, 10*time.Millisecond)
+
+	for i := range 3 {
+		f.inbound(otherTenant, otherSession, "551191111111"+string(rune('0'+i)), "fast")
+	}
+	require.Equal(t, 3, f.fanoutAll(f.fanout()))
+	require.Eventually(t, func() bool {
+		for _, id := range f.deliveryIDs(fastSub.ID) {
+			if f.delivery(id).State != webhooks.StateDelivered {
+				return false
+			}
+		}
+		return true
+	}, waitFor, 10*time.Millisecond)
+	close(release)
+	require.Eventually(t, func() bool {
+		for _, id := range f.deliveryIDs(slowSub.ID) {
+			if f.delivery(id).State != webhooks.StateDelivered {
+				return false
+			}
+		}
+		return true
+	}, waitFor, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 2, maxInFlight, "the slow subscription never had more than PerSubscription attempts at once")
+}

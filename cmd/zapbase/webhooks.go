@@ -21,13 +21,14 @@ func (m *Main) wireWebhooks(ctx context.Context) error {
 	}
 	log := m.log
 	deliverer, err := webhooks.NewDeliverer(webhooks.DelivererConfig{
-		Pool:      m.pool,
-		Box:       m.box,
-		Owner:     m.cfg.InstanceID + "/" + randomHex(4),
-		Workers:   c.Workers,
-		RetryFor:  c.RetryFor,
-		BaseDelay: c.RetryBaseDelay,
-		MaxDelay:  c.RetryMaxDelay,
+		Pool:            m.pool,
+		Box:             m.box,
+		Owner:           m.cfg.InstanceID + "/" + randomHex(4),
+		Workers:         c.Workers,
+		PerSubscription: c.PerSub,
+		RetryFor:        c.RetryFor,
+		BaseDelay:       c.RetryBaseDelay,
+		MaxDelay:        c.RetryMaxDelay,
 		Client: webhooks.NewClient(webhooks.ClientConfig{Policy: c.AllowPrivate,
 			ConnectTimeout: c.ConnectTimeout, Timeout: c.Timeout}),
 		Observer: m.metrics,
