@@ -18,7 +18,7 @@ import (
 // WebhookSubscriptionRequest creates a subscription.
 type WebhookSubscriptionRequest struct {
 	URL         string   `json:"url" minLength:"8" maxLength:"2048" doc:"Endereço que recebe os eventos por POST (http ou https; endereços privados, loopback e link-local são recusados, salvo liberação do operador)" example:"https://n8n.exemplo.com.br/webhook/zapbase"`
-	Events      []string `json:"events" minItems:"1" maxItems:"9" enum:"message.received,message.status,session.state,session.qr,ai.reply,call,message.created,message.updated,presence" doc:"Eventos desejados: message.received (mensagem recebida), message.status (mudança de status), session.state (estado da sessão), session.qr (QR/código de pareamento), ai.reply (resposta do agente de IA), call (chamada), message.created (mensagem de saída criada), message.updated (conteúdo alterado), presence (presença)" example:"[\"message.received\",\"message.status\"]"`
+	Events      []string `json:"events" minItems:"1" maxItems:"8" enum:"message.received,message.status,session.state,session.qr,ai.reply,call,message.updated,presence" doc:"Eventos desejados: message.received (mensagem recebida), message.status (mudança de status), session.state (estado da sessão), session.qr (QR/código de pareamento), ai.reply (resposta do agente de IA), call (chamada), message.updated (conteúdo alterado), presence (presença)" example:"[\"message.received\",\"message.status\"]"`
 	SessionID   string   `json:"sessionId,omitempty" maxLength:"36" doc:"Opcional: só eventos desta sessão (whatsapp_sessions.id)" example:"6f1c2a4e-8d0b-4b7e-9a55-2f8e1d3c4b5a"`
 	Description string   `json:"description,omitempty" maxLength:"200" doc:"Nota livre" example:"Fluxo de atendimento no n8n"`
 }
@@ -26,7 +26,7 @@ type WebhookSubscriptionRequest struct {
 // WebhookSubscriptionUpdate changes a subscription; absent fields are kept.
 type WebhookSubscriptionUpdate struct {
 	URL          *string  `json:"url,omitempty" minLength:"8" maxLength:"2048" doc:"Novo endereço" example:"https://n8n.exemplo.com.br/webhook/zapbase-v2"`
-	Events       []string `json:"events,omitempty" minItems:"1" maxItems:"9" enum:"message.received,message.status,session.state,session.qr,ai.reply,call,message.created,message.updated,presence" doc:"Nova lista de eventos (substitui a anterior)"`
+	Events       []string `json:"events,omitempty" minItems:"1" maxItems:"8" enum:"message.received,message.status,session.state,session.qr,ai.reply,call,message.updated,presence" doc:"Nova lista de eventos (substitui a anterior)"`
 	SessionID    *string  `json:"sessionId,omitempty" maxLength:"36" doc:"Nova sessão do filtro; \"\" remove o filtro"`
 	Description  *string  `json:"description,omitempty" maxLength:"200"`
 	IsActive     *bool    `json:"isActive,omitempty" doc:"false pausa a assinatura (as entregas pendentes esperam); true reativa (inclusive depois de um 410 Gone). Eventos do período desativado não são entregues"`

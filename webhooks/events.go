@@ -5,7 +5,6 @@ import "slices"
 // Event types a subscription may ask for: the topics of wa.change_log.
 const (
 	EventMessageReceived = "message.received" // an inbound message arrived
-	EventMessageCreated  = "message.created"  // an outbound message was queued (API, supabase-js)
 	EventAIReply         = "ai.reply"         // an AI agent queued a reply
 	EventMessageStatus   = "message.status"   // an outbound message changed status (sent, delivered, read, failed...)
 	EventMessageUpdated  = "message.updated"  // a message's content changed (edit, revoke)
@@ -18,7 +17,7 @@ const (
 // Events lists every event type, in documentation order.
 var Events = []string{
 	EventMessageReceived, EventMessageStatus, EventSessionState, EventSessionQR, EventAIReply,
-	EventCall, EventMessageCreated, EventMessageUpdated, EventPresence,
+	EventCall, EventMessageUpdated, EventPresence,
 }
 
 // ValidEvent reports whether e is a known event type.

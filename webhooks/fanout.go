@@ -61,9 +61,9 @@ const payloadSQL = `jsonb_strip_nulls(jsonb_build_object(
 // cursor together. $1: batch size.
 //
 // The ordering key is the contact for message events — not the session: an
-// outbound row gets its session only when dispatch claims it, and its
-// message.created must not overtake its message.status — and the session
-// for session events.
+// outbound row gets its session only when dispatch routes it, and its
+// events before and after must stay one conversation — and the session for
+// session events.
 var fanoutSQL = `
 WITH cur AS (
   SELECT k.txid, k.id FROM wa.webhook_cursor k
