@@ -254,9 +254,11 @@ func NewClient(cfg ClientConfig) *http.Client {
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
 		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       60 * time.Second,
+		// Receivers answer with a status; nothing needs 1 MiB of headers.
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConns:           64,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        60 * time.Second,
 	}
 	return &http.Client{
 		Transport: tr,
