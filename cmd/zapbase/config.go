@@ -73,7 +73,7 @@ type WebhooksConfig struct {
 	Enabled        bool            // ZAPBASE_WEBHOOKS (fan-out and delivery workers; default true)
 	PollInterval   time.Duration   // ZAPBASE_WEBHOOK_POLL_INTERVAL (change feed poll; default 250ms)
 	Workers        int             // ZAPBASE_WEBHOOK_WORKERS (concurrent attempts; default 16)
-	PerSub         int             // ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY (attempts of one subscription at once; default 4)
+	SubConcurrency int             // ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY (attempts of one subscription at once; default 4)
 	Timeout        time.Duration   // ZAPBASE_WEBHOOK_TIMEOUT (one attempt; default 15s)
 	ConnectTimeout time.Duration   // ZAPBASE_WEBHOOK_CONNECT_TIMEOUT (default 5s)
 	RetryFor       time.Duration   // ZAPBASE_WEBHOOK_RETRY_FOR (then dead-lettered; default 24h)
@@ -394,7 +394,7 @@ func webhooksConfig(get func(string) string, dur func(string, time.Duration) tim
 		Enabled:        boolean("ZAPBASE_WEBHOOKS", true),
 		PollInterval:   dur("ZAPBASE_WEBHOOK_POLL_INTERVAL", webhooks.DefaultPollInterval),
 		Workers:        int(integer("ZAPBASE_WEBHOOK_WORKERS", webhooks.DefaultWorkers)),
-		PerSub:         int(integer("ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY", webhooks.DefaultPerSubscription)),
+		SubConcurrency: int(integer("ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY", webhooks.DefaultPerSubscription)),
 		Timeout:        dur("ZAPBASE_WEBHOOK_TIMEOUT", webhooks.DefaultTimeout),
 		ConnectTimeout: dur("ZAPBASE_WEBHOOK_CONNECT_TIMEOUT", webhooks.DefaultConnectTimeout),
 		RetryFor:       dur("ZAPBASE_WEBHOOK_RETRY_FOR", webhooks.DefaultRetryFor),
@@ -407,7 +407,7 @@ func webhooksConfig(get func(string) string, dur func(string, time.Duration) tim
 	if w.Workers < 1 || w.Workers > 256 {
 		fail("ZAPBASE_WEBHOOK_WORKERS", "use um valor entre 1 e 256")
 	}
-	if w.PerSub < 1 || w.PerSub > 64 {
+	if w.SubConcurrency < 1 || w.SubConcurrency > 64 {
 		fail("ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY", "use um valor entre 1 e 64")
 	}
 	if w.Timeout < time.Second || w.Timeout > 5*time.Minute {

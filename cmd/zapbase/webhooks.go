@@ -25,7 +25,7 @@ func (m *Main) wireWebhooks(ctx context.Context) error {
 		Box:             m.box,
 		Owner:           m.cfg.InstanceID + "/" + randomHex(4),
 		Workers:         c.Workers,
-		PerSubscription: c.PerSub,
+		PerSubscription: c.SubConcurrency,
 		RetryFor:        c.RetryFor,
 		BaseDelay:       c.RetryBaseDelay,
 		MaxDelay:        c.RetryMaxDelay,
