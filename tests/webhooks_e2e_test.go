@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,4 +133,76 @@ func TestOutgoingWebhookEndToEnd(t *testing.T) {
 	mu.Lock()
 	require.Equal(t, first["eventId"], gotten[len(gotten)-1].eventID)
 	mu.Unlock()
+}
+
+// TestOutgoingWebhookSurvivesSIGKILL kills the process while a delivery is
+// in flight; another process takes the delivery over once its lease
+// expires and delivers it: nothing is lost, the receiver sees the same
+// event again (at least once) with the next attempt number.
+func TestOutgoingWebhookSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
+	in := &instance{t: t, db: devdbtest.NewDatabase(t)}
+	env := map[string]string{
+		"ZAPBASE_LISTENER":              "false",
+		"ZAPBASE_MEDIA_DIR":             t.TempDir(),
+		"ZAPBASE_WEBHOOK_ALLOW_PRIVATE": "127.0.0.1",
+		// A 5 s attempt: the kill lands while it is in flight; lease 15 s.
+		"ZAPBASE_WEBHOOK_TIMEOUT":         "5s",
+		"ZAPBASE_WEBHOOK_CONNECT_TIMEOUT": "1s",
+	}
+	p1 := StartServe(t, in.db, env)
+	in.base = p1.BaseURL()
+	adm := map[string]string{"Authorization": "Bearer " + testAdminToken}
+	require.Equal(t, 201, in.call("POST", "/api/v1/admin/tenants", adm, map[string]any{"clientId": "acme", "name": "ACME"}).status)
+	r := in.call("POST", "/api/v1/admin/tenants/acme/api-keys", adm, map[string]any{"name": "n8n"})
+	require.Equal(t, 201, r.status, string(r.body))
+	key := map[string]string{"X-API-Key": r.obj(t)["key"].(string)}
+
+	arrived := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var attempts []string
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		attempts = append(attempts, r.Header.Get("X-Zapbase-Event-Id")+"#"+r.Header.Get("X-Zapbase-Attempt"))
+		first := len(attempts) == 1
+		mu.Unlock()
+		if first {
+			arrived <- struct{}{}
+			<-r.Context().Done() // held until the sender dies
+			return
+		}
+		w.WriteHeader(204)
+	}))
+	defer rc.Close()
+	r = in.call("POST", "/api/v1/webhooks/subscriptions", key, map[string]any{"url": rc.URL, "events": []string{"message.received"}})
+	require.Equal(t, 201, r.status, string(r.body))
+	var tenantID string
+	require.NoError(t, in.sql(`SELECT id FROM tenants WHERE client_id = 'acme'`).Scan(&tenantID))
+	var msgID string
+	require.NoError(t, in.sql(`INSERT INTO messages (tenant_id, direction, from_number, status, content)
+		VALUES ($1, 'inbound', '5511988887777', 'received', '{"text":"oi"}') RETURNING id`, tenantID).Scan(&msgID))
+
+	select {
+	case <-arrived:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the delivery never arrived\n%s", tail(p1.Logs(), 4000))
+	}
+	p1.Kill()
+	var state, owner string
+	require.NoError(t, in.sql(`SELECT state, claimed_by FROM wa.webhook_deliveries`).Scan(&state, &owner))
+	require.Equal(t, "sending", state, "killed mid-attempt: the row is still claimed by the dead process")
+
+	p2 := StartServe(t, in.db, env)
+	require.Eventually(t, func() bool {
+		require.NoError(t, in.sql(`SELECT state FROM wa.webhook_deliveries`).Scan(&state))
+		return state == "delivered"
+	}, 90*time.Second, 100*time.Millisecond, "taken over after the lease\n%s", tail(p2.Logs(), 4000))
+	var n int
+	require.NoError(t, in.sql(`SELECT attempts FROM wa.webhook_deliveries`).Scan(&n))
+	require.Equal(t, 2, n)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, attempts, 2)
+	require.Equal(t, strings.TrimSuffix(attempts[0], "#1")+"#2", attempts[1], "the same event, next attempt")
 }

@@ -36,10 +36,10 @@ const (
 	// DefaultDrainTimeout is how long Stop lets attempts in flight finish
 	// before cancelling them.
 	DefaultDrainTimeout = 10 * time.Second
-	// claimMargin is how much longer than an attempt's timeout a claim
-	// lasts: a live owner always finishes (or gives up) before another
-	// replica may take the row over.
-	claimMargin = 30 * time.Second
+	// claimMargin, with twice the attempt timeout, is a claim's lease: a
+	// live owner always finishes an attempt (or gives up) and records it
+	// before another replica may take the row over.
+	claimMargin = 5 * time.Second
 	// UserAgent names zapbase to receivers.
 	UserAgent = "zapbase-webhooks/1"
 )
@@ -238,7 +238,7 @@ func NewDeliverer(cfg DelivererConfig) (*Deliverer, error) {
 	}
 	return &Deliverer{
 		cfg: cfg, log: cfg.Logger.With("component", "webhooks.deliver"),
-		claimTTL: timeout + claimMargin,
+		claimTTL: 2*timeout + claimMargin,
 		kick:     make(chan struct{}, 1), sem: make(chan struct{}, cfg.Workers),
 	}, nil
 }
