@@ -37,6 +37,9 @@ const (
 	// CodeUnsupportedKnowledgeBase: an agent's knowledgeBase names a kind of
 	// store zapbase does not run (e.g. an external vector database).
 	CodeUnsupportedKnowledgeBase Code = "unsupported_knowledge_base"
+	// CodeWebhookTargetBlocked: an outgoing webhook URL points at a
+	// private, loopback or link-local address (SSRF protection).
+	CodeWebhookTargetBlocked Code = "webhook_target_blocked"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese

@@ -82,7 +82,7 @@ var (
 		"Webhook deliveries received, by source (meta, supabase) and result (accepted, duplicate, rejected).",
 		[]string{"source", "result"}}
 	defRetentionPruned = Definition{"zapbase_retention_pruned_rows_total", KindCounter, SourceEvent,
-		"Rows deleted by the retention janitor, by table (idempotency_keys, webhook_inbox, audit_log, lease_holders). Only the replica holding the janitor lock prunes.",
+		"Rows deleted by the retention janitor, by table (idempotency_keys, webhook_inbox, audit_log, lease_holders, change_log, webhook_deliveries). Only the replica holding the janitor lock prunes.",
 		[]string{"table"}}
 	defAIRequests = Definition{"zapbase_ai_requests_total", KindCounter, SourceEvent,
 		"AI model calls (one step of an agent turn) by tenant, backend and result (ok, or the error kind: rate_limited, unavailable, auth, invalid, blocked).",
@@ -163,6 +163,7 @@ func Catalog() []Definition {
 		defSessions, defTenantInfo, defOutstanding, defOldestPending, defExpiredClaims,
 		defInboxBacklog, defInboxOldest, defSlotExists, defSlotActive, defSlotLag,
 		defSlotRetained, defSlotSafe, defSlotWALStatus, defScrapeSuccess, defScrapeDuration,
+		defOutgoingWebhookAttempts,
 	}
 }
 

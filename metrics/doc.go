@@ -53,7 +53,11 @@
 //
 // Retention janitor:
 //
-//	RetentionPruned(RetentionIdempotencyKeys|RetentionWebhookInbox|RetentionAuditLog|RetentionLeaseHolders, rows)
+//	RetentionPruned(RetentionIdempotencyKeys|RetentionWebhookInbox|RetentionAuditLog|RetentionLeaseHolders|RetentionChangeLog|RetentionWebhookDeliveries, rows)
+//
+// Outgoing webhooks:
+//
+//	WebhookAttempt(OutgoingWebhookDelivered|OutgoingWebhookRetry|OutgoingWebhookDead|OutgoingWebhookGone)
 //
 // AI:
 //

@@ -85,6 +85,9 @@ const (
 	RetentionWebhookInbox    = "webhook_inbox"
 	RetentionAuditLog        = "audit_log"
 	RetentionLeaseHolders    = "lease_holders"
+	// Outgoing webhooks (issue 21).
+	RetentionChangeLog         = "change_log"
+	RetentionWebhookDeliveries = "webhook_deliveries"
 )
 
 // AI results (label result of zapbase_ai_requests_total and
@@ -118,7 +121,7 @@ var (
 	allowedWebhookSources  = []string{WebhookMeta, WebhookSupabase}
 	allowedWebhookResults  = []string{WebhookAccepted, WebhookDuplicate, WebhookRejected}
 	allowedRetentionTables = []string{RetentionIdempotencyKeys, RetentionWebhookInbox, RetentionAuditLog,
-		RetentionLeaseHolders}
+		RetentionLeaseHolders, RetentionChangeLog, RetentionWebhookDeliveries}
 	allowedAIBackends = []string{"gemini", "openai", "local"}
 	allowedAIResults  = []string{AIResultOK, AIResultError, AIResultTimeout, AIResultRateLimited,
 		AIResultUnavailable, AIResultAuth, AIResultInvalid, AIResultBlocked}
@@ -187,6 +190,9 @@ type Metrics struct {
 	aiResponse    *prometheus.HistogramVec
 	aiTurns       *prometheus.CounterVec
 	aiToolCalls   *prometheus.CounterVec
+
+	// Outgoing webhooks (issue 21; outhooks.go).
+	outgoingWebhooks *prometheus.CounterVec
 }
 
 // New builds the metrics and registers them.
@@ -247,6 +253,7 @@ func New(opts Options) *Metrics {
 	m.aiResponse = histogram(defAIResponse, aiLatencyBuckets)
 	m.aiTurns = counter(defAITurns)
 	m.aiToolCalls = counter(defAIToolCalls)
+	m.outgoingWebhooks = counter(defOutgoingWebhookAttempts)
 	return m
 }
 

@@ -18,6 +18,9 @@ const (
 	TableWebhookInbox    = "webhook_inbox"
 	TableAuditLog        = "audit_log"
 	TableLeaseHolders    = "lease_holders"
+	// Outgoing webhooks (issue 21).
+	TableChangeLog         = "change_log"
+	TableWebhookDeliveries = "webhook_deliveries"
 )
 
 // Defaults. DefaultIdempotency is what the API promises for Idempotency-Key
@@ -33,6 +36,14 @@ const (
 	// LeaseHolderGrace: a lease holder expired this long ago is a replica
 	// that died without unregistering (live ones renew every few seconds).
 	LeaseHolderGrace = 24 * time.Hour
+)
+
+// Defaults of the outgoing webhook tables (issue 21). DefaultChangeLog
+// keeps the change feed long enough for a stalled consumer (SSE client,
+// webhook fan-out) to resume after a weekend.
+const (
+	DefaultChangeLog         = 72 * time.Hour
+	DefaultWebhookDeliveries = 7 * 24 * time.Hour
 )
 
 // LockKey is the advisory lock key that elects the replica running the
@@ -58,6 +69,13 @@ type Config struct {
 	// AuditLog: age (created_at) after which audit entries are deleted
 	// (0: kept forever).
 	AuditLog time.Duration
+	// ChangeLog: age (created_at) after which wa.change_log rows are
+	// deleted — never rows the webhook fan-out has not passed while a
+	// subscription is active (0: kept forever).
+	ChangeLog time.Duration
+	// WebhookDeliveries: age (last change) after which delivered and dead
+	// outgoing webhook deliveries are deleted (0: kept forever).
+	WebhookDeliveries time.Duration
 	// Interval between runs (default 1 h); StartDelay before the first one
 	// (default 1 min, so a restart storm does not prune at once).
 	Interval   time.Duration
@@ -97,7 +115,7 @@ func New(cfg Config) (*Janitor, error) {
 	if cfg.Pool == nil {
 		return nil, errors.New("retention: pool is required")
 	}
-	if cfg.Idempotency < 0 || cfg.WebhookInbox < 0 || cfg.AuditLog < 0 {
+	if cfg.Idempotency < 0 || cfg.WebhookInbox < 0 || cfg.AuditLog < 0 || cfg.ChangeLog < 0 || cfg.WebhookDeliveries < 0 {
 		return nil, errors.New("retention: retentions must not be negative")
 	}
 	if cfg.Interval <= 0 {
@@ -148,6 +166,21 @@ DELETE FROM wa.audit_log WHERE id IN (
 DELETE FROM wa.lease_holders WHERE holder IN (
   SELECT holder FROM wa.lease_holders
    WHERE expires_at < now() - make_interval(secs => $1)
+   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		// The feed is read in (txid, id) order, so its oldest rows come
+		// first: take the first $2 and delete those old enough (a short
+		// batch ends the run).
+		{TableChangeLog, j.cfg.ChangeLog, `
+DELETE FROM wa.change_log c
+ USING (SELECT txid, id FROM wa.change_log ORDER BY txid, id LIMIT $2) first
+ WHERE c.txid = first.txid AND c.id = first.id
+   AND c.created_at < now() - make_interval(secs => $1)
+   AND (NOT EXISTS (SELECT 1 FROM wa.webhook_subscriptions s WHERE s.is_active)
+        OR (c.txid, c.id) <= (SELECT k.txid, k.id FROM wa.webhook_cursor k WHERE k.name = 'fanout'))`},
+		{TableWebhookDeliveries, j.cfg.WebhookDeliveries, `
+DELETE FROM wa.webhook_deliveries WHERE id IN (
+  SELECT id FROM wa.webhook_deliveries
+   WHERE state IN ('delivered', 'dead') AND updated_at < now() - make_interval(secs => $1)
    LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 	}
 	out := all[:0]

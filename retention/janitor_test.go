@@ -250,3 +250,43 @@ func TestNewValidates(t *testing.T) {
 	_, err = New(Config{Pool: f.pool, AuditLog: -time.Hour})
 	require.Error(t, err)
 }
+
+// The change feed is trimmed by age, but never past what the webhook
+// fan-out still has to read while a subscription is active; finished
+// webhook deliveries go after their retention, open ones never.
+func TestChangeLogAndWebhookDeliveriesRetention(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.exec(t, `DELETE FROM wa.change_log`)
+	for i, age := range []time.Duration{100 * time.Hour, 90 * time.Hour, 80 * time.Hour, time.Hour} {
+		f.exec(t, `INSERT INTO wa.change_log (tenant_id, topic, chat, created_at) VALUES ($1, 'message.received', $2, now() - make_interval(secs => $3))`,
+			f.tenant, fmt.Sprint(i), age.Seconds())
+	}
+	// An active subscription whose fan-out has passed only the first row.
+	var subID string
+	require.NoError(t, f.pool.QueryRow(f.ctx, `INSERT INTO wa.webhook_subscriptions (tenant_id, url, events, secret_key_id, secret_ciphertext)
+VALUES ($1, 'https://example.com/hook', '{message.received}', 'k', '\x00') RETURNING id::text`, f.tenant).Scan(&subID))
+	f.exec(t, `UPDATE wa.webhook_cursor SET (txid, id) = (SELECT txid, id FROM wa.change_log ORDER BY txid, id LIMIT 1) WHERE name = 'fanout'`)
+	for _, st := range []struct {
+		state string
+		age   time.Duration
+	}{{"delivered", 8 * day}, {"dead", 8 * day}, {"pending", 8 * day}, {"delivered", day}} {
+		f.exec(t, `INSERT INTO wa.webhook_deliveries (tenant_id, subscription_id, event, event_id, ordering_key, payload, state, updated_at)
+VALUES ($1, $2, 'message.received', 'e', 'k', '{}', $3, now() - make_interval(secs => $4))`, f.tenant, subID, st.state, st.age.Seconds())
+	}
+	j, err := New(Config{Pool: f.pool, ChangeLog: DefaultChangeLog, WebhookDeliveries: DefaultWebhookDeliveries, BatchSize: 2})
+	require.NoError(t, err)
+	res, err := j.RunOnce(f.ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.Pruned[TableChangeLog], "rows the fan-out has not read stay")
+	require.Equal(t, []string{"1", "2", "3"}, f.strings(t, `SELECT chat FROM wa.change_log ORDER BY txid, id`))
+	require.Equal(t, int64(2), res.Pruned[TableWebhookDeliveries])
+	require.ElementsMatch(t, []string{"pending", "delivered"}, f.strings(t, `SELECT state FROM wa.webhook_deliveries`))
+
+	// Without an active subscription, age alone decides.
+	f.exec(t, `UPDATE wa.webhook_subscriptions SET is_active = false`)
+	res, err = j.RunOnce(f.ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), res.Pruned[TableChangeLog])
+	require.Equal(t, []string{"3"}, f.strings(t, `SELECT chat FROM wa.change_log ORDER BY txid, id`))
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/zapbase/zapbase/retention"
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/tracing"
+	"github.com/zapbase/zapbase/webhooks"
 )
 
 // Config is the whole process configuration, read once from the environment
@@ -67,6 +68,21 @@ type Config struct {
 	MetricsTenantLabel bool            // ZAPBASE_METRICS_TENANT_LABEL (default true)
 	AI                 AIConfig        // ZAPBASE_AI_* (agent runtime)
 	Retention          RetentionConfig // ZAPBASE_RETENTION_* (janitor of internal tables)
+	Webhooks           WebhooksConfig  // ZAPBASE_WEBHOOK_* (outgoing webhooks)
+}
+
+// WebhooksConfig tunes outgoing webhooks (ZAPBASE_WEBHOOK_*).
+type WebhooksConfig struct {
+	Enabled        bool            // ZAPBASE_WEBHOOKS (fan-out and delivery workers; default true)
+	PollInterval   time.Duration   // ZAPBASE_WEBHOOK_POLL_INTERVAL (change feed poll; default 250ms)
+	Workers        int             // ZAPBASE_WEBHOOK_WORKERS (concurrent attempts; default 16)
+	SubConcurrency int             // ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY (attempts of one subscription at once; default 4)
+	Timeout        time.Duration   // ZAPBASE_WEBHOOK_TIMEOUT (one attempt; default 15s)
+	ConnectTimeout time.Duration   // ZAPBASE_WEBHOOK_CONNECT_TIMEOUT (default 5s)
+	RetryFor       time.Duration   // ZAPBASE_WEBHOOK_RETRY_FOR (then dead-lettered; default 24h)
+	RetryBaseDelay time.Duration   // ZAPBASE_WEBHOOK_RETRY_BASE_DELAY (default 10s)
+	RetryMaxDelay  time.Duration   // ZAPBASE_WEBHOOK_RETRY_MAX_DELAY (default 1h)
+	AllowPrivate   webhooks.Policy // ZAPBASE_WEBHOOK_ALLOW_PRIVATE (CIDRs, addresses, host names; dev: loopback)
 }
 
 // RetentionConfig says how long internal rows are kept
@@ -77,6 +93,12 @@ type RetentionConfig struct {
 	WebhookInbox time.Duration // ZAPBASE_RETENTION_WEBHOOK_INBOX (processed webhook deliveries; default 7d, minimum 1h)
 	AuditLog     time.Duration // ZAPBASE_RETENTION_AUDIT_LOG (wa.audit_log; default keep)
 	Interval     time.Duration // ZAPBASE_RETENTION_INTERVAL (between janitor runs; default 1h, minimum 1m)
+
+	// Outgoing webhooks: ZAPBASE_RETENTION_CHANGE_LOG (wa.change_log; default
+	// 72h, minimum 1h) and ZAPBASE_RETENTION_WEBHOOK_DELIVERIES (finished
+	// deliveries; default 7d, minimum 1h).
+	ChangeLog         time.Duration
+	WebhookDeliveries time.Duration
 }
 
 // Minimum retentions: an Idempotency-Key must replay for at least a day (a
@@ -367,7 +389,56 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	if c.Retention.Interval < time.Minute {
 		fail("ZAPBASE_RETENTION_INTERVAL", "mínimo de 1m")
 	}
+	c.Retention.ChangeLog = keepFor("ZAPBASE_RETENTION_CHANGE_LOG", retention.DefaultChangeLog, time.Hour)
+	c.Retention.WebhookDeliveries = keepFor("ZAPBASE_RETENTION_WEBHOOK_DELIVERIES", retention.DefaultWebhookDeliveries, time.Hour)
+	c.Webhooks = webhooksConfig(get, dur, boolean, integer, fail)
 	return c, errors.Join(errs...)
+}
+
+// webhooksConfig reads ZAPBASE_WEBHOOK_* (outgoing webhooks).
+func webhooksConfig(get func(string) string, dur func(string, time.Duration) time.Duration, boolean func(string, bool) bool,
+	integer func(string, int64) int64, fail func(k, msg string)) WebhooksConfig {
+	w := WebhooksConfig{
+		Enabled:        boolean("ZAPBASE_WEBHOOKS", true),
+		PollInterval:   dur("ZAPBASE_WEBHOOK_POLL_INTERVAL", webhooks.DefaultPollInterval),
+		Workers:        int(integer("ZAPBASE_WEBHOOK_WORKERS", webhooks.DefaultWorkers)),
+		SubConcurrency: int(integer("ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY", webhooks.DefaultPerSubscription)),
+		Timeout:        dur("ZAPBASE_WEBHOOK_TIMEOUT", webhooks.DefaultTimeout),
+		ConnectTimeout: dur("ZAPBASE_WEBHOOK_CONNECT_TIMEOUT", webhooks.DefaultConnectTimeout),
+		RetryFor:       dur("ZAPBASE_WEBHOOK_RETRY_FOR", webhooks.DefaultRetryFor),
+		RetryBaseDelay: dur("ZAPBASE_WEBHOOK_RETRY_BASE_DELAY", webhooks.DefaultBaseDelay),
+		RetryMaxDelay:  dur("ZAPBASE_WEBHOOK_RETRY_MAX_DELAY", webhooks.DefaultMaxDelay),
+	}
+	if w.PollInterval < 10*time.Millisecond {
+		fail("ZAPBASE_WEBHOOK_POLL_INTERVAL", "mínimo de 10ms")
+	}
+	if w.Workers < 1 || w.Workers > 256 {
+		fail("ZAPBASE_WEBHOOK_WORKERS", "use um valor entre 1 e 256")
+	}
+	if w.SubConcurrency < 1 || w.SubConcurrency > 64 {
+		fail("ZAPBASE_WEBHOOK_SUBSCRIPTION_CONCURRENCY", "use um valor entre 1 e 64")
+	}
+	if w.Timeout < time.Second || w.Timeout > 5*time.Minute {
+		fail("ZAPBASE_WEBHOOK_TIMEOUT", "use um valor entre 1s e 5m")
+	}
+	if w.ConnectTimeout < 100*time.Millisecond || w.ConnectTimeout > w.Timeout {
+		fail("ZAPBASE_WEBHOOK_CONNECT_TIMEOUT", "use um valor entre 100ms e ZAPBASE_WEBHOOK_TIMEOUT")
+	}
+	if w.RetryFor < time.Minute {
+		fail("ZAPBASE_WEBHOOK_RETRY_FOR", "mínimo de 1m")
+	}
+	if w.RetryBaseDelay < 100*time.Millisecond {
+		fail("ZAPBASE_WEBHOOK_RETRY_BASE_DELAY", "mínimo de 100ms")
+	}
+	if w.RetryMaxDelay < w.RetryBaseDelay {
+		fail("ZAPBASE_WEBHOOK_RETRY_MAX_DELAY", "não pode ser menor que ZAPBASE_WEBHOOK_RETRY_BASE_DELAY")
+	}
+	policy, err := webhooks.ParsePolicy(get("ZAPBASE_WEBHOOK_ALLOW_PRIVATE"))
+	if err != nil {
+		fail("ZAPBASE_WEBHOOK_ALLOW_PRIVATE", "use CIDRs (10.0.0.0/8), endereços (127.0.0.1) ou nomes de host separados por vírgula")
+	}
+	w.AllowPrivate = policy
+	return w
 }
 
 // parseRetention reads a Go duration or a whole number of days ("7d").

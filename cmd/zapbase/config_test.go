@@ -89,7 +89,8 @@ func TestRetentionConfig(t *testing.T) {
 	base := minimalEnv()
 	c, err := LoadConfig(env(base), nil)
 	require.NoError(t, err)
-	require.Equal(t, RetentionConfig{Idempotency: 48 * time.Hour, WebhookInbox: 7 * 24 * time.Hour, AuditLog: 0, Interval: time.Hour}, c.Retention,
+	require.Equal(t, RetentionConfig{Idempotency: 48 * time.Hour, WebhookInbox: 7 * 24 * time.Hour, AuditLog: 0, Interval: time.Hour,
+		ChangeLog: 72 * time.Hour, WebhookDeliveries: 7 * 24 * time.Hour}, c.Retention,
 		"defaults: 48h replays, 7 days of processed webhooks, the audit log kept")
 
 	base["ZAPBASE_RETENTION_IDEMPOTENCY"] = "3d"
@@ -98,7 +99,8 @@ func TestRetentionConfig(t *testing.T) {
 	base["ZAPBASE_RETENTION_INTERVAL"] = "15m"
 	c, err = LoadConfig(env(base), nil)
 	require.NoError(t, err)
-	require.Equal(t, RetentionConfig{Idempotency: 72 * time.Hour, WebhookInbox: 0, AuditLog: 365 * 24 * time.Hour, Interval: 15 * time.Minute}, c.Retention)
+	require.Equal(t, RetentionConfig{Idempotency: 72 * time.Hour, WebhookInbox: 0, AuditLog: 365 * 24 * time.Hour, Interval: 15 * time.Minute,
+		ChangeLog: 72 * time.Hour, WebhookDeliveries: 7 * 24 * time.Hour}, c.Retention)
 
 	base["ZAPBASE_RETENTION_IDEMPOTENCY"] = "12h"
 	_, err = LoadConfig(env(base), nil)
@@ -125,4 +127,32 @@ func TestTracingConfigFromEnv(t *testing.T) {
 	require.Equal(t, "grpc", c.Tracing.Protocol)
 	require.False(t, load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}).Tracing.Enabled)
 	require.False(t, load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}).Tracing.Enabled)
+}
+
+func TestWebhooksConfig(t *testing.T) {
+	t.Parallel()
+	base := minimalEnv()
+	c, err := LoadConfig(env(base), nil)
+	require.NoError(t, err)
+	require.True(t, c.Webhooks.Enabled)
+	require.Equal(t, 250*time.Millisecond, c.Webhooks.PollInterval)
+	require.Equal(t, 24*time.Hour, c.Webhooks.RetryFor)
+	require.Equal(t, 15*time.Second, c.Webhooks.Timeout)
+	require.Empty(t, c.Webhooks.AllowPrivate.AllowPrefixes, "no private target by default")
+
+	base["ZAPBASE_WEBHOOK_ALLOW_PRIVATE"] = "10.0.0.0/8, n8n.internal"
+	base["ZAPBASE_WEBHOOK_RETRY_FOR"] = "6h"
+	base["ZAPBASE_RETENTION_CHANGE_LOG"] = "7d"
+	c, err = LoadConfig(env(base), nil)
+	require.NoError(t, err)
+	require.Len(t, c.Webhooks.AllowPrivate.AllowPrefixes, 1)
+	require.Equal(t, []string{"n8n.internal"}, c.Webhooks.AllowPrivate.AllowHosts)
+	require.Equal(t, 6*time.Hour, c.Webhooks.RetryFor)
+	require.Equal(t, 7*24*time.Hour, c.Retention.ChangeLog)
+
+	base["ZAPBASE_WEBHOOK_ALLOW_PRIVATE"] = "not a host!"
+	base["ZAPBASE_WEBHOOK_WORKERS"] = "0"
+	_, err = LoadConfig(env(base), nil)
+	require.ErrorContains(t, err, "ZAPBASE_WEBHOOK_ALLOW_PRIVATE")
+	require.ErrorContains(t, err, "ZAPBASE_WEBHOOK_WORKERS")
 }

@@ -97,6 +97,8 @@ func dev(ctx context.Context, args []string) error {
 		"ZAPBASE_SANDBOX":                 "true",
 		"ZAPBASE_MEDIA_DIR":               filepath.Join(*dir, "media"),
 		"ZAPBASE_INSTANCE_ID":             "dev",
+		// Outgoing webhooks may reach receivers on this machine (n8n on localhost).
+		"ZAPBASE_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8,::1",
 	}
 	cfg, err := LoadConfig(os.Getenv, defaults)
 	if err != nil {

@@ -59,12 +59,21 @@ func (m *Main) wire(ctx context.Context) error {
 		Interval:     m.cfg.Retention.Interval,
 		Observer:     mt,
 		Logger:       log,
+
+		// Outgoing webhooks (issue 21).
+		ChangeLog:         m.cfg.Retention.ChangeLog,
+		WebhookDeliveries: m.cfg.Retention.WebhookDeliveries,
 	})
 	if err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
 	if err := m.start(ctx, janitor); err != nil {
 		return fmt.Errorf("start retention: %w", err)
+	}
+
+	// Outgoing webhooks (issue 21): see webhooks.go.
+	if err := m.wireWebhooks(ctx); err != nil {
+		return err
 	}
 
 	events := dispatch.NewEvents(m.pool)

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zapbase/zapbase/api"
+	"github.com/zapbase/zapbase/metrics"
+	"github.com/zapbase/zapbase/webhooks"
+)
+
+// wireWebhooks builds the outgoing webhooks (issue 21): the API's
+// subscription store always; with ZAPBASE_WEBHOOKS (default on) also the
+// delivery worker, then the fan-out that nudges it, and starts both.
+func (m *Main) wireWebhooks(ctx context.Context) error {
+	c := m.cfg.Webhooks
+	m.apiRegisters = append(m.apiRegisters, api.WebhookSubscriptionRoutes(webhooks.NewStore(m.pool, m.box, c.AllowPrivate)))
+	if !c.Enabled {
+		m.log.Warn("ZAPBASE_WEBHOOKS=false: outgoing webhooks are not fanned out nor delivered by this replica")
+		return nil
+	}
+	log := m.log
+	deliverer, err := webhooks.NewDeliverer(webhooks.DelivererConfig{
+		Pool:            m.pool,
+		Box:             m.box,
+		Owner:           m.cfg.InstanceID + "/" + randomHex(4),
+		Workers:         c.Workers,
+		PerSubscription: c.SubConcurrency,
+		RetryFor:        c.RetryFor,
+		BaseDelay:       c.RetryBaseDelay,
+		MaxDelay:        c.RetryMaxDelay,
+		Client: webhooks.NewClient(webhooks.ClientConfig{Policy: c.AllowPrivate,
+			ConnectTimeout: c.ConnectTimeout, Timeout: c.Timeout}),
+		Observer: m.metrics,
+		Logger:   log,
+	})
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	fanout, err := webhooks.NewFanout(webhooks.FanoutConfig{
+		Pool:             m.pool,
+		PollInterval:     c.PollInterval,
+		OnDeliveriesFunc: deliverer.Nudge,
+		Logger:           log,
+	})
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	if err := m.start(ctx, deliverer); err != nil {
+		return fmt.Errorf("start webhook deliverer: %w", err)
+	}
+	if err := m.start(ctx, fanout); err != nil {
+		return fmt.Errorf("start webhook fan-out: %w", err)
+	}
+	return nil
+}
+
+// The metrics count webhook attempts.
+var _ webhooks.Observer = (*metrics.Metrics)(nil)
