@@ -113,7 +113,7 @@ const (
 // contact's online presence (reported as change-feed events, topic presence).
 type PresenceSender interface {
 	SendChatPresence(ctx context.Context, sessionID, to string, state ChatPresence) error
-	SubscribePresence(ctx context.Context, sessionID, contact string) error
+	SubscribePresence(ctx context.Context, tenantID, sessionID, contact string) error
 }
 
 // ContactProfiler answers public profile data of a contact.
@@ -192,4 +192,20 @@ const (
 // FeedSink records FeedEvents durably (supabase.ChangeFeed).
 type FeedSink interface {
 	RecordEvent(ctx context.Context, e FeedEvent) error
+}
+
+// Outbox queues an outbound text as a normal pending row of a session (a
+// call-rejection message): it is then sent by the pipeline, durable and
+// visible like any message (supabase.ChangeFeed).
+type Outbox interface {
+	QueueText(ctx context.Context, q QueuedText) error
+}
+
+// QueuedText is an outbound text a provider asks the host to send.
+type QueuedText struct {
+	TenantID, SessionID string
+	Provider            string
+	To, Text            string
+	// Trigger is stored in metadata.trigger (e.g. "call_rejected").
+	Trigger string
 }

@@ -37,3 +37,19 @@ VALUES ($1, $2, nullif($3, '')::uuid, nullif($4, ''), $5)`, e.TenantID, e.Topic,
 	}
 	return nil
 }
+
+var _ providers.Outbox = ChangeFeed{}
+
+// QueueText implements providers.Outbox: a pending outbound row, picked up
+// by the listener like one inserted by supabase-js.
+func (f ChangeFeed) QueueText(ctx context.Context, q providers.QueuedText) error {
+	_, err := f.Pool.Exec(ctx, `
+INSERT INTO public.messages (tenant_id, session_id, direction, to_number, message_type, content, provider, metadata)
+VALUES ($1, $2, 'outbound', $3, 'text', jsonb_build_object('text', $4::text), $5,
+        jsonb_strip_nulls(jsonb_build_object('trigger', nullif($6::text, ''))))`,
+		q.TenantID, q.SessionID, q.To, q.Text, q.Provider, q.Trigger)
+	if err != nil {
+		return fmt.Errorf("queue text to %s: %w", q.To, err)
+	}
+	return nil
+}

@@ -431,10 +431,13 @@ func (p *Provider) SendChatPresence(ctx context.Context, sessionID, to string, s
 // SubscribePresence implements providers.PresenceSender: the contact's
 // online/offline changes arrive as change-feed events (topic presence).
 // WhatsApp only reports them while the account itself is online.
-func (p *Provider) SubscribePresence(ctx context.Context, sessionID, contact string) error {
-	_, c, err := p.featureClient(sessionID)
+func (p *Provider) SubscribePresence(ctx context.Context, tenantID, sessionID, contact string) error {
+	s, c, err := p.featureClient(sessionID)
 	if err != nil {
 		return err
+	}
+	if tenantID != s.tenantID {
+		return &providers.PermanentError{Code: "session_not_found", Reason: "Sessão não encontrada.", Err: errSessionNotFound}
 	}
 	j, err := parseRecipient(contact)
 	if err != nil || j.Server == types.GroupServer {

@@ -254,21 +254,15 @@ func (s *session) recordCall(m types.BasicCallMeta, event string, extra map[stri
 	s.recordFeed(providers.FeedEvent{Topic: providers.FeedTopicCall, Chat: id, Data: data})
 }
 
-// queueText inserts an outbound text row for this session: it is sent by
+// queueText queues an outbound text row for this session: it is sent by
 // the normal pipeline (durable, retried, visible in the frontend).
 func (s *session) queueText(ctx context.Context, to types.JID, text, trigger string) error {
 	recipient := to.String()
 	if to.Server == types.DefaultUserServer {
 		recipient = to.User
 	}
-	_, err := s.p.cfg.Pool.Exec(ctx, `
-INSERT INTO public.messages (tenant_id, session_id, direction, to_number, message_type, content, provider, metadata)
-VALUES ($1, $2, 'outbound', $3, 'text', jsonb_build_object('text', $4::text), 'baileys', jsonb_build_object('trigger', $5::text))`,
-		s.tenantID, s.id, recipient, text, trigger)
-	if err != nil {
-		return fmt.Errorf("queue text to %s: %w", recipient, err)
-	}
-	return nil
+	return supabase.ChangeFeed{Pool: s.p.cfg.Pool}.QueueText(ctx, providers.QueuedText{TenantID: s.tenantID, SessionID: s.id,
+		Provider: "baileys", To: recipient, Text: text, Trigger: trigger})
 }
 
 // recordFeed writes a change-feed event of this session.
