@@ -3,6 +3,8 @@ package providers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -208,4 +210,39 @@ type QueuedText struct {
 	To, Text            string
 	// Trigger is stored in metadata.trigger (e.g. "call_rejected").
 	Trigger string
+}
+
+// Poll limits of WhatsApp.
+const (
+	MaxPollOptions   = 12
+	MaxPollNameLen   = 255
+	MaxPollOptionLen = 100
+)
+
+// Validate checks a poll against WhatsApp's limits; the error text is pt-BR
+// (shown to API callers).
+func (p *Poll) Validate() error {
+	if p == nil || strings.TrimSpace(p.Name) == "" {
+		return errors.New("enquete sem pergunta (poll.name)")
+	}
+	if len([]rune(p.Name)) > MaxPollNameLen {
+		return fmt.Errorf("a pergunta da enquete tem no máximo %d caracteres", MaxPollNameLen)
+	}
+	if len(p.Options) < 2 || len(p.Options) > MaxPollOptions {
+		return fmt.Errorf("a enquete precisa de 2 a %d opções", MaxPollOptions)
+	}
+	seen := map[string]bool{}
+	for _, o := range p.Options {
+		if strings.TrimSpace(o) == "" || len([]rune(o)) > MaxPollOptionLen {
+			return fmt.Errorf("cada opção da enquete tem de 1 a %d caracteres", MaxPollOptionLen)
+		}
+		if seen[o] {
+			return fmt.Errorf("opção repetida na enquete: %s", o)
+		}
+		seen[o] = true
+	}
+	if p.SelectableCount < 0 || p.SelectableCount > len(p.Options) {
+		return errors.New("poll.selectableCount deve estar entre 0 e o número de opções")
+	}
+	return nil
 }

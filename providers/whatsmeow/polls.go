@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -16,13 +15,6 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
-)
-
-// Poll limits of WhatsApp.
-const (
-	MaxPollOptions   = 12
-	MaxPollNameLen   = 255
-	MaxPollOptionLen = 100
 )
 
 // buildPoll builds a poll creation message. whatsmeow adds the message
@@ -36,38 +28,10 @@ func buildPoll(c Client, ct providers.Content) (*waE2E.Message, error) {
 		return nil, &providers.PermanentError{Code: string(zapbase.CodeUnsupportedByProvider),
 			Reason: "Este cliente do WhatsApp Web não envia enquetes.", Err: providers.ErrUnsupported}
 	}
-	if err := ValidatePoll(ct.Poll); err != nil {
+	if err := ct.Poll.Validate(); err != nil {
 		return nil, invalid(err.Error())
 	}
 	return fc.BuildPollCreation(ct.Poll.Name, ct.Poll.Options, ct.Poll.SelectableCount), nil
-}
-
-// ValidatePoll checks a poll against WhatsApp's limits; the error text is
-// pt-BR.
-func ValidatePoll(p *providers.Poll) error {
-	if p == nil || strings.TrimSpace(p.Name) == "" {
-		return errors.New("Enquete sem pergunta (poll.name).")
-	}
-	if len([]rune(p.Name)) > MaxPollNameLen {
-		return fmt.Errorf("A pergunta da enquete tem no máximo %d caracteres.", MaxPollNameLen)
-	}
-	if len(p.Options) < 2 || len(p.Options) > MaxPollOptions {
-		return fmt.Errorf("A enquete precisa de 2 a %d opções.", MaxPollOptions)
-	}
-	seen := map[string]bool{}
-	for _, o := range p.Options {
-		if strings.TrimSpace(o) == "" || len([]rune(o)) > MaxPollOptionLen {
-			return fmt.Errorf("Cada opção da enquete tem de 1 a %d caracteres.", MaxPollOptionLen)
-		}
-		if seen[o] {
-			return fmt.Errorf("Opção repetida na enquete: %s.", o)
-		}
-		seen[o] = true
-	}
-	if p.SelectableCount < 0 || p.SelectableCount > len(p.Options) {
-		return errors.New("poll.selectableCount deve estar entre 0 e o número de opções.")
-	}
-	return nil
 }
 
 // pollContent maps a poll creation message.
