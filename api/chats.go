@@ -70,10 +70,12 @@ func (s *Server) registerChats(r *Router) {
 		}
 		state := providers.ChatPresence(in.Body.State)
 		var err error
-		switch ps, ti := prov.(providers.PresenceSender), prov.(providers.TypingIndicator); {
-		case ps != nil:
+		ps, isPS := prov.(providers.PresenceSender)
+		ti, isTI := prov.(providers.TypingIndicator)
+		switch {
+		case isPS:
 			err = ps.SendChatPresence(ctx, info.SessionID, in.chat(), state)
-		case ti != nil && state != providers.PresenceRecording:
+		case isTI && state != providers.PresenceRecording:
 			err = ti.SetTyping(ctx, info.SessionID, in.chat(), state == providers.PresenceTyping)
 		default:
 			return nil, unsupportedByProvider(info.Provider, "o estado "+in.Body.State)

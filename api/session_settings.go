@@ -43,7 +43,8 @@ type SessionSettingsOutput struct {
 	Body SessionSettingsBody
 }
 
-type sessionSettingsPath struct {
+// SessionSettingsPath names the session of the settings endpoints.
+type SessionSettingsPath struct {
 	PhoneNumber string `path:"phoneNumber" pattern:"^[0-9]{8,15}$" doc:"Número da sessão" example:"5511900000000"`
 }
 
@@ -60,7 +61,7 @@ func (s *Server) registerSessionSettings(r *Router) {
 		Summary:     "Consulta as configurações da sessão",
 		Description: "Recusar chamadas (com mensagem opcional), ignorar grupos, ignorar status e transmissões, sempre online e leitura automática.",
 		Errors:      []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *sessionSettingsPath) (*SessionSettingsOutput, error) {
+	}), func(ctx context.Context, in *SessionSettingsPath) (*SessionSettingsOutput, error) {
 		t := MustTenant(ctx)
 		info, p := s.loadSession(ctx, t, in.PhoneNumber)
 		if p != nil {
@@ -74,7 +75,7 @@ func (s *Server) registerSessionSettings(r *Router) {
 	})
 
 	handler := func(ctx context.Context, in *struct {
-		sessionSettingsPath
+		SessionSettingsPath
 		RawBody []byte
 		Body    SessionSettingsPatch
 	}) (*SessionSettingsOutput, error) {
