@@ -306,7 +306,9 @@ func (c *Client) SubscribePresence(ctx context.Context, jid types.JID) error {
 func (c *Client) SendPresence(ctx context.Context, state types.Presence) error { return c.loggedIn() }
 
 // RejectCall accepts rejections.
-func (c *Client) RejectCall(ctx context.Context, from types.JID, callID string) error { return c.loggedIn() }
+func (c *Client) RejectCall(ctx context.Context, from types.JID, callID string) error {
+	return c.loggedIn()
+}
 
 // GetProfilePictureInfo: every contact has a picture.
 func (c *Client) GetProfilePictureInfo(ctx context.Context, jid types.JID, params *whatsmeow.GetProfilePictureParams) (*types.ProfilePictureInfo, error) {
