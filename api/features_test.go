@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,7 +24,30 @@ import (
 // none of those capabilities.
 type featureEnv struct {
 	*env
-	sb *sandbox.Provider
+	sb   *sandbox.Provider
+	meta *metaLike
+}
+
+// metaLike is a Meta-like provider: read marks and "typing" only.
+type metaLike struct {
+	*fakeProvider
+	mu     sync.Mutex
+	marks  []providers.MarkReadParams
+	typing []bool
+}
+
+func (m *metaLike) MarkRead(_ context.Context, p providers.MarkReadParams) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.marks = append(m.marks, p)
+	return nil
+}
+
+func (m *metaLike) SetTyping(_ context.Context, _, _ string, typing bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.typing = append(m.typing, typing)
+	return nil
 }
 
 func newFeatureEnv(t *testing.T) *featureEnv {
@@ -39,14 +63,14 @@ func newFeatureEnv(t *testing.T) *featureEnv {
 	ver, err := supabase.NewVerifier(ctx, supabase.VerifierConfig{Issuer: testIssuer, HS256Secret: testHSSecret})
 	require.NoError(t, err)
 	t.Cleanup(ver.Close)
-	meta := &fakeProvider{typ: zapbase.ProviderMeta, types: []zapbase.MessageType{zapbase.MessageText, zapbase.MessageInteractive}}
+	meta := &metaLike{fakeProvider: &fakeProvider{typ: zapbase.ProviderMeta, types: []zapbase.MessageType{zapbase.MessageText, zapbase.MessageInteractive}}}
 	e := &env{t: t, pool: pool, waker: &recWaker{}, logBuf: &syncBuffer{}}
 	e.srv = httptest.NewServer(api.NewHandler(api.Params{
 		Pool: pool, Logger: slogJSON(e.logBuf), Verifier: ver, SendWait: -1,
 		Providers: map[zapbase.ProviderType]providers.Provider{zapbase.ProviderSandbox: sb, zapbase.ProviderMeta: meta},
 	}))
 	t.Cleanup(e.srv.Close)
-	return &featureEnv{env: e, sb: sb}
+	return &featureEnv{env: e, sb: sb, meta: meta}
 }
 
 // member adds a user with role to tenant and answers its auth headers.
@@ -307,8 +331,20 @@ func TestChatPresenceAndReadOnSandbox(t *testing.T) {
 	require.JSONEq(t, `{"to":"5511988887777","marked":0,"messageIds":[]}`, string(r.body))
 	e.do("POST", "/api/v1/chats/5511988887777/read", h, map[string]any{"messageIds": []string{"NOPE"}}).problem(t, 404, "not_found")
 
-	// Meta-like provider without presence: recording is unsupported.
-	e.addSession(tid, "5511900000009", "meta_api")
+	// Meta: read marks and typing work, recording and subscriptions do not.
+	metaSID := e.addSession(tid, "5511900000009", "meta_api")
+	_, err = e.pool.Exec(ctx, `INSERT INTO public.messages (tenant_id, session_id, message_id, direction, from_number, to_number, message_type, status, provider)
+VALUES ($1, $2, 'wamid.IN1', 'inbound', '5511988887777', '5511900000009', 'text', 'received', 'meta_api')`, tid, metaSID)
+	require.NoError(t, err)
+	r = e.do("POST", "/api/v1/chats/5511988887777/read?from=5511900000009", h, map[string]any{})
+	require.Equal(t, 200, r.status, string(r.body))
+	require.JSONEq(t, `{"to":"5511988887777","marked":1,"messageIds":["wamid.IN1"]}`, string(r.body))
+	r = e.do("POST", "/api/v1/chats/5511988887777/presence?from=5511900000009", h, map[string]any{"state": "typing"})
+	require.Equal(t, 200, r.status, string(r.body))
+	e.meta.mu.Lock()
+	require.Equal(t, []providers.MarkReadParams{{TenantID: tid, SessionID: metaSID, Chat: "5511988887777", ProviderMessageIDs: []string{"wamid.IN1"}}}, e.meta.marks)
+	require.Equal(t, []bool{true}, e.meta.typing)
+	e.meta.mu.Unlock()
 	e.do("POST", "/api/v1/chats/5511988887777/presence?from=5511900000009", h, map[string]any{"state": "recording"}).problem(t, 422, "unsupported_by_provider")
 	e.do("POST", "/api/v1/chats/5511988887777/presence/subscribe?from=5511900000009", h, nil).problem(t, 422, "unsupported_by_provider")
 }
@@ -405,4 +441,99 @@ func TestContactProfilesOnSandbox(t *testing.T) {
 	e.addSession(tid, "5511900000009", "meta_api")
 	e.do("GET", "/api/v1/contacts/5511988887777/profile-picture?from=5511900000009", h, nil).problem(t, 422, "unsupported_by_provider")
 	e.do("POST", "/api/v1/contacts/5511988887777/block?from=5511900000009", h, nil).problem(t, 422, "unsupported_by_provider")
+}
+
+func TestSandboxSimulationEndpoints(t *testing.T) {
+	t.Parallel()
+	e := newFeatureEnv(t)
+	ctx := context.Background()
+	tid, uid := e.tenant("simulacao", "owner")
+	h := auth(hsToken(claims(uid, nil)), "simulacao")
+	base := "/api/v1/sandbox/5511900000000"
+	group := "120363041234567890@g.us"
+
+	r := e.do("PUT", "/api/v1/sessions/5511900000000/settings", h, `{"ignoreGroups": true, "rejectCalls": true}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	r = e.do("POST", base+"/inbound", h, map[string]any{"from": "5511988887777", "text": "no grupo", "group": group})
+	require.Equal(t, 200, r.status, string(r.body))
+	require.JSONEq(t, `{"ignored":true}`, string(r.body))
+	r = e.do("PUT", "/api/v1/sessions/5511900000000/settings", h, `{"ignoreGroups": false}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	r = e.do("POST", base+"/inbound", h, map[string]any{"from": "5511988887777", "text": "no grupo", "group": group})
+	require.Equal(t, 200, r.status, string(r.body))
+	var from string
+	var meta map[string]any
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT from_number, metadata FROM public.messages WHERE tenant_id = $1 AND direction = 'inbound'`, tid).Scan(&from, &meta))
+	require.Equal(t, "5511988887777", from)
+	require.Equal(t, map[string]any{"chat": group, "isGroup": true}, meta)
+
+	r = e.do("POST", base+"/calls", h, map[string]any{"from": "5511977776666", "video": true})
+	require.Equal(t, 200, r.status, string(r.body))
+	require.Equal(t, true, r.json(t)["rejected"])
+	var n int
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM wa.change_log WHERE tenant_id = $1 AND topic = 'call' AND (data ->> 'video')::boolean`, tid).Scan(&n))
+	require.Equal(t, 1, n)
+
+	r = e.do("POST", "/api/v1/messages/poll", h, map[string]any{"to": group, "name": "Almoço?", "options": []string{"Sim", "Não"}})
+	require.Equal(t, 202, r.status, string(r.body))
+	poll := r.json(t)["messageId"].(string)
+	e.do("POST", base+"/poll-votes", h, map[string]any{"from": "5511988887777", "messageId": poll, "options": []string{"Talvez"}}).problem(t, 422, "invalid_input")
+	r = e.do("POST", base+"/poll-votes", h, map[string]any{"from": "5511988887777", "messageId": poll, "options": []string{"Sim"}})
+	require.Equal(t, 200, r.status, string(r.body))
+	r = e.do("GET", "/api/v1/messages/"+poll+"/poll-votes", h, nil)
+	require.Equal(t, 200, r.status, string(r.body))
+	var res api.PollResults
+	require.NoError(t, json.Unmarshal(r.body, &res))
+	require.Equal(t, []api.PollOptionCount{{Option: "Sim", Votes: 1}, {Option: "Não", Votes: 0}}, res.Options)
+
+	// Only sandbox sessions, only the tenant's.
+	e.addSession(tid, "5511900000009", "meta_api")
+	e.do("POST", "/api/v1/sandbox/5511900000009/calls", h, map[string]any{"from": "5511977776666"}).problem(t, 422, "unsupported_by_provider")
+	_, uid2 := e.tenant("outro", "owner")
+	e.do("POST", base+"/poll-votes", auth(hsToken(claims(uid2, nil)), "outro"), map[string]any{"from": "5511988887777", "messageId": poll, "options": []string{"Sim"}}).problem(t, 404, "not_found")
+}
+
+func TestOpenAPIDocumentsTheNewEndpoints(t *testing.T) {
+	t.Parallel()
+	e := newFeatureEnv(t)
+	r := e.do("GET", "/openapi.json", nil, nil)
+	require.Equal(t, 200, r.status)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Summary     string `json:"summary"`
+			Description string `json:"description"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &doc))
+	want := map[string][]string{
+		"/api/v1/groups":                              {"get", "post"},
+		"/api/v1/groups/{groupId}":                    {"get", "patch"},
+		"/api/v1/groups/{groupId}/picture":            {"put", "delete"},
+		"/api/v1/groups/{groupId}/participants":       {"post"},
+		"/api/v1/groups/{groupId}/invite-link":        {"get"},
+		"/api/v1/groups/{groupId}/invite-link/revoke": {"post"},
+		"/api/v1/groups/join":                         {"post"},
+		"/api/v1/groups/{groupId}/leave":              {"post"},
+		"/api/v1/chats/{to}/presence":                 {"post"},
+		"/api/v1/chats/{to}/presence/subscribe":       {"post"},
+		"/api/v1/chats/{to}/read":                     {"post"},
+		"/api/v1/messages/poll":                       {"post"},
+		"/api/v1/messages/{messageId}/poll-votes":     {"get"},
+		"/api/v1/contacts/{contact}/profile-picture":  {"get"},
+		"/api/v1/contacts/{contact}/business-profile": {"get"},
+		"/api/v1/contacts/{contact}/block":            {"post"},
+		"/api/v1/contacts/{contact}/unblock":          {"post"},
+		"/api/v1/contacts/blocklist":                  {"get"},
+		"/api/v1/sessions/{phoneNumber}/settings":     {"get", "put", "patch"},
+		"/api/v1/sandbox/{phoneNumber}/calls":         {"post"},
+		"/api/v1/sandbox/{phoneNumber}/inbound":       {"post"},
+		"/api/v1/sandbox/{phoneNumber}/poll-votes":    {"post"},
+	}
+	for path, methods := range want {
+		for _, m := range methods {
+			op, ok := doc.Paths[path][m]
+			require.True(t, ok, "%s %s missing", m, path)
+			require.NotEmpty(t, op.Summary, "%s %s", m, path)
+		}
+	}
 }

@@ -148,6 +148,7 @@ func New(p Params) *Server {
 	s.registerPolls(r)
 	s.registerContactProfile(r)
 	s.registerSessionSettings(r)
+	s.registerSandboxSim(r)
 	for _, f := range p.RegisterFuncs {
 		f(r)
 	}
