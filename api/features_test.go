@@ -219,8 +219,9 @@ func TestGroupsOnSandbox(t *testing.T) {
 	require.Equal(t, 200, r.status, string(r.body))
 	require.JSONEq(t, `{"groups":[]}`, string(r.body))
 
-	// Meta: no group management.
+	// Meta: no group management, no group sends.
 	e.addSession(tid2, "5511900000009", "meta_api")
+	e.do("POST", "/api/v1/messages/text", h2, map[string]any{"to": g.ID, "content": "oi", "from": "5511900000009"}).problem(t, 422, "unsupported_by_provider")
 	e.do("GET", "/api/v1/groups?from=5511900000009", h2, nil).problem(t, 422, "unsupported_by_provider")
 	e.do("POST", "/api/v1/groups/join?from=5511900000009", h2, map[string]any{"invite": link3.Link}).problem(t, 422, "unsupported_by_provider")
 }

@@ -374,6 +374,11 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 	if p := s.checkProvider(zapbase.ProviderType(row.Provider), typ, loc); p != nil {
 		return row, p
 	}
+	if strings.HasSuffix(row.To, "@g.us") && row.Provider == string(zapbase.ProviderMeta) {
+		return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeUnsupportedByProvider,
+			"A API oficial da Meta não envia mensagens para grupos; use uma sessão WhatsApp Web.",
+			FieldError{Location: loc + ".to", Message: "grupo não suportado pelo provedor", Value: row.To})
+	}
 	return row, nil
 }
 
