@@ -269,6 +269,8 @@ VALUES ($1, $2, true, 'Não atendemos ligações.', true, true, true)`, id, f.te
 
 	// Always online: the account shows available at once.
 	st.AlwaysOnline = true
+	_, err = f.pool.Exec(ctx, `UPDATE wa.session_settings SET always_online = true WHERE session_id = $1`, id)
+	require.NoError(t, err)
 	require.NoError(t, p.ApplySettings(ctx, id, st))
 	require.Equal(t, []types.Presence{types.PresenceUnavailable, types.PresenceAvailable}, c.snapshot().presences)
 }

@@ -127,10 +127,13 @@ func (s *session) applyPresence(ctx context.Context, st providers.SessionSetting
 }
 
 // onConnectedFeatures runs after every connection (off the handler
-// goroutine): it applies the presence setting.
+// goroutine): it reloads the settings (another replica may have driven the
+// session, and seen changes, since this one cached them) and applies the
+// presence setting.
 func (s *session) onConnectedFeatures() {
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
+	s.p.settings.forget(s.id)
 	if st := s.settingsOf(ctx); st.AlwaysOnline {
 		s.applyPresence(ctx, st)
 	}
