@@ -400,7 +400,7 @@ func TestSessionSettingsAndCallsOnSandbox(t *testing.T) {
 	require.Equal(t, "call_rejected", trigger)
 	var data map[string]any
 	require.NoError(t, e.pool.QueryRow(ctx, `SELECT data FROM wa.change_log WHERE tenant_id = $1 AND topic = 'call' AND chat = '5511988887777'`, tid).Scan(&data))
-	require.Equal(t, "CALL1", data["callId"])
+	require.Equal(t, "CALL1", data["call_id"])
 	require.Equal(t, true, data["rejected"])
 	require.Equal(t, "offer", data["event"])
 }

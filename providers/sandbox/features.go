@@ -512,7 +512,7 @@ func (p *Provider) SimulateCall(ctx context.Context, cp CallParams) (CallResult,
 		res.CallID = randomCode()
 	}
 	st := p.Settings(cp.SessionID)
-	data := map[string]any{"event": "offer", "callId": res.CallID, "from": from, "video": cp.Video,
+	data := map[string]any{"event": "offer", "call_id": res.CallID, "from": from, "video": cp.Video,
 		"timestamp": time.Now().UTC().Format(time.RFC3339)}
 	if st.RejectCalls {
 		res.Rejected = true

@@ -234,7 +234,7 @@ VALUES ($1, $2, true, 'Não atendemos ligações.', true, true, true)`, id, f.te
 	var data map[string]any
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT data FROM wa.change_log WHERE tenant_id = $1 AND session_id = $2 AND topic = 'call' AND chat = $3`,
 		f.tenant, id, contactPN).Scan(&data))
-	require.Equal(t, map[string]any{"event": "offer", "callId": "CALL-1", "from": contactPN, "video": false, "rejected": true,
+	require.Equal(t, map[string]any{"event": "offer", "call_id": "CALL-1", "from": contactPN, "video": false, "rejected": true,
 		"timestamp": data["timestamp"]}, data)
 	require.Equal(t, 1, count(`SELECT count(*) FROM public.messages WHERE tenant_id = $1 AND session_id = $2 AND direction = 'outbound'
  AND to_number = $3 AND status = 'pending' AND content ->> 'text' = 'Não atendemos ligações.' AND metadata ->> 'trigger' = 'call_rejected'`, f.tenant, id, contactPN))
@@ -257,7 +257,7 @@ VALUES ($1, $2, true, 'Não atendemos ligações.', true, true, true)`, id, f.te
 	require.NoError(t, rows.Err())
 	require.Equal(t, []map[string]any{
 		{"contact": contactPN, "available": true},
-		{"contact": contactPN, "chat": contactPN, "state": "recording", "isGroup": false},
+		{"contact": contactPN, "chat": contactPN, "state": "recording", "is_group": false},
 	}, got)
 
 	// Chat presence states map to WhatsApp's.

@@ -453,7 +453,7 @@ func (s *session) recordPresence(evt any) {
 	case *events.Presence:
 		data := map[string]any{"contact": contactID(e.From, types.EmptyJID), "available": !e.Unavailable}
 		if !e.LastSeen.IsZero() {
-			data["lastSeen"] = e.LastSeen.UTC().Format(time.RFC3339)
+			data["last_seen"] = e.LastSeen.UTC().Format(time.RFC3339)
 		}
 		fe = providers.FeedEvent{Chat: contactID(e.From, types.EmptyJID), Data: data}
 	case *events.ChatPresence:
@@ -468,7 +468,7 @@ func (s *session) recordPresence(evt any) {
 		if e.IsGroup {
 			chat = e.Chat.ToNonAD().String()
 		}
-		fe = providers.FeedEvent{Chat: chat, Data: map[string]any{"contact": contactID(e.Sender, pnOnly(e.SenderAlt)), "chat": chat, "state": state, "isGroup": e.IsGroup}}
+		fe = providers.FeedEvent{Chat: chat, Data: map[string]any{"contact": contactID(e.Sender, pnOnly(e.SenderAlt)), "chat": chat, "state": state, "is_group": e.IsGroup}}
 	default:
 		return
 	}

@@ -244,7 +244,7 @@ func (s *session) handleCallOffer(m types.BasicCallMeta, video bool) {
 
 func (s *session) recordCall(m types.BasicCallMeta, event string, extra map[string]any) {
 	id, _ := caller(m)
-	data := map[string]any{"event": event, "callId": m.CallID, "from": id}
+	data := map[string]any{"event": event, "call_id": m.CallID, "from": id}
 	if !m.GroupJID.IsEmpty() {
 		data["group"] = m.GroupJID.String()
 	}
