@@ -225,21 +225,21 @@ func (f *featFake) snapshot() featFake {
 
 // featureSession starts a provider driving one paired session whose client
 // is a featFake, and waits until it is connected.
-func featureSession(t *testing.T) (*fixture, *Provider, *featFake, *signalSink, string) {
+func featureSession(t *testing.T, mutate ...func(*Config)) (*fixture, *Provider, *featFake, *signalSink, string) {
 	t.Helper()
 	f := newFixture(t)
 	jid := ownPN + ":7@s.whatsapp.net"
 	id := f.addSession(t, ownPN, jid)
 	fc := &featFake{fakeClient: newFakeClient(), votes: map[string][][]byte{}}
 	sink := newSignalSink(f.pool)
-	p := f.provider(t, &fakeDevices{}, sink, func(c *Config) {
+	p := f.provider(t, &fakeDevices{}, sink, append([]func(*Config){func(c *Config) {
 		c.NewClientFunc = func(ctx context.Context, j string) (Client, error) {
 			if j != jid {
 				return nil, ErrDeviceNotFound
 			}
 			return fc, nil
 		}
-	})
+	}}, mutate...)...)
 	fc.waitConnect(t)
 	fc.login(ownPN)
 	fc.emit(&events.Connected{})
