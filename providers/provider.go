@@ -3,8 +3,9 @@
 // A Provider sends canonical messages for many sessions (tenants' numbers) of
 // one provider type. What a provider can do beyond sending is discovered by
 // type assertion on small capability interfaces (SessionManager, ReadMarker,
-// TypingIndicator, MediaUploader, IDGenerator), so the API can refuse an
-// unsupported combination up front. Providers report what happens on the
+// TypingIndicator, MediaUploader, IDGenerator, and in capabilities.go
+// GroupManager, PresenceSender, ContactProfiler, Blocker, SettingsApplier), so
+// the API can refuse an unsupported combination up front. Providers report what happens on the
 // channel (receipts, inbound messages, session state) to an EventSink that the
 // host implements over the database.
 //
