@@ -468,6 +468,8 @@ func TestSandboxSimulationEndpoints(t *testing.T) {
 	require.Equal(t, "5511988887777", from)
 	require.Equal(t, map[string]any{"chat": group, "isGroup": true}, meta)
 
+	// The simulator forgot (a restart): the stored settings still apply.
+	require.NoError(t, e.sb.ApplySettings(ctx, e.sessionID(tid, "5511900000000"), providers.SessionSettings{}))
 	r = e.do("POST", base+"/calls", h, map[string]any{"from": "5511977776666", "video": true})
 	require.Equal(t, 200, r.status, string(r.body))
 	require.Equal(t, true, r.json(t)["rejected"])

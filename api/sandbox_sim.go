@@ -66,6 +66,17 @@ func (s *Server) registerSandboxSim(r *Router) {
 		if !ok {
 			return t, info, nil, NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnavailable, "O provedor sandbox não está disponível neste servidor.")
 		}
+		// The simulator keeps settings in memory: give it the stored ones
+		// (they survive a restart of zapbase dev, its memory does not).
+		if sa, ok := sim.(providers.SettingsApplier); ok {
+			st, err := readSessionSettings(ctx, s.p.Pool, t.ID, info.SessionID)
+			if err != nil {
+				return t, info, nil, Internal(err)
+			}
+			if err := sa.ApplySettings(ctx, info.SessionID, st); err != nil {
+				return t, info, nil, Internal(err)
+			}
+		}
 		return t, info, sim, nil
 	}
 
