@@ -170,7 +170,6 @@ type GroupRef struct {
 	GroupID string `json:"groupId" example:"120363041234567890@g.us"`
 }
 
-
 func (s *Server) registerGroups(r *Router) {
 	tags := []string{"Grupos"}
 	errs := []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable, http.StatusBadGateway}
