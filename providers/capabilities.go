@@ -178,7 +178,7 @@ type SettingsApplier interface {
 type FeedEvent struct {
 	TenantID  string
 	SessionID string
-	// Topic is FeedTopicCall or FeedTopicPresence.
+	// Topic is FeedTopicCall, FeedTopicPresence or FeedTopicGroup.
 	Topic string
 	// Chat is the contact (phone digits or JID) the event belongs to.
 	Chat string
@@ -189,6 +189,9 @@ type FeedEvent struct {
 const (
 	FeedTopicCall     = "call"
 	FeedTopicPresence = "presence"
+	// FeedTopicGroup: members joined/left/promoted/demoted, group settings
+	// changed, the account joined a group (WhatsApp Web).
+	FeedTopicGroup = "group"
 )
 
 // FeedSink records FeedEvents durably (supabase.ChangeFeed).

@@ -319,3 +319,32 @@ func TestFeaturesUnsupportedWithoutFeatureClient(t *testing.T) {
 	require.ErrorAs(t, err, &perm)
 	require.Equal(t, string(zapbase.CodeUnsupportedByProvider), perm.Code)
 }
+
+func TestGroupEventsGoToTheChangeFeed(t *testing.T) {
+	t.Parallel()
+	f, _, c, _, id := featureSession(t)
+	ctx := context.Background()
+	gid := types.NewJID("120363041234567890", types.GroupServer)
+	admin, adminPN := types.NewJID("111", types.HiddenUserServer), types.NewJID(ownPN, types.DefaultUserServer)
+	name := &types.GroupName{Name: "Vendas SP"}
+	c.emit(&events.GroupInfo{JID: gid, Sender: &admin, SenderPN: &adminPN, Name: name,
+		Join:    []types.JID{types.NewJID(contactPN, types.DefaultUserServer), types.NewJID("999", types.HiddenUserServer)},
+		Promote: []types.JID{types.NewJID(contactPN, types.DefaultUserServer)}})
+	c.emit(&events.JoinedGroup{Reason: "invite", GroupInfo: types.GroupInfo{JID: gid, GroupName: types.GroupName{Name: "Vendas SP"}}})
+	rows, err := f.pool.Query(ctx, `SELECT chat, data FROM wa.change_log WHERE tenant_id = $1 AND session_id = $2 AND topic = 'group' ORDER BY id`, f.tenant, id)
+	require.NoError(t, err)
+	var got []map[string]any
+	for rows.Next() {
+		var chat string
+		var d map[string]any
+		require.NoError(t, rows.Scan(&chat, &d))
+		require.Equal(t, gid.String(), chat)
+		got = append(got, d)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []map[string]any{
+		{"event": "update", "group": gid.String(), "by": ownPN, "name": "Vendas SP",
+			"joined": []any{contactPN, "999@lid"}, "promoted": []any{contactPN}},
+		{"event": "joined", "group": gid.String(), "name": "Vendas SP", "reason": "invite"},
+	}, got)
+}

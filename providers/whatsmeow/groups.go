@@ -475,3 +475,73 @@ func (s *session) recordPresence(evt any) {
 	fe.Topic = providers.FeedTopicPresence
 	s.recordFeed(fe)
 }
+
+// recordGroupEvent puts group changes (members joined, left, promoted or
+// demoted; name, description and settings changed; this account joined a
+// group) into the change feed, topic group: what "welcome new member" flows
+// react to.
+func (s *session) recordGroupEvent(evt any) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
+	defer cancel()
+	c := s.currentClient()
+	contacts := func(js []types.JID) []string {
+		out := make([]string, 0, len(js))
+		for _, j := range js {
+			pn := pnOnly(j)
+			if pn.IsEmpty() && j.Server == types.HiddenUserServer && c != nil {
+				if got, err := c.GetPNForLID(ctx, j.ToNonAD()); err == nil {
+					pn = got
+				}
+			}
+			out = append(out, contactID(j, pn))
+		}
+		return out
+	}
+	var data map[string]any
+	var group types.JID
+	switch e := evt.(type) {
+	case *events.GroupInfo:
+		group = e.JID
+		data = map[string]any{"event": "update"}
+		if e.Sender != nil {
+			pn := types.EmptyJID
+			if e.SenderPN != nil {
+				pn = *e.SenderPN
+			}
+			data["by"] = contactID(*e.Sender, pn)
+		}
+		for k, js := range map[string][]types.JID{"joined": e.Join, "left": e.Leave, "promoted": e.Promote, "demoted": e.Demote} {
+			if len(js) > 0 {
+				data[k] = contacts(js)
+			}
+		}
+		if e.Name != nil {
+			data["name"] = e.Name.Name
+		}
+		if e.Topic != nil {
+			data["description"] = e.Topic.Topic
+		}
+		if e.Announce != nil {
+			data["announce"] = e.Announce.IsAnnounce
+		}
+		if e.Locked != nil {
+			data["locked"] = e.Locked.IsLocked
+		}
+		if e.NewInviteLink != nil {
+			data["invite_link_changed"] = true
+		}
+		if e.JoinReason != "" {
+			data["join_reason"] = e.JoinReason
+		}
+	case *events.JoinedGroup:
+		group = e.JID
+		data = map[string]any{"event": "joined", "name": e.Name}
+		if e.Reason != "" {
+			data["reason"] = e.Reason
+		}
+	default:
+		return
+	}
+	data["group"] = group.String()
+	s.recordFeed(providers.FeedEvent{Topic: providers.FeedTopicGroup, Chat: group.String(), Data: data})
+}

@@ -170,7 +170,7 @@ UPDATE public.messages SET status = 'read', read_at = now()
 	}
 }
 
-// handleFeatureEvent handles the events of calls and presence. It runs on
+// handleFeatureEvent handles the events of calls, presence and groups. It runs on
 // whatsmeow's handler goroutine: it only writes rows.
 func (s *session) handleFeatureEvent(evt any) {
 	switch e := evt.(type) {
@@ -184,6 +184,8 @@ func (s *session) handleFeatureEvent(evt any) {
 		s.recordCall(e.BasicCallMeta, "terminate", map[string]any{"reason": e.Reason})
 	case *events.Presence, *events.ChatPresence:
 		s.recordPresence(evt)
+	case *events.GroupInfo, *events.JoinedGroup:
+		s.recordGroupEvent(evt) // groups.go
 	}
 }
 
