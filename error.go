@@ -40,6 +40,9 @@ const (
 	// CodeWebhookTargetBlocked: an outgoing webhook URL points at a
 	// private, loopback or link-local address (SSRF protection).
 	CodeWebhookTargetBlocked Code = "webhook_target_blocked"
+	// CodeUnsupportedByProvider: the session's provider cannot do this
+	// (e.g. group management on the Meta Cloud API).
+	CodeUnsupportedByProvider Code = "unsupported_by_provider"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese

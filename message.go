@@ -35,6 +35,10 @@ const (
 	MessageReadMark    MessageType = "read_mark"
 	MessageSystem      MessageType = "system"
 	MessageUnsupported MessageType = "unsupported"
+	// MessagePoll is a poll (WhatsApp Web); MessagePollVote is a contact's
+	// decrypted vote on one, inbound only, tied to the poll's row.
+	MessagePoll     MessageType = "poll"
+	MessagePollVote MessageType = "poll_vote"
 )
 
 // MessageTypes lists every message type, in documentation order.
@@ -42,6 +46,7 @@ var MessageTypes = []MessageType{
 	MessageText, MessageImage, MessageVideo, MessageAudio, MessageVoice, MessageDocument,
 	MessageSticker, MessageLocation, MessageContacts, MessageTemplate, MessageInteractive,
 	MessageReaction, MessageReadMark, MessageSystem, MessageUnsupported,
+	MessagePoll, MessagePollVote,
 }
 
 // Valid reports whether t is a known message type.

@@ -49,7 +49,7 @@ type TextRequest struct {
 // content format.
 type SendRequest struct {
 	SendCommon
-	Type    string            `json:"type" enum:"text,image,video,audio,voice,document,sticker,location,contacts,template,interactive,reaction" doc:"Tipo da mensagem" example:"text"`
+	Type    string            `json:"type" enum:"text,image,video,audio,voice,document,sticker,location,contacts,template,interactive,reaction,poll" doc:"Tipo da mensagem (poll: enquete, só WhatsApp Web e sandbox)" example:"text"`
 	Content providers.Content `json:"content" doc:"Conteúdo canônico (somente os campos do tipo são usados)"`
 }
 
@@ -479,6 +479,11 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 	if p := s.checkProvider(zapbase.ProviderType(row.Provider), typ, loc); p != nil {
 		return row, p
 	}
+	if strings.HasSuffix(row.To, "@g.us") && row.Provider == string(zapbase.ProviderMeta) {
+		return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeUnsupportedByProvider,
+			"A API oficial da Meta não envia mensagens para grupos; use uma sessão WhatsApp Web.",
+			FieldError{Location: loc + ".to", Message: "grupo não suportado pelo provedor", Value: row.To})
+	}
 	return row, nil
 }
 
@@ -693,7 +698,8 @@ func validateContent(typ zapbase.MessageType, c *providers.Content, loc string) 
 	field := func(name, msg string) *Problem {
 		return errInvalid("Conteúdo inválido para o tipo "+string(typ)+".", FieldError{Location: loc + "." + name, Message: msg})
 	}
-	c.Raw = nil // never accepted from clients
+	c.Raw = nil      // never accepted from clients
+	c.PollVote = nil // inbound only
 	switch typ {
 	case zapbase.MessageText:
 		if strings.TrimSpace(c.Text) == "" {
@@ -739,6 +745,10 @@ func validateContent(typ zapbase.MessageType, c *providers.Content, loc string) 
 	case zapbase.MessageReaction:
 		if c.TargetMessageID == "" {
 			return field("targetMessageId", "obrigatório")
+		}
+	case zapbase.MessagePoll: // api/polls.go
+		if err := c.Poll.Validate(); err != nil {
+			return field("poll", err.Error())
 		}
 	default:
 		return errInvalid("Tipo de mensagem não pode ser enviado: "+string(typ), FieldError{Location: "body.type", Message: "tipo não enviável", Value: string(typ)})

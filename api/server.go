@@ -142,6 +142,13 @@ func New(p Params) *Server {
 	s.registerTenant(r)
 	s.registerWebhooks(r)
 	s.registerAdmin(r)
+	// Groups, chats, polls, contact profiles, session settings (issue 21).
+	s.registerGroups(r)
+	s.registerChats(r)
+	s.registerPolls(r)
+	s.registerContactProfile(r)
+	s.registerSessionSettings(r)
+	s.registerSandboxSim(r)
 	for _, f := range p.RegisterFuncs {
 		f(r)
 	}

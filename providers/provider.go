@@ -3,8 +3,9 @@
 // A Provider sends canonical messages for many sessions (tenants' numbers) of
 // one provider type. What a provider can do beyond sending is discovered by
 // type assertion on small capability interfaces (SessionManager, ReadMarker,
-// TypingIndicator, MediaUploader, IDGenerator), so the API can refuse an
-// unsupported combination up front. Providers report what happens on the
+// TypingIndicator, MediaUploader, IDGenerator, and in capabilities.go
+// GroupManager, PresenceSender, ContactProfiler, Blocker, SettingsApplier), so
+// the API can refuse an unsupported combination up front. Providers report what happens on the
 // channel (receipts, inbound messages, session state) to an EventSink that the
 // host implements over the database.
 //
@@ -121,6 +122,11 @@ type Content struct {
 	Template    *Template       `json:"template,omitempty"`
 	Interactive json.RawMessage `json:"interactive,omitempty"`
 
+	// Poll is a poll (message type poll); PollVote a contact's vote on one
+	// (poll_vote, inbound only).
+	Poll     *Poll     `json:"poll,omitempty"`
+	PollVote *PollVote `json:"pollVote,omitempty"`
+
 	// Raw keeps provider-specific inbound data that has no canonical field.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }
@@ -132,6 +138,28 @@ type ContactCard struct {
 	Emails []string `json:"emails,omitempty"`
 	Org    string   `json:"org,omitempty"`
 	VCard  string   `json:"vcard,omitempty"`
+}
+
+// Poll is a poll: a question and its options.
+type Poll struct {
+	Name    string   `json:"name" example:"Qual horário prefere?"`
+	Options []string `json:"options" example:"[\"Manhã\",\"Tarde\"]"`
+	// SelectableCount is how many options a contact may pick (0 or 1: one).
+	SelectableCount int `json:"selectableCount,omitempty" example:"1"`
+}
+
+// PollVote is a contact's (decrypted) vote. A later vote of the same contact
+// replaces the earlier one; an empty selection withdraws it.
+type PollVote struct {
+	// PollMessageID is the provider id of the poll message.
+	PollMessageID string `json:"pollMessageId"`
+	// PollRowID is the messages.id of the poll's row, when it is known.
+	PollRowID string `json:"pollRowId,omitempty"`
+	// SelectedOptions are the chosen option names.
+	SelectedOptions []string `json:"selectedOptions"`
+	// UnknownHashes are SHA-256 hashes (hex) of choices matching no known
+	// option (the poll's row is missing).
+	UnknownHashes []string `json:"unknownHashes,omitempty"`
 }
 
 // Template is a pre-approved message template (Meta).

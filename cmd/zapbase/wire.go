@@ -262,6 +262,8 @@ func (m *Main) leaseHolder() string {
 
 func (m *Main) sandboxConfig(events providers.EventSink) sandbox.Config {
 	c := sandbox.Config{Sink: events, NoReceipts: !m.cfg.SandboxReceipts}
+	// Simulated calls and presence go to the change feed (issue 21).
+	c.Feed, c.Outbox = supabase.ChangeFeed{Pool: m.pool}, supabase.ChangeFeed{Pool: m.pool}
 	if m.cfg.SandboxDelay == 0 {
 		c.ZeroDelay = true
 	} else {

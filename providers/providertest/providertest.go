@@ -51,6 +51,9 @@ type Harness struct {
 	To string
 	// InvalidTo is a recipient the channel rejects (default "not-a-number").
 	InvalidTo string
+	// GroupTo is a group the session is in ("…@g.us"); empty when the
+	// channel does not send to groups.
+	GroupTo string
 	// Sink is the RecordingSink the provider reports to (nil: the provider
 	// reports nothing the suite can observe; receipt checks are left out).
 	Sink *RecordingSink
@@ -115,6 +118,30 @@ func Run(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		require.NotEmpty(t, res.ProviderMessageID)
 	})
+
+	if h.GroupTo != "" {
+		t.Run("SendToGroup", func(t *testing.T) {
+			msg := h.text("olá, grupo")
+			msg.To = h.GroupTo
+			res, err := h.send(t, msg)
+			require.NoError(t, err)
+			require.NotEmpty(t, res.ProviderMessageID)
+		})
+	}
+
+	if h.Provider.Capabilities().Supports(zapbase.MessagePoll) {
+		t.Run("Poll", func(t *testing.T) {
+			msg := h.text("")
+			msg.Type, msg.Content = zapbase.MessagePoll, providers.Content{Poll: &providers.Poll{Name: "Qual horário?", Options: []string{"Manhã", "Tarde"}}}
+			res, err := h.send(t, msg)
+			require.NoError(t, err)
+			require.NotEmpty(t, res.ProviderMessageID)
+			msg.Content.Poll = &providers.Poll{Name: "Só uma opção?", Options: []string{"Sim"}}
+			_, err = h.send(t, msg)
+			var perm *providers.PermanentError
+			require.ErrorAs(t, err, &perm, "an invalid poll is a permanent error")
+		})
+	}
 
 	t.Run("CallerMessageID", func(t *testing.T) {
 		gen, ok := h.Provider.(providers.IDGenerator)

@@ -57,7 +57,11 @@ type Config struct {
 	// OnSendFunc, when set, is called at the start of every Send (tests and
 	// benchmarks measure insert → provider-call latency with it).
 	OnSendFunc func(msg providers.OutboundMessage)
-	Logger     *slog.Logger
+	// Feed and Outbox, when set, receive simulated calls and presence
+	// (change feed) and call-rejection messages (features.go).
+	Feed   providers.FeedSink
+	Outbox providers.Outbox
+	Logger *slog.Logger
 }
 
 // Provider is the sandbox channel. It is safe for concurrent use.
@@ -76,6 +80,8 @@ type Provider struct {
 	receipts    *receiptQueue
 	closeOnce   sync.Once
 	receiptDone chan struct{}
+	featOnce    sync.Once
+	features    *features
 }
 
 type recipientFailure struct {
@@ -153,6 +159,7 @@ var supported = []zapbase.MessageType{
 	zapbase.MessageText, zapbase.MessageImage, zapbase.MessageVideo, zapbase.MessageAudio,
 	zapbase.MessageVoice, zapbase.MessageDocument, zapbase.MessageSticker, zapbase.MessageLocation,
 	zapbase.MessageContacts, zapbase.MessageTemplate, zapbase.MessageInteractive, zapbase.MessageReaction,
+	zapbase.MessagePoll,
 }
 
 // Capabilities implements providers.Provider.
@@ -211,6 +218,13 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 			Code:   "invalid_content",
 			Reason: "Mensagem de texto vazia.",
 			Err:    errors.New("sandbox send: empty text"),
+		}
+	}
+	if msg.Type == zapbase.MessagePoll && (msg.Content.Poll == nil || msg.Content.Poll.Name == "" || len(msg.Content.Poll.Options) < 2) {
+		return providers.SendResult{}, &providers.PermanentError{
+			Code:   "invalid_content",
+			Reason: "Enquete sem pergunta ou com menos de 2 opções.",
+			Err:    errors.New("sandbox send: invalid poll"),
 		}
 	}
 	id := msg.ProviderMessageID

@@ -23,7 +23,7 @@ func TestConformance(t *testing.T) {
 	t.Cleanup(p.Close)
 	providertest.Run(t, providertest.Harness{
 		Provider: p, TenantID: "t1", SessionID: "s1", From: "5511900000000", To: "5511988887777",
-		Sink: sink,
+		GroupTo: "120363041234567890@g.us", Sink: sink,
 		FailNextFunc: func(t *testing.T, kind providertest.ErrorKind) bool {
 			p.FailNext(1, sandbox.ErrorOf(kind))
 			return true

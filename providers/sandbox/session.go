@@ -113,11 +113,15 @@ type InboundParams struct {
 	// redelivery.
 	ProviderMessageID string
 	Timestamp         time.Time
+	// Group, when set (a JID "…@g.us"), makes it a group message written by
+	// From in that group (dropped when the session ignores groups).
+	Group string
 }
 
 // SimulateInbound makes a contact send a message to the session: it is
 // written through the sink exactly as a real channel's event would be, and
-// the provider message id is returned.
+// the provider message id is returned ("" when the session's settings drop
+// it).
 func (p *Provider) SimulateInbound(ctx context.Context, ip InboundParams) (string, error) {
 	if p.cfg.Sink == nil {
 		return "", errors.New("sandbox simulate inbound: no event sink configured")
@@ -134,10 +138,17 @@ func (p *Provider) SimulateInbound(ctx context.Context, ip InboundParams) (strin
 	if ts.IsZero() {
 		ts = time.Now()
 	}
+	chat := ip.From
+	if ip.Group != "" {
+		if p.Settings(ip.SessionID).IgnoreGroups {
+			return "", nil // features.go
+		}
+		chat = ip.Group
+	}
 	err := p.cfg.Sink.Inbound(ctx, providers.InboundMessage{
 		TenantID: ip.TenantID, SessionID: ip.SessionID, Provider: zapbase.ProviderSandbox,
 		ProviderMessageID: id, From: ip.From, PushName: ip.PushName, To: ip.To,
-		Type: typ, Content: ip.Content, Timestamp: ts, Chat: ip.From,
+		Type: typ, Content: ip.Content, Timestamp: ts, Chat: chat, IsGroup: ip.Group != "",
 	})
 	if err != nil {
 		return "", fmt.Errorf("sandbox simulate inbound: %w", err)

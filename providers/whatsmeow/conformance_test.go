@@ -44,7 +44,8 @@ func (s teeSink) SessionState(ctx context.Context, id string, st providers.Sessi
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	rec := providertest.NewRecordingSink()
-	f, p, c, _, id := connectedSession(t, func(cfg *Config) { cfg.Sink = teeSink{db: cfg.Sink, rec: rec} })
+	// The client has the FeatureClient methods: polls are in the suite.
+	f, p, c, _, id := featureSession(t, func(cfg *Config) { cfg.Sink = teeSink{db: cfg.Sink, rec: rec} })
 	contact := types.NewJID(contactPN, types.DefaultUserServer)
 
 	failures := map[providertest.ErrorKind]error{
@@ -61,6 +62,7 @@ func TestConformance(t *testing.T) {
 		SessionID: id,
 		From:      ownPN,
 		To:        contactPN,
+		GroupTo:   "120363041234567890@g.us",
 		Sink:      rec,
 		TriggerReceiptFunc: func(t *testing.T, providerMessageID string) {
 			c.emit(&events.Receipt{

@@ -164,9 +164,8 @@ func TestInboundMessagesBecomeRows(t *testing.T) {
 		{"3EB0POLL", &waE2E.Message{PollCreationMessageV3: &waE2E.PollCreationMessage{Name: proto.String("Almoço?"),
 			Options: []*waE2E.PollCreationMessage_Option{{OptionName: proto.String("Sim")}, {OptionName: proto.String("Não")}}}},
 			func(t *testing.T, r row) {
-				require.Equal(t, "unsupported", r.Type)
-				require.Equal(t, "[Enquete] Almoço?", r.Content.Text)
-				require.JSONEq(t, `{"event":"poll","name":"Almoço?","options":["Sim","Não"]}`, string(r.Content.Raw))
+				require.Equal(t, "poll", r.Type)
+				require.Equal(t, &providers.Poll{Name: "Almoço?", Options: []string{"Sim", "Não"}}, r.Content.Poll)
 			}},
 	}
 	for _, tc := range cases {

@@ -45,7 +45,7 @@ func (s *session) persistInbound(parent context.Context, e *events.Message) {
 	ctx, cancel := context.WithTimeout(parent, 2*time.Minute)
 	defer cancel()
 	m, media, ok := mapMessage(e)
-	if !ok {
+	if !ok || s.ignored(ctx, e) {
 		return
 	}
 	m.TenantID, m.SessionID, m.To = s.tenantID, s.id, s.phone
@@ -57,6 +57,9 @@ func (s *session) persistInbound(parent context.Context, e *events.Message) {
 	defer span.End()
 	c := s.currentClient()
 	s.resolveIdentity(ctx, c, e, &m)
+	if e.Message.GetPollUpdateMessage() != nil {
+		s.decryptPollVote(ctx, c, e, &m) // polls.go
+	}
 	if media != nil {
 		s.storeMedia(ctx, c, &m, media)
 	}
@@ -64,7 +67,9 @@ func (s *session) persistInbound(parent context.Context, e *events.Message) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "persist failed")
 		s.log.Error("persist inbound message", "message_id", m.ProviderMessageID, "error", err)
+		return
 	}
+	s.afterInbound(ctx, c, e) // auto-read (settings.go)
 }
 
 // resolveIdentity fills From (phone digits when known) and FromAlt (LID) and
@@ -242,16 +247,12 @@ func mapMessage(e *events.Message) (m providers.InboundMessage, media *inboundMe
 			c.Contacts = append(c.Contacts, contactCard(cm))
 		}
 	case pollOf(msg) != nil:
-		p := pollOf(msg)
-		m.Type = zapbase.MessageUnsupported
-		opts := make([]string, 0, len(p.GetOptions()))
-		for _, o := range p.GetOptions() {
-			opts = append(opts, o.GetOptionName())
-		}
-		c.Text = "[Enquete] " + p.GetName()
-		c.Raw = mustJSON(map[string]any{"event": "poll", "name": p.GetName(), "options": opts})
+		m.Type = zapbase.MessagePoll
+		c.Poll = pollContent(pollOf(msg)) // polls.go
 	case msg.GetPollUpdateMessage() != nil:
-		// Votes are encrypted for the poll's creator: kept as a placeholder.
+		// Votes are encrypted with the poll's secret: persistInbound
+		// decrypts them into a poll_vote; this placeholder stays when it
+		// cannot.
 		m.Type = zapbase.MessageUnsupported
 		c.TargetMessageID = msg.GetPollUpdateMessage().GetPollCreationMessageKey().GetID()
 		c.Raw = mustJSON(map[string]any{"event": "poll_vote"})

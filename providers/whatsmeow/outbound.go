@@ -99,6 +99,8 @@ func (p *Provider) buildMessage(ctx context.Context, c Client, s *session, to ty
 		return &providers.PermanentError{Code: CodeInvalidContent, Reason: reason, Err: errors.New(reason)}
 	}
 	switch msg.Type {
+	case zapbase.MessagePoll:
+		return buildPoll(c, ct) // polls.go
 	case zapbase.MessageText:
 		if strings.TrimSpace(ct.Text) == "" {
 			return nil, invalid("Texto da mensagem vazio.")

@@ -115,6 +115,8 @@ type Provider struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	// settings caches instance settings (settings.go).
+	settings settingsCache
 }
 
 var (
@@ -213,6 +215,7 @@ func (p *Provider) Capabilities() providers.Capabilities {
 			zapbase.MessageText, zapbase.MessageImage, zapbase.MessageVideo, zapbase.MessageAudio,
 			zapbase.MessageVoice, zapbase.MessageDocument, zapbase.MessageSticker, zapbase.MessageLocation,
 			zapbase.MessageContacts, zapbase.MessageReaction, zapbase.MessageReadMark,
+			zapbase.MessagePoll,
 		},
 		CallerMessageIDs: true,
 		ReadReceipts:     true,
@@ -275,6 +278,8 @@ func (p *Provider) onNotify(payload string) {
 		if p.cfg.OnWakeFunc != nil && p.Owns(n.Session) {
 			p.cfg.OnWakeFunc(n.Session)
 		}
+	case "settings":
+		go p.reloadSettings(n.Session)
 	case "disconnect", "logout":
 		go func() {
 			ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)

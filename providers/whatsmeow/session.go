@@ -440,6 +440,7 @@ func (s *session) handleEvent(evt any) {
 		jid := s.deviceJID
 		s.mu.Unlock()
 		s.persist(providers.SessionState{State: providers.StateConnected, JID: jid})
+		go s.onConnectedFeatures()
 	case *events.PairSuccess:
 		jid := e.ID.String()
 		s.mu.Lock()
@@ -482,6 +483,8 @@ func (s *session) handleEvent(evt any) {
 		s.log.Warn("keepalive timeout", "errors", e.ErrorCount)
 	case *events.HistorySync:
 		// History is not imported (default): the rows start at pairing.
+	default:
+		s.handleFeatureEvent(evt) // calls, presence (settings.go)
 	}
 }
 
