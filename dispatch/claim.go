@@ -201,6 +201,30 @@ const claimQueryTimeout = 30 * time.Second
 // querier is a pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// asyncClaim reports whether a claim may commit without waiting for its WAL
+// flush (synchronous_commit off for that transaction only). A claim exists
+// so that the provider id is durable before the send and no other replica
+// sends the row meanwhile. If the database crashes before an asynchronous
+// claim reaches disk, the row is simply pending again: the reconciler
+// claims it anew and — because every row of the claim has a stable provider
+// id (providers.StableIDGenerator) or one stored by an earlier durable
+// claim — resends it with the id the channel already saw, which the channel
+// deduplicates, exactly as after a process crash mid-send. Rows routed to a
+// provider without caller ids (Meta) keep a synchronous claim: there a lost
+// claim would hide that a send may have happened.
+func asyncClaim(routes map[string]*decisionRoute) bool {
+	if len(routes) == 0 {
+		return false
+	}
+	for _, rt := range routes {
+		if rt.outcome == nil && !rt.stable {
+			return false
+		}
+	}
+	return true
 }
 
 // readCandidates runs a candidate read and decodes its rows and tenants.
@@ -263,9 +287,28 @@ func (d *Dispatcher) claimRouted(ctx context.Context, q querier, sql string, can
 			}
 		}
 	}
-	args := append([]any{pgx.QueryExecModeCacheDescribe, ids, d.cfg.Owner, d.cfg.ClaimTTL.Seconds(),
-		tracing.TraceparentOrNil(ctx), provs, sess, froms, mids}, extra...)
-	rows, err := q.Query(ctx, sql, args...)
+	claimArgs := []any{ids, d.cfg.Owner, d.cfg.ClaimTTL.Seconds(), tracing.TraceparentOrNil(ctx), provs, sess, froms, mids}
+	claimArgs = append(claimArgs, extra...)
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if asyncClaim(routes) {
+		// Nothing in this claim needs its WAL flushed before the send (see
+		// asyncClaim): set_config(…, true) applies to this claim's own
+		// transaction only, sent with it in one round trip.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+		b.Queue(sql, claimArgs...)
+		br := q.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, err
+		}
+		rows, err = br.Query()
+	} else {
+		rows, err = q.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, claimArgs...)...)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -592,3 +592,21 @@ func TestClaimSurvivesCallerCancellation(t *testing.T) {
 		e.waitStatus(id, zapbase.StatusSent)
 	}
 }
+
+// A provider with stable ids gets the row's own id: every claim of the row
+// (even one redone after a database crash lost an asynchronous claim) sends
+// the same id.
+func TestClaimStoresTheRowsStableProviderID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
+	sb := newSandbox(t, sandbox.Config{})
+	cfg := testConfig("stable")
+	cfg.ReconcileInterval = time.Hour
+	d := e.start(cfg, dispatch.Deps{Registry: dispatch.NewRegistry(sb)})
+	id := e.insert(e.tenant, msg{to: "5511988887777", text: "olá"})[0]
+	require.NoError(t, d.Wake(context.Background(), []string{id}))
+	r := e.waitStatus(id, zapbase.StatusSent)
+	require.Equal(t, sb.MessageIDFor(id), r.MessageID)
+	require.NotEqual(t, sb.MessageIDFor(id), sb.MessageIDFor(e.insert(e.tenant, msg{to: "5511988887777", text: "x"})[0]))
+}

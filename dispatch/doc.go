@@ -43,6 +43,15 @@
 // with a claim closer to expiry than SendTimeout + 5 s; it is put back
 // instead.
 //
+// Providers with stable ids (providers.StableIDGenerator: WhatsApp Web, the
+// sandbox) derive the id from the row, so a claim whose rows all have one
+// commits asynchronously (synchronous_commit off for that transaction: no
+// WAL flush wait between the insert and the send). If the database crashes
+// before such a claim reaches disk, the row is pending again and its next
+// claim sends the same id, which the channel deduplicates — the same
+// outcome as a process crash mid-send. Claims with a row for a provider
+// without caller ids (Meta) stay synchronous.
+//
 // The change stream can announce a transaction a moment before it is
 // visible to other sessions (the inserting backend flushes its commit record,
 // which wakes the walsender, before it leaves the proc array). HandleInserts

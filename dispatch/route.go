@@ -46,6 +46,10 @@ type decisionRoute struct {
 	// messageID is a provider id generated for a row that has none
 	// (providers with caller ids).
 	messageID string
+	// stable: a claim of this row lost in a database crash would be redone
+	// with the same provider id (a stable id, or one already stored), so
+	// the claim may commit asynchronously.
+	stable bool
 	// store: the claim writes provider, session, number and messageID.
 	store   bool
 	outcome *outcome
@@ -103,8 +107,13 @@ func (d *Dispatcher) route(c candidate, t *tenantInfo, now time.Time) *decisionR
 		return fail(string(zapbase.CodeAmbiguousSend),
 			"O envio foi interrompido e não é possível saber se a mensagem chegou ao WhatsApp; ela não foi reenviada para evitar duplicidade.")
 	}
-	if c.MessageID == "" {
-		if gen, ok := p.(providers.IDGenerator); ok {
+	switch {
+	case c.MessageID != "":
+		rt.stable = caps.CallerMessageIDs // stored by an earlier, durable claim
+	default:
+		if gen, ok := p.(providers.StableIDGenerator); ok {
+			rt.messageID, rt.stable = gen.MessageIDFor(c.ID), true
+		} else if gen, ok := p.(providers.IDGenerator); ok {
 			rt.messageID = gen.NewMessageID()
 		}
 	}

@@ -175,6 +175,16 @@ type IDGenerator interface {
 	NewMessageID() string
 }
 
+// StableIDGenerator is implemented by providers whose caller-chosen ids can
+// be derived from the message row: the same row always gets the same id.
+// Dispatch then writes its claims with asynchronous commit (no WAL flush
+// wait on the latency path): a claim lost in a database crash is redone
+// with the very id the channel may already have seen, and the channel
+// deduplicates it, as it does for a resend after a process crash.
+type StableIDGenerator interface {
+	MessageIDFor(rowID string) string
+}
+
 // ReadMarker marks inbound messages as read.
 type ReadMarker interface {
 	MarkRead(ctx context.Context, p MarkReadParams) error

@@ -14,6 +14,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -171,6 +172,12 @@ func (p *Provider) Capabilities() providers.Capabilities {
 		Typing:           true,
 		MaxMediaBytes:    100 << 20,
 	}
+}
+
+// MessageIDFor implements providers.StableIDGenerator.
+func (p *Provider) MessageIDFor(rowID string) string {
+	h := sha256.Sum256([]byte("zapbase/sandbox/" + rowID))
+	return IDPrefix + strings.ToUpper(hex.EncodeToString(h[:10]))
 }
 
 // NewMessageID implements providers.IDGenerator.
