@@ -250,8 +250,25 @@ func (s *Server) rateLimit(ctx context.Context, t Tenant) *Problem {
 		limit = zapbase.DefaultRateLimitPerMinute
 	}
 	interval := rateWindow.Seconds() / float64(limit)
+	// Every request of a tenant updates the same row, so the row lock is
+	// held until the commit: waiting for the WAL flush there serialised all
+	// of a tenant's requests behind one fsync each (~15 ms per request at
+	// saturation, measured by tests/bench). The limiter's state needs no
+	// durability — after a database crash a tenant at worst gets part of a
+	// minute's allowance again — so this transaction commits
+	// asynchronously (set_config(…, true): for it alone, one round trip).
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(rateLimitSQL, t.ID, interval, rateWindow.Seconds())
+	br := s.p.Pool.SendBatch(ctx, b)
 	var ok bool
-	err := s.p.Pool.QueryRow(ctx, rateLimitSQL, t.ID, interval, rateWindow.Seconds()).Scan(&ok)
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&ok)
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err == nil {
 		return nil
 	}

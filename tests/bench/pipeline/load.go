@@ -94,7 +94,6 @@ func runPhase(ctx context.Context, tg target, meter *cpuMeter, producers int, ra
 					if w := time.Until(next); w > 0 {
 						time.Sleep(w)
 					}
-					next = next.Add(interval)
 				}
 				t0 := time.Now()
 				if !t0.Before(stop) {
@@ -113,6 +112,9 @@ func runPhase(ctx context.Context, tg target, meter *cpuMeter, producers int, ra
 					local = append(local, sample{key: key, t0: t0})
 				}
 				i += len(keys) - 1
+				// A batch of k messages uses k slots of the schedule, so the
+				// offered load stays in messages per second.
+				next = next.Add(interval * time.Duration(max(1, len(keys))))
 			}
 			mu.Lock()
 			all = append(all, local...)

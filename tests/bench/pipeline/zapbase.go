@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +43,7 @@ type zapbaseTarget struct {
 	// "text" (POST /api/v1/messages/text, one message per request) or
 	// "bulk" (POST /api/v1/messages/send-bulk, bulkSize messages per request).
 	mode      string
+	slot      string // replication slots are per server: one per target
 	baseURL   string
 	pprofAddr string
 	token     string
@@ -81,7 +82,7 @@ func newZapbaseTarget(ctx context.Context, p zapbaseParams) (*zapbaseTarget, err
 		return nil, err
 	}
 	tag := fmt.Sprintf("%s%d", p.mode, p.run)
-	z := &zapbaseTarget{pool: pool, chats: p.chats, receipts: p.receipts, mode: p.mode,
+	z := &zapbaseTarget{pool: pool, chats: p.chats, receipts: p.receipts, mode: p.mode, slot: "bench_zapbase_" + tag,
 		logPath: filepath.Join(p.dir, "zapbase-"+tag+".log"), sendLog: filepath.Join(p.dir, "sandbox-sends-"+tag+".log"),
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}}
 	if err := z.seed(ctx); err != nil {
@@ -146,6 +147,7 @@ func (z *zapbaseTarget) start(ctx context.Context, bin, url string) error {
 		"ZAPBASE_SANDBOX_SEND_LOG=" + z.sendLog,
 		"ZAPBASE_LOG_LEVEL=" + cmp.Or(os.Getenv("BENCH_ZAPBASE_LOG_LEVEL"), "info"),
 		"ZAPBASE_PPROF_ADDR=127.0.0.1:0",
+		"ZAPBASE_SLOT_NAME=" + z.slot,
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -377,6 +379,10 @@ func (z *zapbaseTarget) Close() {
 			<-z.exited
 		}
 	}
+	// A slot left behind would retain WAL for the rest of the run.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = z.pool.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, z.slot)
 	z.pool.Close()
 }
 
