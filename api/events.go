@@ -68,7 +68,9 @@ type EventCursor struct {
 }
 
 // String is the SSE id form "<txid>-<id>".
-func (c EventCursor) String() string { return strconv.FormatUint(c.TxID, 10) + "-" + strconv.FormatInt(c.ID, 10) }
+func (c EventCursor) String() string {
+	return strconv.FormatUint(c.TxID, 10) + "-" + strconv.FormatInt(c.ID, 10)
+}
 
 // Less orders cursors as the feed does.
 func (c EventCursor) Less(o EventCursor) bool {
