@@ -171,9 +171,9 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		api.Mount{Pattern: "GET /console", Handler: console.Handler(m.consoleConfig())},
 		api.Mount{Pattern: "GET /console/", Handler: console.Handler(m.consoleConfig())})
 	h := api.NewHandler(api.Params{
-		EventHub:              m.events,
-		Pool:   m.pool,
-		Logger: m.log.With("component", "api"),
+		EventHub: m.events,
+		Pool:     m.pool,
+		Logger:   m.log.With("component", "api"),
 		ReadyChecks: []api.ReadyCheck{
 			{Name: "database", Check: func(ctx context.Context) error { return m.pool.Ping(ctx) }},
 			{Name: "migrations", Check: m.migrationsCurrent},
