@@ -171,9 +171,8 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		api.Mount{Pattern: "GET /console", Handler: console.Handler(m.consoleConfig())},
 		api.Mount{Pattern: "GET /console/", Handler: console.Handler(m.consoleConfig())})
 	h := api.NewHandler(api.Params{
-		EventHub: m.events,
-		Pool:     m.pool,
-		Logger:   m.log.With("component", "api"),
+		Pool:   m.pool,
+		Logger: m.log.With("component", "api"),
 		ReadyChecks: []api.ReadyCheck{
 			{Name: "database", Check: func(ctx context.Context) error { return m.pool.Ping(ctx) }},
 			{Name: "migrations", Check: m.migrationsCurrent},
@@ -189,6 +188,7 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		SupabaseWebhookSecret: m.cfg.SupabaseWebhookSecret,
 		SendWait:              sendWait,
 		Mounts:                m.mounts,
+		EventHub:              m.events,
 		RegisterFuncs:         m.apiRegisters,
 	})
 	return m.instrument(h), nil
