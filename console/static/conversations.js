@@ -33,6 +33,8 @@ export default function conversations(main, { api, announce }) {
       convs = c.conversations;
       sessions = s.sessions;
       renderList();
+      const sel = chat.querySelector('select.from');
+      if (sel && open) fillFrom(sel, open);
     } catch (err) {
       clear(listEl, h('li', { class: 'error', role: 'alert' }, err.message));
     } finally {
@@ -101,11 +103,8 @@ export default function conversations(main, { api, announce }) {
   function composer(c) {
     const text = h('textarea', { rows: 2, placeholder: 'Escreva uma mensagem', 'aria-label': 'Mensagem' });
     const file = h('input', { type: 'file', accept: 'image/*,video/*,audio/*,application/pdf' });
-    const usable = sessions.filter((s) => s.state === 'connected');
-    const from = h('select', { 'aria-label': 'Enviar pela sessão' },
-      h('option', { value: '' }, 'Sessão: automática'),
-      usable.map((s) => h('option', { value: s.phoneNumber, selected: c.sessionId === s.sessionId },
-        `${formatPhone(s.phoneNumber)} · ${providerName[s.provider] || s.provider}`)));
+    const from = h('select', { 'aria-label': 'Enviar pela sessão', class: 'from' });
+    fillFrom(from, c);
     const send = h('button', { type: 'submit', class: 'primary' }, 'Enviar');
     const f = h('form', { class: 'composer' }, text, h('div', { class: 'row' }, field('Anexar mídia', file), from, send));
     text.addEventListener('keydown', (e) => {
@@ -144,6 +143,15 @@ export default function conversations(main, { api, announce }) {
       }
     });
     return f;
+  }
+
+  // fillFrom lists the connected sessions a message can leave from (again
+  // whenever the sessions reload), keeping the choice.
+  function fillFrom(sel, c) {
+    const keep = sel.value || (sessions.find((x) => x.sessionId === c.sessionId) || {}).phoneNumber || '';
+    clear(sel, h('option', { value: '' }, 'Sessão: automática'),
+      sessions.filter((x) => x.state === 'connected').map((x) => h('option', { value: x.phoneNumber, selected: x.phoneNumber === keep },
+        `${formatPhone(x.phoneNumber)} · ${providerName[x.provider] || x.provider}`)));
   }
 
   function addMessage(ul, m) {

@@ -24,9 +24,9 @@ export default function painel(main, { api }) {
   function render(d) {
     const pct = d.successRate == null ? '—' : `${(d.successRate * 100).toFixed(1).replace('.', ',')}%`;
     clear(grid,
-      kpi('Taxa de sucesso de envio', pct, `${d.sent} enviadas · ${d.failed} com falha · ${d.inFlight} em andamento`),
-      kpi('Tempo de resposta da IA', ms(d.aiResponseP50Ms), `mediana · p95 ${ms(d.aiResponseP95Ms)} · ${d.aiReplies} respostas`),
-      kpi('Sessões ativas', String(d.activeSessions), Object.entries(d.sessions).map(([k, v]) => `${v} ${sessionState[k] || k}`).join(' · ') || 'nenhuma sessão'),
+      kpi('Taxa de sucesso de envio', pct, `${d.sent} enviada(s) · ${d.failed} com falha · ${d.inFlight} em andamento`),
+      kpi('Tempo de resposta da IA', ms(d.aiResponseP50Ms), `mediana · p95 ${ms(d.aiResponseP95Ms)} · ${d.aiReplies} resposta(s) da IA`),
+      kpi('Sessões ativas', String(d.activeSessions), Object.entries(d.sessions).map(([k, v]) => `${sessionState[k] || k}: ${v}`).join(' · ') || 'nenhuma sessão'),
       kpi('Latência de processamento', ms(d.latencyP50Ms), `mediana (linha criada → aceita pelo provedor) · p95 ${ms(d.latencyP95Ms)}`));
     clear(charts,
       h('figure', { class: 'card chart' }, h('figcaption', {}, 'Envios por hora'), barChart(d.series)),
@@ -56,33 +56,45 @@ function ms(v) {
 
 const W = 320;
 const H = 120;
+const PAD = 8;
+
+// axes: the window's ends under the chart and the top value above it.
+function axes(top) {
+  return [
+    svg('text', { x: 0, y: 10, class: 'tick' }, top),
+    svg('text', { x: 0, y: H + 14, class: 'tick' }, 'início da janela'),
+    svg('text', { x: W, y: H + 14, class: 'tick', 'text-anchor': 'end' }, 'agora'),
+  ];
+}
 
 function barChart(series) {
   const max = Math.max(1, ...series.map((p) => p.sent + p.failed));
-  const bw = W / series.length;
+  const bw = (W - PAD) / series.length;
   const total = series.reduce((a, p) => a + p.sent, 0);
   const failed = series.reduce((a, p) => a + p.failed, 0);
   const bars = series.map((p, i) => {
     const hs = (p.sent / max) * (H - 10);
     const hf = (p.failed / max) * (H - 10);
     return [
-      svg('rect', { x: i * bw + 1, y: H - hs, width: Math.max(1, bw - 2), height: hs, class: 'ok' }),
-      svg('rect', { x: i * bw + 1, y: H - hs - hf, width: Math.max(1, bw - 2), height: hf, class: 'bad' }),
+      svg('rect', { x: PAD + i * bw + 1, y: H - hs, width: Math.max(1, bw - 2), height: hs, class: 'ok' }),
+      svg('rect', { x: PAD + i * bw + 1, y: H - hs - hf, width: Math.max(1, bw - 2), height: hf, class: 'bad' }),
     ];
   });
-  return svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${total} envios com sucesso e ${failed} falhas na janela` },
-    svg('line', { x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5, class: 'axis' }), bars);
+  return h('div', {}, svg('svg', { viewBox: `0 -4 ${W} ${H + 22}`, role: 'img', 'aria-label': `${total} envios com sucesso e ${failed} falhas na janela` },
+    axes(`máx. ${max}/h`), svg('line', { x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5, class: 'axis' }), bars),
+  h('ul', { class: 'legend' }, h('li', {}, h('span', { class: 'sw okc', 'aria-hidden': 'true' }), `enviadas: ${total}`),
+    h('li', {}, h('span', { class: 'sw badc', 'aria-hidden': 'true' }), `com falha: ${failed}`)));
 }
 
 function lineChart(series) {
   const pts = series.map((p, i) => [i, p.latencyP50Ms]).filter(([, v]) => v != null);
   if (!pts.length) return h('p', { class: 'muted' }, 'Sem envios na janela.');
   const max = Math.max(1, ...pts.map(([, v]) => v));
-  const x = (i) => (series.length <= 1 ? W / 2 : (i / (series.length - 1)) * W);
-  const y = (v) => H - 5 - (v / max) * (H - 15);
+  const x = (i) => (series.length <= 1 ? W / 2 : PAD + (i / (series.length - 1)) * (W - 2 * PAD));
+  const y = (v) => H - 5 - (v / max) * (H - 20);
   const d = pts.map(([i, v], k) => `${k ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-  return svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Latência mediana máxima na janela: ${Math.round(max)} ms` },
-    svg('line', { x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5, class: 'axis' }),
+  return svg('svg', { viewBox: `0 -4 ${W} ${H + 22}`, role: 'img', 'aria-label': `Latência mediana máxima na janela: ${ms(max)}` },
+    axes(`máx. ${ms(max)}`), svg('line', { x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5, class: 'axis' }),
     svg('path', { d, class: 'line' }), pts.map(([i, v]) => svg('circle', { cx: x(i), cy: y(v), r: 2.5, class: 'dot' })));
 }
 

@@ -39,7 +39,7 @@ export default function sessions(main, { api, announce }) {
     if (s.state === 'connected' || s.state === 'pairing' || s.state === 'connecting') {
       actions.append(h('button', { type: 'button', onclick: () => disconnect(s, false) }, 'Desconectar'));
     }
-    if (s.state !== 'logged_out') {
+    if (s.state !== 'logged_out' && s.provider !== 'sandbox') {
       actions.append(h('button', { type: 'button', class: 'danger', onclick: () => disconnect(s, true) },
         s.provider === 'baileys' ? 'Desvincular aparelho' : 'Esquecer credenciais'));
     }
