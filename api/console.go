@@ -166,7 +166,7 @@ func (s *Server) registerConsoleAPI(r *Router) {
 	huma.Register(s.v1, s.tenantOp(huma.Operation{
 		OperationID: "list-conversations", Method: http.MethodGet, Path: "/conversations", Tags: tags,
 		Summary:     "Lista as conversas (contatos com a última mensagem)",
-		Description: "Um item por contato e sessão, do mais recente para o mais antigo, com o estado do agente de IA na conversa.",
+		Description: "Um item por contato, do mais recente para o mais antigo, com a sessão da conversa e o estado do agente de IA nela.",
 	}), func(ctx context.Context, in *struct {
 		Limit int `query:"limit" minimum:"1" maximum:"500" default:"100"`
 	}) (*struct {
@@ -177,27 +177,33 @@ func (s *Server) registerConsoleAPI(r *Router) {
 		t := MustTenant(ctx)
 		rows, err := s.p.Pool.Query(ctx, `
 WITH last AS (
-  SELECT DISTINCT ON (m.session_id, m.contact) m.*
+  SELECT DISTINCT ON (m.contact) m.*
     FROM (SELECT *, CASE WHEN direction = 'inbound' THEN from_number ELSE to_number END AS contact
             FROM public.messages
            WHERE tenant_id = $1 AND message_type <> 'read_mark') m
    WHERE coalesce(m.contact, '') <> ''
-   ORDER BY m.session_id, m.contact, m.created_at DESC, m.seq DESC
+   ORDER BY m.contact, m.created_at DESC, m.seq DESC
+), conv AS (
+  -- The session of the conversation: the last one a message of it used
+  -- (a row not dispatched yet has none).
+  SELECT l.*, coalesce(l.session_id, (SELECT ms.session_id FROM public.messages ms
+           WHERE ms.tenant_id = $1 AND ms.session_id IS NOT NULL
+             AND ((ms.direction = 'inbound' AND ms.from_number = l.contact) OR (ms.direction = 'outbound' AND ms.to_number = l.contact))
+           ORDER BY ms.created_at DESC LIMIT 1)) AS conv_session
+    FROM last l
 )
-SELECT l.id, l.direction, l.message_type, l.content, l.status, l.provider, l.session_id, l.contact,
+SELECT l.id, l.direction, l.message_type, l.content, l.status, l.provider, l.conv_session, l.contact,
        coalesce(l.error_code, ''), coalesce(l.error_reason, ''), l.agent_id, l.created_at, l.updated_at,
        coalesce((SELECT mm.metadata->>'pushName' FROM public.messages mm
                   WHERE mm.tenant_id = $1 AND mm.direction = 'inbound' AND mm.from_number = l.contact
                     AND mm.metadata ? 'pushName' ORDER BY mm.created_at DESC LIMIT 1), ''),
        (SELECT count(*) FROM public.messages mi
          WHERE mi.tenant_id = $1 AND mi.direction = 'inbound' AND mi.from_number = l.contact
-           AND mi.session_id IS NOT DISTINCT FROM l.session_id
            AND mi.created_at > coalesce((SELECT max(mo.created_at) FROM public.messages mo
-                 WHERE mo.tenant_id = $1 AND mo.direction = 'outbound' AND mo.to_number = l.contact
-                   AND mo.session_id IS NOT DISTINCT FROM l.session_id), '-infinity'))::int,
+                 WHERE mo.tenant_id = $1 AND mo.direction = 'outbound' AND mo.to_number = l.contact), '-infinity'))::int,
        coalesce(c.state, ''), c.agent_id
-  FROM last l
-  LEFT JOIN public.ai_conversations c ON c.tenant_id = $1 AND c.session_id IS NOT DISTINCT FROM l.session_id AND c.contact = l.contact
+  FROM conv l
+  LEFT JOIN public.ai_conversations c ON c.tenant_id = $1 AND c.session_id IS NOT DISTINCT FROM l.conv_session AND c.contact = l.contact
  ORDER BY l.created_at DESC
  LIMIT $2`, t.ID, in.Limit)
 		if err != nil {

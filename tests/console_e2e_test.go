@@ -1,9 +1,13 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"net/http"
 	"net/url"
@@ -141,7 +145,44 @@ SELECT t.id, '5521977770000', 'sandbox', 'connected' FROM t`, userB)
  WHERE m.content->>'text' = 'Olá pelo console!' AND c.topic = 'message.status'`).Scan(&seen))
 	require.Equal(t, []string{"sending", "sent", "delivered", "read"}, seen)
 	b.wait(`document.querySelector('.conv[data-contact="5511988887777"]') !== null`)
+
+	// A permanent failure shows its pt-BR reason, live. (The row waits an
+	// hour for its turn; the update plays the dispatcher recording a
+	// failure from the provider.)
+	var failedID string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, to_number, content, provider, next_attempt_at)
+SELECT id, '5511988887777', '{"text":"Esta vai falhar"}', 'baileys', now() + interval '1 hour' FROM public.tenants WHERE client_id = 'demo'
+RETURNING id`).Scan(&failedID))
+	b.wait(`document.querySelector('.msg[data-id="` + failedID + `"] .status')?.dataset.status === 'pending'`)
+	_, err = conn.Exec(ctx, `UPDATE public.messages SET status = 'failed', error_code = '131026',
+  error_reason = 'O destinatário não pode receber esta mensagem (número sem WhatsApp ou versão antiga).' WHERE id = $1`, failedID)
+	require.NoError(t, err)
+	b.wait(`document.querySelector('.msg[data-id="` + failedID + `"] .status')?.textContent.includes('falhou') && document.querySelector('.msg[data-id="` + failedID + `"] .reason')?.textContent.includes('número sem WhatsApp')`)
+
+	// Inbound media: the stored image is shown.
+	mediaDir := filepath.Join(dir, ".zapbase", "media", "demo")
+	require.NoError(t, os.MkdirAll(mediaDir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(mediaDir, "foto.png"), testPNG(t), 0o644))
+	var inID string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, session_id, direction, from_number, to_number, message_type, status, content, provider, message_id)
+SELECT t.id, s.id, 'inbound', '5511988887777', s.phone_number, 'image', 'received',
+       '{"mediaPath": "demo/foto.png", "mimeType": "image/png", "caption": "Foto da fachada"}', 'baileys', 'IN-PHOTO-1'
+  FROM public.tenants t JOIN public.whatsapp_sessions s ON s.tenant_id = t.id AND s.phone_number = $1
+ WHERE t.client_id = 'demo' RETURNING id`, phone).Scan(&inID))
+	b.wait(`(() => { const i = document.querySelector('.msg.inbound[data-id="` + inID + `"] img'); return i && i.complete && i.naturalWidth === 64 && i.alt === 'Foto da fachada'; })()`)
+
+	// Hand the conversation to a human and back.
+	b.wait(`!document.querySelector('.chathead .handoff').disabled`)
+	b.do(chromedp.Click(`.chathead .handoff`))
+	b.wait(`document.querySelector('.chathead .handoff').textContent === 'Devolver ao agente de IA'`)
+	var aiState string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT state FROM public.ai_conversations WHERE contact = '5511988887777'`).Scan(&aiState))
+	require.Equal(t, "handoff", aiState)
 	b.shot("05-conversas")
+	b.do(chromedp.Click(`.chathead .handoff`))
+	b.wait(`document.querySelector('.chathead .handoff').textContent === 'Passar para um humano'`)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT state FROM public.ai_conversations WHERE contact = '5511988887777'`).Scan(&aiState))
+	require.Equal(t, "active", aiState)
 
 	// Agents: create from a template, then try it in the test chat.
 	b.do(chromedp.Navigate(p.BaseURL() + "/console#/agentes"))
@@ -199,6 +240,20 @@ SELECT t.id, '5521977770000', 'sandbox', 'connected' FROM t`, userB)
 	bAPI := &devAPI{t: t, base: p.BaseURL(), token: tokenB, clientID: "demo"}
 	require.Equal(t, http.StatusForbidden, bAPI.status("/api/v1/sessions/status"))
 	require.Equal(t, http.StatusForbidden, bAPI.status("/api/v1/events"))
+}
+
+// testPNG is a 64×64 image.
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for x := range 64 {
+		for y := range 64 {
+			img.Set(x, y, color.RGBA{R: uint8(x * 4), G: 120, B: uint8(y * 4), A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	return buf.Bytes()
 }
 
 // page drives one tab.

@@ -50,7 +50,7 @@ export default function conversations(main, { api, announce }) {
     }
     clear(listEl, convs.map((c) => {
       const m = c.lastMessage;
-      const active = open && open.contact === c.contact && (open.sessionId || null) === (c.sessionId || null);
+      const active = open && open.contact === c.contact;
       return h('li', {}, h('button', {
         type: 'button', class: 'conv', 'aria-current': active ? 'true' : null, 'data-contact': c.contact,
         onclick: () => openChat({ contact: c.contact, sessionId: c.sessionId || null, pushName: c.pushName, aiState: c.aiState }),
@@ -78,6 +78,7 @@ export default function conversations(main, { api, announce }) {
       handoff.title = c.sessionId ? '' : 'Envie ou receba uma mensagem por uma sessão primeiro';
     };
     setHandoff(c.aiState);
+    c.setHandoff = setHandoff;
     handoff.addEventListener('click', async () => {
       try {
         const to = c.aiState === 'handoff' ? 'agent' : 'human';
@@ -89,8 +90,7 @@ export default function conversations(main, { api, announce }) {
     });
     clear(chat, h('div', { class: 'chathead' }, back, h('h2', { id: 'chat-title' }, title), handoff), ul, composer(c));
     try {
-      const q = `/conversations/messages?contact=${encodeURIComponent(c.contact)}${c.sessionId ? `&sessionId=${c.sessionId}` : ''}`;
-      const out = await api.get(q);
+      const out = await api.get(`/conversations/messages?contact=${encodeURIComponent(c.contact)}`);
       if (open !== c) return;
       for (const m of out.messages) addMessage(ul, m);
       ul.lastElementChild?.scrollIntoView({ block: 'end' });
@@ -219,14 +219,17 @@ export default function conversations(main, { api, announce }) {
       const m = await api.get(`/messages/${id}`);
       if (!open || !sameChat(m)) return;
       const ul = chat.querySelector('.timeline');
-      if (!open.sessionId && m.sessionId) open.sessionId = m.sessionId;
+      if (!open.sessionId && m.sessionId) {
+        open.sessionId = m.sessionId;
+        open.setHandoff?.(open.aiState);
+      }
       addMessage(ul, m);
       timeline.get(m.id)?.scrollIntoView({ block: 'end' });
     } catch { /* deleted or not ours */ }
   }
 
   function sameChat(m) {
-    return open && m.contact === open.contact && (!open.sessionId || !m.sessionId || m.sessionId === open.sessionId);
+    return open && m.contact === open.contact;
   }
 
   const onChange = (e) => {
@@ -251,8 +254,7 @@ export default function conversations(main, { api, announce }) {
     const ul = chat.querySelector('.timeline');
     if (!c || !ul) return;
     try {
-      const q = `/conversations/messages?contact=${encodeURIComponent(c.contact)}${c.sessionId ? `&sessionId=${c.sessionId}` : ''}`;
-      const out = await api.get(q);
+      const out = await api.get(`/conversations/messages?contact=${encodeURIComponent(c.contact)}`);
       if (open === c) for (const m of out.messages) addMessage(ul, m);
     } catch { /* the next event retries */ }
   }
