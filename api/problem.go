@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/validation"
@@ -139,8 +140,13 @@ var statusMessages = map[int]string{
 
 // hookHumaErrors makes every error huma produces by itself (validation,
 // body size, unknown content type, unexpected handler errors) a Problem.
-// huma.NewError is process-global; only this package uses huma.
-func hookHumaErrors() {
+// huma.NewError is process-global; only this package uses huma. It is set
+// once: servers built while others serve (parallel tests) would race on it.
+func hookHumaErrors() { hookOnce.Do(setHumaErrors) }
+
+var hookOnce sync.Once
+
+func setHumaErrors() {
 	huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		p := humaProblem(status, msg, errs...)
 		if hctx != nil {
