@@ -50,7 +50,10 @@ func TestConsoleInChromium(t *testing.T) {
 	require.NoError(t, os.MkdirAll(shots, 0o755))
 
 	dir := t.TempDir()
-	p := Start(t, map[string]string{"__DIR": dir, "ZAPBASE_TEST_WHATSMEOW_FAKE": "1", "ZAPBASE_AI_DEBOUNCE": "0"},
+	// The Graph API is a closed local port: Meta sessions are stored and
+	// their background check fails without leaving this machine.
+	p := Start(t, map[string]string{"__DIR": dir, "ZAPBASE_TEST_WHATSMEOW_FAKE": "1", "ZAPBASE_AI_DEBOUNCE": "0",
+		"ZAPBASE_META_GRAPH_URL": "http://127.0.0.1:9"},
 		"dev", "--addr", "127.0.0.1:0", "--pg-port", "0")
 	banner := p.Logs()
 	link := regexp.MustCompile(`Console:\s+(http://\S+/console#token=(\S+))`).FindStringSubmatch(banner)
@@ -127,6 +130,31 @@ SELECT t.id, '5521977770000', 'sandbox', 'connected' FROM t`, userB)
 	b.wait(`document.querySelector('[data-session="` + phone + `"] .badge')?.textContent === 'conectado'`)
 	require.Equal(t, "0", b.eval(`String(document.querySelectorAll('[data-session="`+phone+`"] img.qr').length)`), "no QR once linked")
 	b.shot("04-sessoes-conectado")
+
+	// Pairing by code instead of QR.
+	b.do(chromedp.SendKeys(`#main form[aria-labelledby="new-wa"] input[type="tel"]`, "5511944443333"))
+	b.do(chromedp.Click(`#main form[aria-labelledby="new-wa"] input[type="checkbox"]`))
+	b.do(chromedp.Click(`#main form[aria-labelledby="new-wa"] button[type="submit"]`))
+	b.wait(`document.querySelector('[data-session="5511944443333"] .paircode')?.textContent === 'FAKE-CODE'`)
+
+	// A Meta session: the secrets are sent once and never shown back.
+	const metaToken, metaSecret = "EAAG-token-que-nao-pode-vazar-123", "app-secret-que-nao-pode-vazar"
+	form := `#main form[aria-labelledby="new-meta"] `
+	b.do(chromedp.SendKeys(form+`input[type="tel"]`, "5511933332222"),
+		chromedp.SendKeys(form+`.field:nth-of-type(2) input`, "109876543210987"),
+		chromedp.SendKeys(form+`.field:nth-of-type(3) input`, "209876543210987"),
+		chromedp.SendKeys(form+`.field:nth-of-type(4) input`, metaToken),
+		chromedp.SendKeys(form+`.field:nth-of-type(5) input`, metaSecret),
+		chromedp.SendKeys(form+`.field:nth-of-type(6) input`, "verify-token-123"),
+		chromedp.Click(form+`button[type="submit"]`))
+	b.wait(`document.querySelector('[data-session="5511933332222"]')?.textContent.includes('API oficial (Meta)')`)
+	require.Equal(t, "", b.eval(`[...document.querySelectorAll('`+form+`input[type="password"]')].map(i => i.value).join('')`), "secret fields are cleared")
+	require.Equal(t, "false", b.eval(`String(document.body.innerHTML.includes('`+metaToken+`') || document.body.innerHTML.includes('`+metaSecret+`'))`))
+	require.Equal(t, "password", b.eval(`document.querySelector('`+form+`.field:nth-of-type(4) input').type`))
+	var listed string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT row_to_json(s)::text FROM public.whatsapp_sessions s WHERE phone_number = '5511933332222'`).Scan(&listed))
+	require.NotContains(t, listed, metaToken, "the public row never holds the token")
+	b.shot("04b-sessoes-meta")
 
 	// Conversations: send from the linked number; the status moves live to "lida".
 	b.do(chromedp.Navigate(p.BaseURL() + "/console#/conversas"))
@@ -228,6 +256,12 @@ SELECT t.id, s.id, 'inbound', '5511988887777', s.phone_number, 'image', 'receive
 			b.fits375("10-375-conversa-aberta")
 		}
 	}
+
+	// Disconnect from the page.
+	b.do(chromedp.Navigate(p.BaseURL() + "/console#/sessoes"))
+	b.wait(`document.querySelector('[data-session="5511944443333"] .badge') !== null`)
+	b.do(chromedp.Click(`[data-session="5511944443333"] .actions button`))
+	b.wait(`document.querySelector('[data-session="5511944443333"] .badge')?.textContent === 'desconectado'`)
 
 	// Tenant B's user: only B's tenant and sessions.
 	b.do(chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`))

@@ -33,7 +33,7 @@ export default function sessions(main, { api, announce }) {
   function card(s) {
     const label = sessionState[s.state] || s.state;
     const actions = h('div', { class: 'actions' });
-    if (s.state !== 'connected' && s.state !== 'pairing' && s.state !== 'connecting') {
+    if (s.state !== 'connected' && s.state !== 'pairing' && s.state !== 'connecting' && s.provider !== 'meta_api') {
       actions.append(h('button', { type: 'button', onclick: () => reconnect(s) }, s.provider === 'baileys' ? 'Parear / reconectar' : 'Reconectar'));
     }
     if (s.state === 'connected' || s.state === 'pairing' || s.state === 'connecting') {
@@ -51,6 +51,9 @@ export default function sessions(main, { api, announce }) {
         s.connectedAt && s.state === 'connected' ? [' · conectado desde ', timeEl(s.connectedAt)] : ''),
     ];
     if (s.reason) body.push(h('p', { class: 'reason' }, s.reason));
+    if (s.provider === 'meta_api' && s.state !== 'connected') {
+      body.push(h('p', { class: 'muted' }, 'Para corrigir as credenciais, envie o formulário da API oficial de novo com este número.'));
+    }
     if (s.state === 'pairing') body.push(pairing(s));
     body.push(actions);
     return h('li', { class: 'card session', 'data-session': s.phoneNumber }, ...body);
@@ -123,9 +126,10 @@ export default function sessions(main, { api, announce }) {
     e.preventDefault();
     waError.textContent = '';
     try {
-      await api.post('/sessions/initialize', { phoneNumber: waPhone.value.trim(), provider: 'baileys', pairWithCode: waCode.querySelector('input').checked });
-      announce('Sessão criada: escaneie o QR code.');
-      waPhone.value = '';
+      const byCode = waCode.querySelector('input').checked;
+      await api.post('/sessions/initialize', { phoneNumber: waPhone.value.trim(), provider: 'baileys', pairWithCode: byCode });
+      announce(byCode ? 'Sessão criada: digite o código de pareamento no celular.' : 'Sessão criada: escaneie o QR code.');
+      waForm.reset();
       await load();
       list.querySelector('img.qr')?.scrollIntoView({ block: 'center' });
     } catch (err) {
@@ -162,8 +166,8 @@ export default function sessions(main, { api, announce }) {
       await api.post('/sessions/initialize', { phoneNumber: m.phone.value.trim(), provider: 'meta_api', meta: {
         phoneNumberId: m.phoneNumberId.value.trim(), wabaId: m.wabaId.value.trim(),
         accessToken: m.accessToken.value, appSecret: m.appSecret.value, verifyToken: m.verifyToken.value } });
-      announce('Sessão Meta criada.');
-      for (const k of ['accessToken', 'appSecret', 'verifyToken']) m[k].value = '';
+      announce('Sessão Meta criada; o número está sendo conferido na Meta.');
+      metaForm.reset();
       load();
     } catch (err) {
       metaError.textContent = problemText(err);
