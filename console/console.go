@@ -14,7 +14,9 @@
 package console
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -56,6 +58,16 @@ func Handler(cfg Config) http.Handler {
 	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
 		"connect-src " + connect + "; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 	fileServer := http.FileServerFS(files)
+	etags := map[string]string{}
+	_ = fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, err := fs.ReadFile(files, name); err == nil {
+				sum := sha256.Sum256(b)
+				etags[name] = `"` + hex.EncodeToString(sum[:8]) + `"`
+			}
+		}
+		return nil
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)
@@ -85,6 +97,13 @@ func Handler(cfg Config) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		etag, ok := etags[rest]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		// ServeContent answers If-None-Match with 304 from this ETag.
+		h.Set("ETag", etag)
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/" + rest
 		fileServer.ServeHTTP(w, r2)
