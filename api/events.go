@@ -416,6 +416,9 @@ func (s *Server) stream(hctx huma.Context, t Tenant, sub *eventSub, head EventCu
 	for {
 		select {
 		case e := <-sub.ch:
+			if !readyID.Less(e.Cursor) {
+				continue // already sent (a client resuming from ahead of this hub)
+			}
 			if !send(e) {
 				return
 			}
