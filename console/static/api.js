@@ -141,6 +141,13 @@ export async function request(method, path, body, opts = {}) {
     setAuth(null);
     onSignedOut.dispatchEvent(new Event('signedout'));
   }
+  // The console shares the tenant's rate limit with its backends: wait out
+  // a short Retry-After once instead of failing.
+  const retry = Number(res.headers.get('Retry-After'));
+  if (res.status === 429 && !opts.retried && retry > 0 && retry <= 10) {
+    await new Promise((r) => setTimeout(r, retry * 1000));
+    return request(method, path, body, { ...opts, retried: true });
+  }
   if (!res.ok) {
     throw new ApiError(res.status, await res.json().catch(() => null));
   }
@@ -182,7 +189,12 @@ async function run(signal) {
       const h = await headers({ Accept: 'text/event-stream' });
       if (lastEventId) h['Last-Event-ID'] = lastEventId;
       const res = await fetch('/api/v1/events', { headers: h, signal, cache: 'no-store' });
-      if (res.status === 401) { await refresh(); throw new Error('unauthorized'); }
+      if (res.status === 401) {
+        if (await refresh()) continue;
+        setAuth(null);
+        onSignedOut.dispatchEvent(new Event('signedout'));
+        return;
+      }
       if (!res.ok || !res.body) throw new Error(`events ${res.status}`);
       await readStream(res.body, signal, () => { delay = 1000; status('live'); });
     } catch (e) {

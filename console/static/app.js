@@ -139,8 +139,8 @@ function route() {
 }
 
 window.addEventListener('hashchange', () => {
-  if (!api.state.auth) return;
   if (/token=/.test(location.hash)) { api.loadAuth(); enter(); return; }
+  if (!api.state.auth) return;
   route();
   document.getElementById('main')?.focus({ preventScroll: true });
 });

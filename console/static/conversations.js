@@ -1,4 +1,4 @@
-import { h, clear, field, timeEl, debounce } from './dom.js';
+import { h, clear, field, timeEl, debounce, throttle } from './dom.js';
 import { messageStatus, statusMarks, aiState, providerName } from './labels.js';
 import { formatPhone, problemText } from './sessions.js';
 
@@ -29,19 +29,26 @@ export default function conversations(main, { api, announce }) {
 
   async function loadList() {
     try {
-      const [c, s] = await Promise.all([api.get('/conversations'), api.get('/sessions/status')]);
-      convs = c.conversations;
-      sessions = s.sessions;
+      convs = (await api.get('/conversations')).conversations;
       renderList();
-      const sel = chat.querySelector('select.from');
-      if (sel && open) fillFrom(sel, open);
     } catch (err) {
       clear(listEl, h('li', { class: 'error', role: 'alert' }, err.message));
     } finally {
       listEl.removeAttribute('aria-busy');
     }
   }
-  const reloadList = debounce(loadList, 200);
+  // Every status change is an event: reload the list at most about once a
+  // second (the console shares the tenant's rate limit).
+  const reloadList = throttle(loadList, 1000);
+
+  async function loadSessions() {
+    try {
+      sessions = (await api.get('/sessions/status')).sessions;
+      const sel = chat.querySelector('select.from');
+      if (sel && open) fillFrom(sel, open);
+    } catch { /* the composer offers "automática" */ }
+  }
+  const reloadSessions = debounce(loadSessions, 500);
 
   function renderList() {
     if (!convs.length) {
@@ -234,6 +241,7 @@ export default function conversations(main, { api, announce }) {
 
   const onChange = (e) => {
     const ev = e.detail;
+    if (ev.topic === 'session.state') reloadSessions();
     if (!ev.topic.startsWith('message.') && ev.topic !== 'ai.reply') return;
     reloadList();
     if (!open || !ev.messageId || ev.chat !== open.contact) return;
@@ -258,13 +266,14 @@ export default function conversations(main, { api, announce }) {
       if (open === c) for (const m of out.messages) addMessage(ul, m);
     } catch { /* the next event retries */ }
   }
-  const onReady = () => { loadList(); refreshTimeline(); };
+  const onReady = () => { loadList(); loadSessions(); refreshTimeline(); };
   api.events.addEventListener('change', onChange);
   api.events.addEventListener('ready', onReady);
 
   clear(main, h('h1', {}, 'Conversas'), layout);
   chat.append(h('p', { class: 'empty' }, 'Escolha um contato para ver a conversa.'));
   loadList();
+  loadSessions();
   return () => {
     api.events.removeEventListener('change', onChange);
     api.events.removeEventListener('ready', onReady);

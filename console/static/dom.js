@@ -86,6 +86,19 @@ export function debounce(fn, ms) {
   };
 }
 
+// throttle runs fn at most once every ms, and once more after the last
+// call: under a steady stream of events it still runs regularly, which a
+// debounce would postpone forever.
+export function throttle(fn, ms) {
+  let last = 0;
+  let t = null;
+  return (...args) => {
+    if (t) return;
+    const wait = Math.max(0, last + ms - Date.now());
+    t = setTimeout(() => { t = null; last = Date.now(); fn(...args); }, wait);
+  };
+}
+
 // announce reads a short text to screen readers (and shows it as a toast).
 export function announce(text, kind = 'info') {
   const region = document.getElementById('toast');

@@ -1,4 +1,4 @@
-import { h, clear, svg, debounce } from './dom.js';
+import { h, clear, svg, throttle } from './dom.js';
 import { providerName, sessionState } from './labels.js';
 
 // Painel: the spec's §9 figures for the tenant (GET /dashboard), with small
@@ -19,7 +19,7 @@ export default function painel(main, { api }) {
       grid.removeAttribute('aria-busy');
     }
   }
-  const reload = debounce(load, 1500);
+  const reload = throttle(load, 5000); // figures, not a live feed
 
   function render(d) {
     const pct = d.successRate == null ? '—' : `${(d.successRate * 100).toFixed(1).replace('.', ',')}%`;

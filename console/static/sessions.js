@@ -1,4 +1,4 @@
-import { h, clear, field, checkbox, timeEl, debounce } from './dom.js';
+import { h, clear, field, checkbox, timeEl, throttle } from './dom.js';
 import { sessionState, providerName, stateClass } from './labels.js';
 
 // Sessões: the tenant's WhatsApp numbers, live. A WhatsApp Web session in
@@ -20,7 +20,7 @@ export default function sessions(main, { api, announce }) {
       list.removeAttribute('aria-busy');
     }
   }
-  const reload = debounce(load, 120);
+  const reload = throttle(load, 300);
 
   function render() {
     if (!current.length) {
