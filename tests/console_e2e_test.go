@@ -55,6 +55,11 @@ func TestConsoleInChromium(t *testing.T) {
 	p := Start(t, map[string]string{"__DIR": dir, "ZAPBASE_TEST_WHATSMEOW_FAKE": "1", "ZAPBASE_AI_DEBOUNCE": "0",
 		"ZAPBASE_META_GRAPH_URL": "http://127.0.0.1:9"},
 		"dev", "--addr", "127.0.0.1:0", "--pg-port", "0")
+	t.Cleanup(func() {
+		if t.Failed() { // the whole log next to the screenshots
+			_ = os.WriteFile(filepath.Join(shots, "zapbase.log"), []byte(p.Logs()), 0o644)
+		}
+	})
 	banner := p.Logs()
 	link := regexp.MustCompile(`Console:\s+(http://\S+/console#token=(\S+))`).FindStringSubmatch(banner)
 	require.NotNil(t, link, "the dev banner prints the console sign-in link")
@@ -167,6 +172,11 @@ SELECT t.id, '5521977770000', 'sandbox', 'connected' FROM t`, userB)
 	b.do(chromedp.SetValue(`.composer select`, phone))
 	b.do(chromedp.SendKeys(`.composer textarea`, "Olá pelo console!"))
 	b.do(chromedp.Click(`.composer button[type="submit"]`))
+	require.Eventually(t, func() bool {
+		var st string
+		_ = conn.QueryRow(ctx, `SELECT status FROM public.messages WHERE content->>'text' = 'Olá pelo console!'`).Scan(&st)
+		return st == "read"
+	}, consoleWait, 50*time.Millisecond, "the row reaches read")
 	b.wait(`[...document.querySelectorAll('.msg.outbound')].some(m => m.textContent.includes('Olá pelo console!') && m.querySelector('.status')?.dataset.status === 'read' && m.querySelector('.status').textContent.includes('lida'))`)
 	var seen []string
 	// The row walked the whole way (the feed has every step).
@@ -207,6 +217,11 @@ SELECT t.id, s.id, 'inbound', '5511988887777', s.phone_number, 'image', 'receive
 	b.do(chromedp.SetUploadFiles(`.composer input[type="file"]`, []string{upload}))
 	b.do(chromedp.SendKeys(`.composer textarea`, "Nossa vitrine"))
 	b.do(chromedp.Click(`.composer button[type="submit"]`))
+	require.Eventually(t, func() bool {
+		var st string
+		_ = conn.QueryRow(ctx, `SELECT status FROM public.messages WHERE content->>'caption' = 'Nossa vitrine'`).Scan(&st)
+		return st == "read"
+	}, consoleWait, 50*time.Millisecond, "the media row reaches read")
 	b.wait(`[...document.querySelectorAll('.msg.outbound')].some(m => { const i = m.querySelector('img'); return i && i.complete && i.naturalWidth === 64 && i.alt === 'Nossa vitrine' && m.querySelector('.status')?.dataset.status === 'read'; })`)
 
 	// Hand the conversation to a human and back.

@@ -162,6 +162,10 @@ export default function conversations(main, { api, announce }) {
   }
 
   function addMessage(ul, m) {
+    // Reads and events race: never let an older copy of a row replace a
+    // newer one (statuses only move forward).
+    const prev = rows.get(m.id);
+    if (prev && (rank(m.status) < rank(prev.status) || new Date(m.updatedAt) < new Date(prev.updatedAt))) return;
     rows.set(m.id, m);
     if (timeline.has(m.id)) { updateMessage(m); return; }
     const li = h('li', { class: `msg ${m.direction}`, 'data-id': m.id });
