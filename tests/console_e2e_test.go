@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -103,6 +104,14 @@ SELECT t.id, '5521977770000', 'sandbox', 'connected' FROM t`, userB)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	defer cancelBrowser()
 	b := &page{t: t, ctx: browser, shots: shots}
+
+	// Every page load wraps fetch() so the test sees the Last-Event-ID of
+	// each event-stream request and can cut the open stream, as a network
+	// drop would.
+	_, err = chromedp.Run(browser, func(ctx context.Context, _ *chromedp.Target) (cdppage.AddScriptToEvaluateOnNewDocumentResult, error) {
+		return chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: streamProbe})
+	})
+	require.NoError(t, err)
 
 	const phone = "5511955554444"
 	api := &devAPI{t: t, base: p.BaseURL(), token: devToken, clientID: "demo"}
@@ -211,6 +220,19 @@ SELECT t.id, s.id, 'inbound', '5511988887777', s.phone_number, 'image', 'receive
  WHERE t.client_id = 'demo' RETURNING id`, phone).Scan(&inID))
 	b.wait(`(() => { const i = document.querySelector('.msg.inbound[data-id="` + inID + `"] img'); return i && i.complete && i.naturalWidth === 64 && i.alt === 'Foto da fachada'; })()`)
 
+	// The stream drops: the page reconnects with Last-Event-ID and what
+	// happened meanwhile arrives.
+	b.wait(`window.__sse.length >= 1`)
+	before := b.eval(`String(window.__sse.length)`)
+	b.do(chromedp.Evaluate[chromedp.Void](`window.__cutEvents()`))
+	var gapID string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, to_number, content, provider, next_attempt_at)
+SELECT id, '5511988887777', '{"text":"Escrita durante a queda"}', 'baileys', now() + interval '1 hour' FROM public.tenants WHERE client_id = 'demo'
+RETURNING id`).Scan(&gapID))
+	b.wait(`window.__sse.length > ` + before)
+	require.Regexp(t, `^[0-9]+-[0-9]+$`, b.eval(`window.__sse[window.__sse.length - 1]`), "the reconnect resumes from the last event id")
+	b.wait(`document.querySelector('.msg[data-id="` + gapID + `"]') !== null && document.getElementById('live').textContent === 'ao vivo'`)
+
 	// Send media from the composer: the upload is shown and moves to "lida" too.
 	upload := filepath.Join(t.TempDir(), "vitrine.png")
 	require.NoError(t, os.WriteFile(upload, testPNG(t), 0o644))
@@ -300,6 +322,31 @@ SELECT t.id, s.id, 'inbound', '5511988887777', s.phone_number, 'image', 'receive
 	require.Equal(t, http.StatusForbidden, bAPI.status("/api/v1/sessions/status"))
 	require.Equal(t, http.StatusForbidden, bAPI.status("/api/v1/events"))
 }
+
+// streamProbe wraps fetch() for /api/v1/events: window.__sse lists the
+// Last-Event-ID header of each request ("" for none), window.__cutEvents()
+// errors the open stream's body as a dropped connection does.
+const streamProbe = `(() => {
+  window.__sse = [];
+  const orig = window.fetch.bind(window);
+  window.fetch = async (url, init) => {
+    const res = await orig(url, init);
+    if (!String(url).includes('/api/v1/events') || !res.body) return res;
+    const h = (init && init.headers) || {};
+    window.__sse.push(h['Last-Event-ID'] || '');
+    const reader = res.body.getReader();
+    const body = new ReadableStream({
+      start(c) { window.__cutEvents = () => { c.error(new TypeError('network error')); reader.cancel(); }; },
+      async pull(c) {
+        try {
+          const { value, done } = await reader.read();
+          if (done) c.close(); else c.enqueue(value);
+        } catch (e) { try { c.error(e); } catch {} }
+      },
+    });
+    return new Response(body, { status: res.status, headers: res.headers });
+  };
+})();`
 
 // testPNG is a 64×64 image.
 func testPNG(t *testing.T) []byte {
