@@ -64,7 +64,7 @@ export default function conversations(main, { api, announce }) {
       },
       h('span', { class: 'who' }, c.pushName || formatPhone(c.contact),
         c.unanswered ? h('span', { class: 'count', 'aria-label': `${c.unanswered} sem resposta` }, String(c.unanswered)) : ''),
-      h('span', { class: 'snippet' }, m.direction === 'outbound' ? `Você: ${snippet(m)}` : snippet(m)),
+      h('span', { class: 'snippet' }, m.direction === 'outbound' ? `${m.agentId ? 'IA' : 'Você'}: ${snippet(m)}` : snippet(m)),
       h('span', { class: 'meta' }, timeEl(m.createdAt), c.aiState ? ` · ${aiState[c.aiState]}` : '')));
     }));
   }
