@@ -141,12 +141,13 @@ var statusMessages = map[int]string{
 // hookHumaErrors makes every error huma produces by itself (validation,
 // body size, unknown content type, unexpected handler errors) a Problem.
 // huma.NewError is process-global; only this package uses huma. It is set
-// once: servers built while others serve (parallel tests) would race on it.
-func hookHumaErrors() { hookOnce.Do(setHumaErrors) }
+// once: a second server built while the first serves requests (parallel
+// tests) would otherwise write it while huma reads it.
+func hookHumaErrors() { hookOnce.Do(hookHumaErrorsOnce) }
 
 var hookOnce sync.Once
 
-func setHumaErrors() {
+func hookHumaErrorsOnce() {
 	huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		p := humaProblem(status, msg, errs...)
 		if hctx != nil {

@@ -144,13 +144,14 @@ func New(p Params) *Server {
 	s.mux.HandleFunc("GET /docs/{file}", docsAsset)
 
 	r := &Router{s: s}
+	// Live events and the console's read endpoints (issue 20).
+	s.registerEvents(r)
+	s.registerConsoleAPI(r)
 	s.registerSessions(r)
 	s.registerMessages(r)
 	s.registerTenant(r)
 	s.registerWebhooks(r)
 	s.registerAdmin(r)
-	s.registerEvents(r)
-	s.registerConsoleAPI(r)
 	for _, f := range p.RegisterFuncs {
 		f(r)
 	}
