@@ -286,8 +286,10 @@ SELECT `+messageColumns+`, seq FROM public.messages
 	})
 
 	huma.Register(s.v1, s.tenantOp(huma.Operation{
-		OperationID: "get-message", Method: http.MethodGet, Path: "/messages/{messageId}", Tags: []string{"Mensagens"},
-		Summary: "Lê uma mensagem", Errors: []int{http.StatusNotFound},
+		OperationID: "conversation-message", Method: http.MethodGet, Path: "/conversations/messages/{messageId}", Tags: tags,
+		Summary:     "Lê uma mensagem da linha do tempo",
+		Description: "A mensagem no mesmo formato de `/conversations/messages` (para atualizar a linha do tempo quando um evento chega).",
+		Errors:      []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
 		MessageID string `path:"messageId" format:"uuid"`
 	}) (*struct{ Body Message }, error) {

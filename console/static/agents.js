@@ -178,7 +178,7 @@ export default function agents(main, { api, announce }) {
     const ev = e.detail;
     if (!testChat || ev.chat !== testChat.contact || !ev.messageId || testChat.ids.has(ev.messageId)) return;
     if (ev.topic !== 'ai.reply' && ev.topic !== 'message.created') return;
-    try { addTest(await api.get(`/messages/${ev.messageId}`)); } catch { /* not ours */ }
+    try { addTest(await api.get(`/conversations/messages/${ev.messageId}`)); } catch { /* not ours */ }
   };
   api.events.addEventListener('change', onChange);
 

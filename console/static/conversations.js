@@ -227,7 +227,7 @@ export default function conversations(main, { api, announce }) {
 
   async function fetchMessage(id) {
     try {
-      const m = await api.get(`/messages/${id}`);
+      const m = await api.get(`/conversations/messages/${id}`);
       if (!open || !sameChat(m)) return;
       const ul = chat.querySelector('.timeline');
       if (!open.sessionId && m.sessionId) {
