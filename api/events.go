@@ -210,6 +210,20 @@ func (h *EventHub) head(ctx context.Context) (EventCursor, error) {
 	return c, err
 }
 
+// pruned reports whether the feed's oldest row is past c: rows between
+// them may have been deleted by retention.
+func (h *EventHub) pruned(ctx context.Context, c EventCursor) bool {
+	var tx string
+	var id int64
+	err := h.pool.QueryRow(ctx, `SELECT txid::text, id FROM wa.change_log ORDER BY txid, id LIMIT 1`).Scan(&tx, &id)
+	if err != nil {
+		return false // empty feed (nothing missed) or a failed read (the catch-up reports it)
+	}
+	first := EventCursor{ID: id}
+	first.TxID, _ = strconv.ParseUint(tx, 10, 64)
+	return c.Less(first)
+}
+
 const changeColumns = `txid::text, id, tenant_id, topic, session_id, message_id, chat, data, created_at`
 
 // readFeed reads final rows after from (optionally one tenant's, and up to
@@ -377,6 +391,14 @@ func (s *Server) stream(hctx huma.Context, t Tenant, sub *eventSub, head EventCu
 		return write(fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", e.Cursor, e.Topic, data))
 	}
 
+	if resume != nil && resume.Less(head) && s.events.pruned(ctx, *resume) {
+		// Rows after the client's id may be gone (feed retention): it
+		// cannot be told what it missed, only to reload.
+		if !write(fmt.Appendf(nil, "id: %s\nevent: reset\ndata: {\"reason\":\"feed_pruned\"}\n\n", head)) {
+			return
+		}
+		resume = nil
+	}
 	if resume != nil && resume.Less(head) {
 		from, sent := *resume, 0
 		for {

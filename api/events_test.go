@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -164,6 +165,18 @@ VALUES ($1, '5511922220000', '{"text":"resposta"}') RETURNING id`, tA).Scan(&msg
 	c3, ok := api.ParseEventCursor(third.id)
 	require.True(t, ok, third.id)
 	require.True(t, c2.Less(c3), "ids grow in feed order")
+
+	// Retention deleted the rows after a client's id: it is told to reload.
+	rc, _ := api.ParseEventCursor(received.id)
+	_, err = e.pool.Exec(context.Background(), `DELETE FROM wa.change_log WHERE (txid, id) <= ($1::text::xid8, $2)`,
+		fmt.Sprint(rc.TxID), rc.ID+1)
+	require.NoError(t, err)
+	h["Last-Event-ID"] = received.id
+	ctx4, cancel4 := context.WithCancel(context.Background())
+	defer cancel4()
+	_, evA4 := e.openEvents(ctx4, h)
+	require.Equal(t, "reset", nextEvent(t, evA4).event)
+	require.Equal(t, "ready", nextEvent(t, evA4).event)
 
 	// Bad Last-Event-ID: a problem naming the header.
 	h["Last-Event-ID"] = "nope"
