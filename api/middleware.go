@@ -78,7 +78,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path),
 				attribute.String("zapbase.request_id", id)))
 		defer span.End()
-		ctx, cancel := context.WithTimeout(context.WithValue(ctx, reqInfoKey{}, ri), RequestTimeout)
+		timeout := RequestTimeout
+		if r.URL.Path == Prefix+"/events" {
+			timeout = MaxEventStream + time.Minute // the stream bounds itself
+		}
+		ctx, cancel := context.WithTimeout(context.WithValue(ctx, reqInfoKey{}, ri), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)

@@ -96,6 +96,8 @@ type Params struct {
 	RegisterFuncs []func(*Router)
 	// Version is shown in the OpenAPI document.
 	Version string
+	// EventHub feeds GET /events (nil: one is made; close it on shutdown).
+	EventHub *EventHub
 }
 
 // Server is the HTTP surface.
@@ -107,6 +109,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	tracer  trace.Tracer
+	events  *EventHub
 }
 
 // NewHandler returns the root HTTP handler.
@@ -128,6 +131,10 @@ func New(p Params) *Server {
 	}
 	hookHumaErrors()
 	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux(), tracer: otel.Tracer("github.com/zapbase/zapbase/api")}
+	s.events = p.EventHub
+	if s.events == nil {
+		s.events = NewEventHub(p.Pool, p.Logger, 0)
+	}
 	s.api = humago.New(s.mux, s.humaConfig())
 	s.v1 = huma.NewGroup(s.api, Prefix)
 
@@ -137,6 +144,9 @@ func New(p Params) *Server {
 	s.mux.HandleFunc("GET /docs/{file}", docsAsset)
 
 	r := &Router{s: s}
+	// Live events and the console's read endpoints (issue 20).
+	s.registerEvents(r)
+	s.registerConsoleAPI(r)
 	s.registerSessions(r)
 	s.registerMessages(r)
 	s.registerTenant(r)

@@ -18,6 +18,7 @@ import (
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/api"
+	"github.com/zapbase/zapbase/console"
 	"github.com/zapbase/zapbase/listener"
 	"github.com/zapbase/zapbase/metrics"
 	"github.com/zapbase/zapbase/migrations"
@@ -64,9 +65,13 @@ type Main struct {
 	listener *listener.Listener
 	// closers run after components stopped (stores, simulators).
 	closers []func()
+	events  *api.EventHub
 	// pairingOut, set by `zapbase dev`, receives WhatsApp Web QR and
 	// pairing codes drawn for the terminal.
 	pairingOut io.Writer
+	// devConsole, set by `zapbase dev`, tells the console page it signs in
+	// by the link the banner prints.
+	devConsole bool
 }
 
 // NewMain prepares a Main from a validated configuration.
@@ -138,6 +143,9 @@ func (m *Main) Run(ctx context.Context) error {
 		WriteTimeout:      90 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+	if m.events != nil {
+		m.http.RegisterOnShutdown(m.events.Close)
+	}
 	go func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("http server stopped", "error", err)
@@ -163,6 +171,13 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 	if sendWait == 0 {
 		sendWait = -1 // ZAPBASE_SEND_WAIT=0: never wait
 	}
+	// Console and event stream: the page at /console and GET /api/v1/events
+	// (one change-feed poller for every open stream; closed at shutdown so
+	// open streams do not hold it).
+	m.events = api.NewEventHub(m.pool, m.log, 0)
+	m.mounts = append(m.mounts,
+		api.Mount{Pattern: "GET /console", Handler: console.Handler(m.consoleConfig())},
+		api.Mount{Pattern: "GET /console/", Handler: console.Handler(m.consoleConfig())})
 	h := api.NewHandler(api.Params{
 		Pool:   m.pool,
 		Logger: m.log.With("component", "api"),
@@ -181,9 +196,15 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		SupabaseWebhookSecret: m.cfg.SupabaseWebhookSecret,
 		SendWait:              sendWait,
 		Mounts:                m.mounts,
+		EventHub:              m.events,
 		RegisterFuncs:         m.apiRegisters,
 	})
 	return m.instrument(h), nil
+}
+
+// consoleConfig is what the console page needs to sign in.
+func (m *Main) consoleConfig() console.Config {
+	return console.Config{SupabaseURL: m.cfg.SupabaseURL, PublishableKey: m.cfg.SupabasePublishable, Dev: m.devConsole}
 }
 
 func (m *Main) start(ctx context.Context, c component) error {

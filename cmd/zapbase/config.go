@@ -34,6 +34,7 @@ type Config struct {
 	JWTIssuer             string        // SUPABASE_JWT_ISSUER (default SUPABASE_URL + /auth/v1)
 	JWTAudience           string        // SUPABASE_JWT_AUDIENCE (default authenticated)
 	SupabaseServiceKey    string        // SUPABASE_SERVICE_KEY (Storage)
+	SupabasePublishable   string        // SUPABASE_PUBLISHABLE_KEY (console sign-in with Supabase Auth)
 	StorageBucket         string        // ZAPBASE_STORAGE_BUCKET (default whatsapp-media)
 	MediaDir              string        // ZAPBASE_MEDIA_DIR (local media store when Storage is not configured)
 	AdminToken            string        // ZAPBASE_ADMIN_TOKEN (service credential for /api/v1/admin)
@@ -192,6 +193,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 		JWTSecret:             get("SUPABASE_JWT_SECRET"),
 		JWTAudience:           get("SUPABASE_JWT_AUDIENCE"),
 		SupabaseServiceKey:    get("SUPABASE_SERVICE_KEY"),
+		SupabasePublishable:   get("SUPABASE_PUBLISHABLE_KEY"),
 		StorageBucket:         get("ZAPBASE_STORAGE_BUCKET"),
 		MediaDir:              get("ZAPBASE_MEDIA_DIR"),
 		AdminToken:            get("ZAPBASE_ADMIN_TOKEN"),

@@ -114,6 +114,7 @@ func dev(ctx context.Context, args []string) error {
 	}
 	m := NewMain(cfg)
 	m.pairingOut = os.Stdout // WhatsApp Web QR codes in the terminal
+	m.devConsole = true
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
 		return err
@@ -271,6 +272,7 @@ func printDevBanner(b devBanner) {
 	fmt.Printf(`
 zapbase dev pronto ✅
 
+  Console:        %[1]s/console#token=%[3]s
   API:            %[1]s
   Documentação:   %[1]s/docs
   Saúde:          %[1]s/readyz

@@ -128,7 +128,10 @@ func (m *Main) wire(ctx context.Context) error {
 		newClient := st.NewClient
 		if m.cfg.TestWhatsmeowFake {
 			log.Warn("ZAPBASE_TEST_WHATSMEOW_FAKE=1: WhatsApp Web uses an offline fake client (tests only)")
-			newClient = whatsmeowfake.New(log).NewClient
+			fake := whatsmeowfake.New(log)
+			newClient = fake.NewClient
+			// The test's hand on the fake phones (scan a QR, rotate it).
+			m.mounts = append(m.mounts, api.Mount{Pattern: "POST /__test/whatsmeowfake/{action}", Handler: fake.Control()})
 		}
 		var onPairing func(whatsmeow.PairingCode)
 		if m.pairingOut != nil {

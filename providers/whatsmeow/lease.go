@@ -375,10 +375,15 @@ SELECT s.id FROM public.whatsapp_sessions s
    AND NOT (s.state = 'disconnected' AND coalesce(s.state_reason, '') = '` + reasonManualDisconnect + `')`
 
 func (m *LeaseManager) balance(ctx context.Context) error {
-	var total, live int
+	// held counts only the leases of candidate sessions, as total does: a
+	// session being paired (pinned, no device yet) is not one, and counting
+	// it made a lone replica shed a linked device while another number was
+	// pairing, leaving that device undriven until the pairing ended.
+	var total, live, held int
 	err := m.cfg.Pool.QueryRow(ctx, `
 SELECT (SELECT count(*) FROM (`+candidateSQL+`) c),
-       (SELECT count(*) FROM wa.lease_holders WHERE expires_at > now())`).Scan(&total, &live)
+       (SELECT count(*) FROM wa.lease_holders WHERE expires_at > now()),
+       (SELECT count(*) FROM (`+candidateSQL+`) c WHERE c.id = ANY($1::uuid[]))`, m.Held()).Scan(&total, &live, &held)
 	if err != nil {
 		return err
 	}
@@ -387,7 +392,6 @@ SELECT (SELECT count(*) FROM (`+candidateSQL+`) c),
 	}
 	share := int(math.Ceil(float64(total) / float64(live)))
 	m.mu.Lock()
-	held := len(m.held)
 	var sheddable string
 	for id := range m.held {
 		if !m.pinned[id] {

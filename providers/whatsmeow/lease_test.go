@@ -323,3 +323,25 @@ func TestProviderReportsLocalSessions(t *testing.T) {
 	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT count(*) FROM wa.session_leases`).Scan(&leases))
 	require.Zero(t, leases)
 }
+
+// TestLeaseBalanceIgnoresPairingSessions: a lone replica that drives a
+// linked device and is pairing another number keeps driving the device (the
+// pairing session is no candidate and must not count against the share).
+func TestLeaseBalanceIgnoresPairingSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	linked := f.addSession(t, "5511977770001", "5511977770001:3@s.whatsapp.net")
+	pairing := f.addSession(t, "5511977770002", "")
+	h := newHeldReports()
+	// Ticks far apart: the test runs the balancing round itself.
+	m, err := NewLeaseManager(LeaseConfig{Pool: f.pool, Holder: "pairing-a", TTL: 2 * time.Hour, Tick: time.Hour, OnHeldFunc: h.report})
+	require.NoError(t, err)
+	require.NoError(t, m.Start(context.Background()))
+	defer m.Stop()
+	h.waitLast(t, "the linked device is driven", 1)
+	ok, err := m.Acquire(context.Background(), pairing)
+	require.NoError(t, err)
+	require.True(t, ok)
+	m.tick(context.Background())
+	require.ElementsMatch(t, []string{linked, pairing}, m.Held(), "the linked device is not shed while another number pairs")
+}

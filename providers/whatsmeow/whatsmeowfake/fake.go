@@ -10,7 +10,11 @@
 //	{"msg":"fake device disconnected","device":"<jid>",...}
 //
 // so a test can rebuild, from the processes' logs, which process drove which
-// device and when. Unpaired devices show rotating QR codes and never pair.
+// device and when. Unpaired devices show rotating QR codes; they pair only
+// when a test "scans" the current code through Control (the phone's part),
+// and Control can also rotate a code at once instead of waiting for it.
+// Sent messages are reported delivered, then read, as the recipient's phone
+// would.
 package whatsmeowfake
 
 import (
@@ -20,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -44,6 +49,9 @@ type Devices struct {
 	// QRCodes is how many codes are shown before pairing times out.
 	QRCodes int
 	Logger  *slog.Logger
+
+	mu      sync.Mutex
+	showing map[string]*Client // QR code on screen → its unpaired device
 }
 
 // New returns Devices with defaults.
@@ -51,7 +59,56 @@ func New(log *slog.Logger) *Devices {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Devices{QRInterval: DefaultQRInterval, QRCodes: DefaultQRCodes, Logger: log.With("component", "whatsmeowfake")}
+	return &Devices{QRInterval: DefaultQRInterval, QRCodes: DefaultQRCodes, Logger: log.With("component", "whatsmeowfake"),
+		showing: map[string]*Client{}}
+}
+
+// Control is the test's hand on the fake phones, mounted only when the fake
+// is on (POST /__test/whatsmeowfake/{action}):
+//
+//	scan?code=<qr>&phone=<digits>  the phone <digits> scans the QR code <qr>: the device pairs and connects
+//	rotate?code=<qr>               the device showing <qr> shows its next code now
+//
+// Both answer 404 when no device shows that code.
+func (d *Devices) Control() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := r.URL.Query().Get("code")
+		d.mu.Lock()
+		c := d.showing[code]
+		d.mu.Unlock()
+		if c == nil || code == "" {
+			http.Error(w, "no device shows this code", http.StatusNotFound)
+			return
+		}
+		switch r.PathValue("action") {
+		case "scan":
+			phone := r.URL.Query().Get("phone")
+			if phone == "" {
+				http.Error(w, "phone required", http.StatusBadRequest)
+				return
+			}
+			c.pair(types.NewADJID(phone, 0, 7))
+		case "rotate":
+			c.rotateNow()
+		default:
+			http.Error(w, "unknown action", http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (d *Devices) show(code string, c *Client) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, v := range d.showing {
+		if v == c {
+			delete(d.showing, k)
+		}
+	}
+	if code != "" {
+		d.showing[code] = c
+	}
 }
 
 // NewClient implements whatsmeow.NewClientFunc: any device JID is a paired
@@ -83,6 +140,8 @@ type Client struct {
 	connected bool
 	conn      uint64 // increments per connection
 	qr        chan whatsmeow.QRChannelItem
+	rotate    chan struct{}
+	paired    chan types.JID
 }
 
 var _ wm.Client = (*Client)(nil)
@@ -139,6 +198,10 @@ func (c *Client) drop(conn uint64) {
 
 func (c *Client) showQR(ctx context.Context, qr chan whatsmeow.QRChannelItem) {
 	defer close(qr)
+	defer c.d.show("", c)
+	c.mu.Lock()
+	rotate, paired := c.rotate, c.paired
+	c.mu.Unlock()
 	for i := range c.d.QRCodes {
 		raw := make([]byte, 24)
 		_, _ = rand.Read(raw)
@@ -148,9 +211,28 @@ func (c *Client) showQR(ctx context.Context, qr chan whatsmeow.QRChannelItem) {
 		case <-ctx.Done():
 			return
 		}
+		c.d.show(code, c)
 		t := time.NewTimer(c.d.QRInterval)
 		select {
 		case <-t.C:
+		case <-rotate:
+			t.Stop()
+		case jid := <-paired:
+			t.Stop()
+			// What whatsmeow does on a scan: PairSuccess, the channel's
+			// success item, then the reconnect as the new device.
+			c.mu.Lock()
+			c.jid = jid
+			c.mu.Unlock()
+			c.emit(&events.PairSuccess{ID: jid})
+			select {
+			case qr <- whatsmeow.QRChannelSuccess:
+			case <-ctx.Done():
+				return
+			}
+			c.d.Logger.Info("fake device paired", "device", c.device())
+			c.emit(&events.Connected{})
+			return
 		case <-ctx.Done():
 			t.Stop()
 			return
@@ -200,7 +282,31 @@ func (c *Client) GetQRChannel(ctx context.Context) (<-chan whatsmeow.QRChannelIt
 		return nil, whatsmeow.ErrQRAlreadyConnected
 	}
 	c.qr = make(chan whatsmeow.QRChannelItem, 1)
+	c.rotate = make(chan struct{}, 1)
+	c.paired = make(chan types.JID, 1)
 	return c.qr, nil
+}
+
+// rotateNow ends the current QR code's life.
+func (c *Client) rotateNow() {
+	c.mu.Lock()
+	ch := c.rotate
+	c.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// pair is the phone scanning the code on screen.
+func (c *Client) pair(jid types.JID) {
+	c.mu.Lock()
+	ch := c.paired
+	c.mu.Unlock()
+	select {
+	case ch <- jid:
+	default:
+	}
 }
 
 // PairPhone answers a fixed pairing code.
@@ -218,13 +324,15 @@ func (c *Client) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Messa
 		return whatsmeow.SendResponse{}, whatsmeow.ErrNotConnected
 	}
 	go func() {
-		time.Sleep(100 * time.Millisecond)
-		c.emit(&events.Receipt{
-			MessageSource: types.MessageSource{Chat: to, Sender: to},
-			MessageIDs:    []types.MessageID{id},
-			Timestamp:     time.Now(),
-			Type:          types.ReceiptTypeDelivered,
-		})
+		for _, typ := range []types.ReceiptType{types.ReceiptTypeDelivered, types.ReceiptTypeRead} {
+			time.Sleep(100 * time.Millisecond)
+			c.emit(&events.Receipt{
+				MessageSource: types.MessageSource{Chat: to, Sender: to},
+				MessageIDs:    []types.MessageID{id},
+				Timestamp:     time.Now(),
+				Type:          typ,
+			})
+		}
 	}()
 	return whatsmeow.SendResponse{ID: id, Timestamp: time.Now()}, nil
 }
