@@ -30,6 +30,9 @@ const (
 	CodeTemplateRequired    Code = "template_required"
 	CodePayloadTooLarge     Code = "payload_too_large"
 	CodeInvalidSignature    Code = "invalid_signature"
+	// CodeInvalidRecipient: a recipient that cannot be a real number (all
+	// zeros, unknown country code, wrong length, inexistent DDD).
+	CodeInvalidRecipient Code = "invalid_recipient"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese
