@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -276,4 +277,46 @@ SELECT $1, '55119000001' || g, 'sandbox' FROM generate_series(0, 9) g`, f.tenant
 			})
 		}
 	})
+}
+
+// TestSessionQuotaHoldsUnderConcurrency: two transactions racing for the
+// last session slot of a tenant; the second waits for the first and is
+// refused once it commits.
+func TestSessionQuotaHoldsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newMatrixFixture(t)
+	ctx := context.Background()
+	_, err := f.conn.Exec(ctx, `UPDATE tenants SET max_sessions = 2 WHERE id = $1`, f.tenant["A"])
+	require.NoError(t, err)
+	other, err := pgx.Connect(ctx, f.conn.Config().ConnString())
+	require.NoError(t, err)
+	defer other.Close(ctx)
+
+	tx1, err := f.conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx1.Exec(ctx, `INSERT INTO whatsapp_sessions (tenant_id, phone_number, provider_type) VALUES ($1, '5511900000002', 'sandbox')`, f.tenant["A"])
+	require.NoError(t, err)
+
+	second := make(chan error, 1)
+	go func() {
+		_, err := other.Exec(ctx, `INSERT INTO whatsapp_sessions (tenant_id, phone_number, provider_type) VALUES ($1, '5511900000003', 'sandbox')`, f.tenant["A"])
+		second <- err
+	}()
+	// The second insert waits on the tenant's quota lock.
+	require.Eventually(t, func() bool {
+		var waiting bool
+		_ = f.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = current_database())`).Scan(&waiting)
+		return waiting
+	}, 10*time.Second, 20*time.Millisecond)
+	select {
+	case err := <-second:
+		t.Fatalf("second insert did not wait: %v", err)
+	default:
+	}
+	require.NoError(t, tx1.Commit(ctx))
+	err = <-second
+	var pe *pgconn.PgError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "zapbase_session_limit", pe.Hint)
+	require.Equal(t, "2", f.value(t, `SELECT count(*)::text FROM whatsapp_sessions WHERE tenant_id = $1`, f.tenant["A"]))
 }
