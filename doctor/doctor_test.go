@@ -209,13 +209,15 @@ func TestDoctorReportsSecurityDrift(t *testing.T) {
 		`DROP POLICY ai_agents_delete ON public.ai_agents`,
 		`GRANT EXECUTE ON FUNCTION wa.whatsapp_sessions_quota() TO anon`,
 		`CREATE FUNCTION wa.sneaky() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'`,
+		// Same name, wider rule.
+		`ALTER POLICY tenants_select ON public.tenants USING (true)`,
 	)
 	r := run(t, doctor.Params{DatabaseURL: dbURL})
 	require.True(t, r.Blocking())
 	f := requireStatus(t, r, doctor.CheckSecurityDrift, doctor.Fail)
 	for _, s := range []string{"authenticated pode UPDATE em public.messages (colunas", "authenticated não pode mais INSERT em public.messages (colunas to_number)",
 		"política everyone em public.messages", "política ai_agents_delete em public.ai_agents foi removida",
-		"anon pode executar wa.whatsapp_sessions_quota()"} {
+		"anon pode executar wa.whatsapp_sessions_quota()", "política tenants_select em public.tenants foi alterada"} {
 		require.Contains(t, f.Summary+f.Fix, s)
 	}
 	require.Contains(t, f.Fix, `REVOKE UPDATE ON public.messages FROM authenticated;`)

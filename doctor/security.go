@@ -155,6 +155,33 @@ SELECT c.relname::text, '', r, p, has_table_privilege(r, c.oid, p)
 		}
 	}
 
+	// Policy texts: as the migrations left them (wa.policy_baseline,
+	// recorded on this server, so the deparsed texts compare exactly).
+	var hasBaseline bool
+	if err := d.conn.QueryRow(ctx, `SELECT to_regclass('wa.policy_baseline') IS NOT NULL`).Scan(&hasBaseline); err != nil {
+		return fail(CheckSecurityDrift, err)
+	}
+	if hasBaseline {
+		rows, err = d.conn.Query(ctx, `
+SELECT p.tablename::text, p.policyname::text
+  FROM pg_policies p JOIN wa.policy_baseline b ON b.tablename = p.tablename AND b.policyname = p.policyname
+ WHERE p.schemaname = 'public' AND p.tablename = ANY($1)
+   AND (p.permissive, p.roles::text[], p.cmd, p.qual, p.with_check) IS DISTINCT FROM
+       (b.permissive, b.roles, b.cmd, b.qual, b.with_check)
+ ORDER BY 1, 2`, tables)
+		if err != nil {
+			return fail(CheckSecurityDrift, err)
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&table, &policy}, func() error {
+			drift = append(drift, fmt.Sprintf("política %s em public.%s foi alterada (texto, papéis ou comando diferentes do que as migrações criaram)", policy, table))
+			fix = append(fix, fmt.Sprintf("Veja a definição original: SELECT cmd, roles, qual, with_check FROM wa.policy_baseline WHERE policyname = '%s';\n"+
+				"e recrie a política com ela (DROP POLICY %s ON public.%s; CREATE POLICY ...).", policy, ident(policy), ident(table)))
+			return nil
+		}); err != nil {
+			return fail(CheckSecurityDrift, err)
+		}
+	}
+
 	// Security-definer functions in zapbase's schemas.
 	rows, err = d.conn.Query(ctx, `
 SELECT p.oid::regprocedure::text, r, has_function_privilege(r, p.oid, 'EXECUTE')

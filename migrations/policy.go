@@ -20,7 +20,9 @@ import (
 //     SecurityDefinerFunctions).
 //
 // A new public table must be declared here, with RLS enabled and explicit
-// grants, or the test fails.
+// grants, or the test fails. A migration that creates, alters or drops a
+// public policy ends with SELECT wa.record_policy_baseline(); (doctor
+// compares policy texts with that baseline; the test checks it is current).
 
 // Actor is who acts on a table: an API role, or a signed-in user with their
 // role in the tenant (tenant_members.role).

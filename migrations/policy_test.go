@@ -361,6 +361,15 @@ func TestPolicyMatrixGrants(t *testing.T) {
 		}
 	}
 
+	// The baseline zapbase doctor compares policy texts with is current.
+	var stale int
+	require.NoError(t, conn.QueryRow(ctx, `
+WITH live AS (SELECT tablename::text, policyname::text, permissive, roles::text[] AS roles, cmd, qual, with_check
+                FROM pg_policies WHERE schemaname = 'public'),
+     base AS (SELECT tablename, policyname, permissive, roles, cmd, qual, with_check FROM wa.policy_baseline)
+SELECT count(*) FROM ((SELECT * FROM live EXCEPT SELECT * FROM base) UNION ALL (SELECT * FROM base EXCEPT SELECT * FROM live)) d`).Scan(&stale))
+	require.Zero(t, stale, "wa.policy_baseline differs from pg_policies: end the migration that changed policies with SELECT wa.record_policy_baseline();")
+
 	rows, err = conn.Query(ctx, `
 SELECT p.oid::regprocedure::text,
        has_function_privilege('anon', p.oid, 'EXECUTE'),
