@@ -162,10 +162,20 @@ SELECT c.relname::text, '', r, p, has_table_privilege(r, c.oid, p)
 		return fail(CheckSecurityDrift, err)
 	}
 	if hasBaseline {
-		rows, err = d.conn.Query(ctx, `
+		// Deparsed texts depend on search_path: compare them under the
+		// empty one the baseline was recorded with.
+		tx, err := d.conn.Begin(ctx)
+		if err != nil {
+			return fail(CheckSecurityDrift, err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op once rolled back below
+		if _, err := tx.Exec(ctx, `SET LOCAL search_path = ''`); err != nil {
+			return fail(CheckSecurityDrift, err)
+		}
+		rows, err = tx.Query(ctx, `
 SELECT p.tablename::text, p.policyname::text
-  FROM pg_policies p JOIN wa.policy_baseline b ON b.tablename = p.tablename AND b.policyname = p.policyname
- WHERE p.schemaname = 'public' AND p.tablename = ANY($1)
+  FROM pg_catalog.pg_policies p JOIN wa.policy_baseline b ON b.tablename = p.tablename AND b.policyname = p.policyname
+ WHERE p.schemaname = 'public' AND p.tablename OPERATOR(pg_catalog.=) ANY ($1::text[])
    AND (p.permissive, p.roles::text[], p.cmd, p.qual, p.with_check) IS DISTINCT FROM
        (b.permissive, b.roles, b.cmd, b.qual, b.with_check)
  ORDER BY 1, 2`, tables)
@@ -178,6 +188,9 @@ SELECT p.tablename::text, p.policyname::text
 				"e recrie a política com ela (DROP POLICY %s ON public.%s; CREATE POLICY ...).", policy, ident(policy), ident(table)))
 			return nil
 		}); err != nil {
+			return fail(CheckSecurityDrift, err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
 			return fail(CheckSecurityDrift, err)
 		}
 	}

@@ -260,16 +260,16 @@ SELECT $1, '55119000001' || g, 'sandbox' FROM generate_series(0, 9) g`, f.tenant
 		})
 	})
 
-	t.Run("inactive tenant takes no writes", func(t *testing.T) {
+	t.Run("inactive tenant takes no configuration writes", func(t *testing.T) {
 		_, err := f.conn.Exec(ctx, `UPDATE tenants SET is_active = false WHERE id = $1`, f.tenant["A"])
 		require.NoError(t, err)
 		t.Cleanup(func() { _, _ = f.conn.Exec(ctx, `UPDATE tenants SET is_active = true WHERE id = $1`, f.tenant["A"]) })
 		for _, a := range clients {
 			f.as(t, a, func(tx pgx.Tx) {
-				n, err := probe(t, tx, `INSERT INTO messages (tenant_id, to_number) VALUES ($1, '5511988887777')`, f.tenant["A"])
-				requireRefused(t, n, err, string(a)+": message of an inactive tenant")
-				n, err = probe(t, tx, `UPDATE ai_agents SET name = 'x' WHERE id = $1`, agent)
+				n, err := probe(t, tx, `UPDATE ai_agents SET name = 'x' WHERE id = $1`, agent)
 				requireRefused(t, n, err, string(a)+": agent of an inactive tenant")
+				n, err = probe(t, tx, `UPDATE ai_conversations SET state = 'paused', paused_until = now() + interval '1 hour' WHERE id = $1`, conv)
+				requireRefused(t, n, err, string(a)+": conversation of an inactive tenant")
 				// Reading still works.
 				n, err = probe(t, tx, `SELECT 1 FROM messages WHERE id = $1`, msg)
 				require.NoError(t, err)

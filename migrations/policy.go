@@ -215,7 +215,6 @@ type SecurityDefinerFunction struct {
 // grant, so they list no executor. broadcast_tenant_change exists only where
 // the realtime schema does.
 var SecurityDefinerFunctions = []SecurityDefinerFunction{
-	{Signature: "wa_rls.member_tenant_ids()", Executors: []string{"authenticated", "service_role"}},
 	{Signature: "wa_rls.writable_tenant_ids()", Executors: []string{"authenticated", "service_role"}},
 	{Signature: "wa_rls.managed_tenant_ids()", Executors: []string{"authenticated", "service_role"}},
 	{Signature: "wa.messages_status_guard()"},

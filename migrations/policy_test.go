@@ -363,11 +363,18 @@ func TestPolicyMatrixGrants(t *testing.T) {
 
 	// The baseline zapbase doctor compares policy texts with is current.
 	var stale int
-	require.NoError(t, conn.QueryRow(ctx, `
+	// Deparsed texts depend on search_path; the baseline uses the empty one.
+	btx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	defer btx.Rollback(ctx) //nolint:errcheck
+	_, err = btx.Exec(ctx, `SET LOCAL search_path = ''`)
+	require.NoError(t, err)
+	require.NoError(t, btx.QueryRow(ctx, `
 WITH live AS (SELECT tablename::text, policyname::text, permissive, roles::text[] AS roles, cmd, qual, with_check
-                FROM pg_policies WHERE schemaname = 'public'),
+                FROM pg_catalog.pg_policies WHERE schemaname = 'public'),
      base AS (SELECT tablename, policyname, permissive, roles, cmd, qual, with_check FROM wa.policy_baseline)
-SELECT count(*) FROM ((SELECT * FROM live EXCEPT SELECT * FROM base) UNION ALL (SELECT * FROM base EXCEPT SELECT * FROM live)) d`).Scan(&stale))
+SELECT pg_catalog.count(*) FROM ((SELECT * FROM live EXCEPT SELECT * FROM base) UNION ALL (SELECT * FROM base EXCEPT SELECT * FROM live)) d`).Scan(&stale))
+	require.NoError(t, btx.Rollback(ctx))
 	require.Zero(t, stale, "wa.policy_baseline differs from pg_policies: end the migration that changed policies with SELECT wa.record_policy_baseline();")
 
 	rows, err = conn.Query(ctx, `
