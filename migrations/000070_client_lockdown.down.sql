@@ -1,5 +1,5 @@
--- Why: undo 000070; restores the membership-only policies, broad grants and
--- per-row insert guard of 000002/000003/000050 (the holes of issue 15).
+-- Why: undo 000070; restores the membership-only policies and broad grants
+-- of 000003/000050 (the holes of issue 15).
 BEGIN;
 
 DROP TRIGGER IF EXISTS ai_conversations_takeover_guard ON public.ai_conversations;
@@ -52,23 +52,6 @@ GRANT SELECT, UPDATE (name, settings) ON public.tenants TO authenticated;
 GRANT SELECT ON public.tenant_members, public.ai_knowledge_chunks TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.whatsapp_sessions, public.messages,
   public.ai_agents, public.ai_conversations, public.ai_knowledge_documents TO authenticated;
-
-CREATE FUNCTION wa.messages_insert_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
-BEGIN
-  IF NEW.direction = 'outbound' AND NEW.status NOT IN ('pending', 'failed')
-     AND current_user IN ('anon', 'authenticated') THEN
-    RAISE EXCEPTION 'outbound messages must be inserted as pending'
-      USING ERRCODE = 'check_violation', HINT = 'zapbase_status_transition';
-  END IF;
-  IF NEW.direction = 'inbound' AND current_user IN ('anon', 'authenticated') THEN
-    RAISE EXCEPTION 'inbound messages are written by the sidecar only'
-      USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER messages_insert_guard BEFORE INSERT ON public.messages
-  FOR EACH ROW EXECUTE FUNCTION wa.messages_insert_guard();
 
 DROP SCHEMA wa_rls CASCADE;
 

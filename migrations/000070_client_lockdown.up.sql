@@ -11,10 +11,12 @@
 --     client columns only (the database fills direction, status and every
 --     column the sidecar owns) and may UPDATE/DELETE no message at all;
 --   * role-aware policies: owner/admin-only writes where the API requires it;
---   * membership is read once per statement by STABLE security-definer
---     helpers in schema wa_rls, used as (SELECT wa_rls.fn()) initPlans, which
---     return the caller's tenant ids as an array (Supabase's RLS performance
---     advice); wa_rls holds functions only and PostgREST does not expose it;
+--   * membership is read once per statement (initPlans): on the hot paths
+--     an ARRAY(SELECT ...) over tenant_members, for the role-aware checks
+--     STABLE security-definer helpers in schema wa_rls used as
+--     (SELECT wa_rls.fn()), returning the caller's tenant ids as an array
+--     (Supabase's RLS performance advice); wa_rls holds functions only and
+--     PostgREST does not expose it;
 --   * an impossible recipient (all zeros, unknown country code, wrong length,
 --     invalid Brazilian DDD) is refused by the insert policy, through
 --     wa_rls.valid_recipient, the SQL twin of zapbase.CheckRecipient;
@@ -24,9 +26,8 @@
 -- Cost on the hot path: the sidecar connects as the tables' owner (postgres on
 -- Supabase), which bypasses RLS and grants; every guard trigger added here has
 -- WHEN (current_user IN ('anon', 'authenticated')), so the sidecar's writes
--- never enter plpgsql. The old per-row plpgsql insert guard on messages
--- (000002) is replaced by the grants (a client can no longer name direction
--- or status), so client inserts got cheaper too.
+-- never enter plpgsql. No trigger is added to public.messages: its client
+-- rules are grants and the insert policy.
 BEGIN;
 
 -- Helpers for policies. Callable by authenticated (policies run with the
@@ -231,10 +232,10 @@ GRANT ALL ON public.tenants, public.tenant_members, public.whatsapp_sessions, pu
   public.ai_agents, public.ai_conversations, public.ai_knowledge_documents, public.ai_knowledge_chunks
   TO service_role;
 
--- The grants above replace the per-row plpgsql insert guard: a client cannot
--- name direction or status, so its rows are outbound and pending by default.
-DROP TRIGGER messages_insert_guard ON public.messages;
-DROP FUNCTION wa.messages_insert_guard();
+-- wa.messages_insert_guard (000002) stays as defence in depth: with these
+-- grants a client cannot name direction or status, so its rows are outbound
+-- and pending by default and the guard never refuses one (000140 makes it
+-- run only for rows it could refuse).
 
 -- max_sessions for every writer (API, service_role, sidecar). Concurrent
 -- inserts for one tenant serialise on a transaction advisory lock, so two

@@ -212,8 +212,10 @@ type SecurityDefinerFunction struct {
 
 // SecurityDefinerFunctions lists every SECURITY DEFINER function of the
 // migrations. Trigger functions are executed by their trigger, not by a
-// grant, so they list no executor. broadcast_tenant_change exists only where
-// the realtime schema does.
+// grant, so they list no executor. A listed function may be absent:
+// broadcast_tenant_change exists only where the realtime schema does, and a
+// later migration may make a function SECURITY INVOKER (000140 does so for
+// messages_status_guard).
 var SecurityDefinerFunctions = []SecurityDefinerFunction{
 	{Signature: "wa_rls.writable_tenant_ids()", Executors: []string{"authenticated", "service_role"}},
 	{Signature: "wa_rls.managed_tenant_ids()", Executors: []string{"authenticated", "service_role"}},
@@ -225,6 +227,9 @@ var SecurityDefinerFunctions = []SecurityDefinerFunction{
 	{Signature: "wa.whatsapp_sessions_quota()"},
 	{Signature: "wa.ai_conversations_takeover_guard()"},
 	{Signature: "wa.ai_conversations_assign_guard()"},
+	// 000081 (default agent kept in sync between settings and is_default).
+	{Signature: "wa.default_agent_from_settings()"},
+	{Signature: "wa.settings_from_default_agent()"},
 }
 
 // Privileges checked per column (SELECT, INSERT, UPDATE) and per table.
