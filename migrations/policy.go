@@ -224,6 +224,7 @@ var SecurityDefinerFunctions = []SecurityDefinerFunction{
 	{Signature: "wa.log_message_inserts()"},
 	{Signature: "wa.log_message_updates()"},
 	{Signature: "wa.log_session_changes()"},
+	{Signature: "wa.log_message_change()"}, // main's 000110 (one function for both triggers)
 	{Signature: "wa.whatsapp_sessions_quota()"},
 	{Signature: "wa.ai_conversations_takeover_guard()"},
 	{Signature: "wa.ai_conversations_assign_guard()"},
