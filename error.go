@@ -12,6 +12,7 @@ type Code string
 // Error codes shared by the API, dispatch and providers.
 const (
 	CodeInvalidInput        Code = "invalid_input"
+	CodeInvalidRecipient    Code = "invalid_recipient" // impossible number: all zeros, unknown country code, wrong length, inexistent DDD
 	CodeNotFound            Code = "not_found"
 	CodeConflict            Code = "conflict"
 	CodeUnauthorized        Code = "unauthorized"
@@ -30,9 +31,6 @@ const (
 	CodeTemplateRequired    Code = "template_required"
 	CodePayloadTooLarge     Code = "payload_too_large"
 	CodeInvalidSignature    Code = "invalid_signature"
-	// CodeInvalidRecipient: a recipient that cannot be a real number (all
-	// zeros, unknown country code, wrong length, inexistent DDD).
-	CodeInvalidRecipient Code = "invalid_recipient"
 )
 
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese

@@ -9,8 +9,7 @@
 //
 // Version ranges by area, so parallel work does not collide: 1–9 foundation,
 // 10–19 delivery pipeline, 20–29 HTTP API, 30–39 Meta, 40–49 WhatsApp Web,
-// 50–59 AI agents, 60–69 operations, 70–79 client security (RLS, grants;
-// the policy matrix in policy.go).
+// 50–59 AI agents, 60–69 operations.
 package migrations
 
 import (
