@@ -12,6 +12,7 @@ type Code string
 // Error codes shared by the API, dispatch and providers.
 const (
 	CodeInvalidInput        Code = "invalid_input"
+	CodeInvalidRecipient    Code = "invalid_recipient" // impossible number: all zeros, unknown country code, wrong length, inexistent DDD
 	CodeNotFound            Code = "not_found"
 	CodeConflict            Code = "conflict"
 	CodeUnauthorized        Code = "unauthorized"

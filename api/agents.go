@@ -369,13 +369,18 @@ func registerAgents(r *Router, svc *ai.Service) {
 	huma.Register(api, r.Tenant(huma.Operation{
 		OperationID: "assign-conversation", Method: http.MethodPost, Path: "/agents/{agentId}/assign-conversation", Tags: tags,
 		Summary:     "Atribui uma conversa a um agente",
-		Description: "O agente passa a responder o contato nessa sessão (a conversa é criada se ainda não existir). Uma conversa pausada ou transferida para humano volta a ser atendida pelo agente.",
+		Description: "O agente passa a responder o contato nessa sessão (a conversa é criada se ainda não existir). Uma conversa pausada ou transferida para humano volta a ser atendida pelo agente. Somente donos e administradores do tenant (um membro pode assumir uma conversa, não devolvê-la à IA).",
 		Errors:      []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *struct {
 		AgentPath
 		Body AssignConversationRequest
 	}) (*struct{ Body ConversationInfo }, error) {
 		t := MustTenant(ctx)
+		// Assigning resumes a paused conversation: the same rule as in SQL
+		// (migration 000070), where a member may pause but not resume.
+		if p := manageOnly(t); p != nil {
+			return nil, p
+		}
 		c, err := svc.AssignConversation(ctx, t.ID, in.AgentID, ai.AssignConversationParams{SessionID: in.Body.SessionID, Contact: in.Body.Contact})
 		if err != nil {
 			r.Audit(ctx, "agent.assign_conversation", in.AgentID, "error", nil)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zapbase/zapbase/ai"
@@ -138,6 +139,9 @@ func TestAgentsEndpointsAuthorization(t *testing.T) {
 	r = e.do("POST", "/api/v1/agents/create", hm, map[string]any{"template": "customer_support"})
 	r.problem(t, 403, "forbidden")
 	r = e.do("PUT", "/api/v1/agents/settings/token-budget", hm, map[string]any{"dailyTokenBudget": 5})
+	r.problem(t, 403, "forbidden")
+	// Assigning resumes a human takeover: owners and admins only.
+	r = e.do("POST", "/api/v1/agents/"+uuid.NewString()+"/assign-conversation", hm, map[string]any{"sessionId": uuid.NewString(), "contact": "5511988887777"})
 	r.problem(t, 403, "forbidden")
 
 	// Another tenant's agent is invisible.

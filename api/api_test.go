@@ -79,6 +79,25 @@ func TestSendWithoutWaitIsPending(t *testing.T) {
 	require.Equal(t, "5511988887777", r.json(t)["to"])
 }
 
+func TestSendRefusesImpossibleRecipients(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	tid, uid := e.tenant("acme", "member")
+	h := auth(hsToken(claims(uid, nil)), "acme")
+	for _, to := range []string{"00000000000", "+5500988887777", "5511888887777", "99912345678", "00000000000@s.whatsapp.net"} {
+		p := e.do("POST", "/api/v1/messages/text?wait=false", h, map[string]any{"to": to, "content": "oi"}).problem(t, 422, "invalid_recipient")
+		require.Contains(t, p["message"], "campo to", to)
+		require.Contains(t, fmt.Sprint(p["errors"]), "body.to", to)
+	}
+	bulk := []map[string]any{{"to": "5511988887777", "type": "text", "content": map[string]any{"text": "oi"}},
+		{"to": "00000000000", "type": "text", "content": map[string]any{"text": "oi"}}}
+	p := e.do("POST", "/api/v1/messages/send-bulk", h, map[string]any{"messages": bulk}).problem(t, 422, "invalid_recipient")
+	require.Contains(t, fmt.Sprint(p["errors"]), "body.messages[1].to")
+	var n int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE tenant_id = $1`, tid).Scan(&n))
+	require.Zero(t, n, "nothing is written")
+}
+
 func TestSendPollsWhenNoWaiterAndAnswersPendingAtDeadline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{noWaiter: true, sendWait: 50 * time.Millisecond})

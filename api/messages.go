@@ -431,6 +431,11 @@ type sessionRef struct {
 func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbase.MessageType, content providers.Content, loc string, cache map[string]sessionRef) (outRow, *Problem) {
 	row := outRow{ID: uuid.NewString(), To: strings.TrimPrefix(c.To, "+"), Type: string(typ), Content: content,
 		Provider: c.Provider, EnableAI: c.EnableAI, Metadata: c.Metadata}
+	if err := zapbase.CheckRecipient(row.To); err != nil {
+		return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeInvalidRecipient,
+			"Destinatário inválido (campo to): "+zapbase.ErrorMessage(err)+".",
+			FieldError{Location: loc + ".to", Message: zapbase.ErrorMessage(err), Value: c.To})
+	}
 	if row.Provider == "" {
 		row.Provider = string(zapbase.ProviderAuto)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -277,7 +278,10 @@ WITH existing AS (
 SELECT id, provider_type, true FROM ins
 UNION ALL
 SELECT id, provider_type, false FROM existing`, t.ID, phone, string(pt)).Scan(&info.SessionID, &info.Provider, &created)
-	if errors.Is(err, pgx.ErrNoRows) {
+	var pe *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pe) && pe.Hint == "zapbase_session_limit") {
+		// No row: the count said full; the hint: the database's quota
+		// trigger caught a concurrent insert taking the last slot.
 		return info, NewProblem(http.StatusConflict, "session_limit_reached", "O tenant atingiu o limite de sessões.")
 	}
 	if err != nil {

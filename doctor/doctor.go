@@ -105,7 +105,7 @@ func (d *doctor) database(ctx context.Context) {
 				"Project Settings → Database → Connection string.")
 		for _, c := range []string{CheckWALLevel, CheckReplicationRole, CheckReplicationSlots, CheckWALSenders,
 			CheckSlotWALKeepSize, CheckSlot, CheckPublication, CheckRealtimePublication, CheckMigrations,
-			CheckRLS, CheckPrivateSchemas, CheckPublicGrants} {
+			CheckRLS, CheckPrivateSchemas, CheckPublicGrants, CheckSecurityDrift} {
 			d.r.add(c, Skipped, "não verificado (sem conexão com o banco)", "")
 		}
 		return
@@ -123,6 +123,7 @@ func (d *doctor) database(ctx context.Context) {
 	for _, step := range []func(context.Context) error{
 		d.walLevel, d.replicationRole, d.slots, d.walSenders, d.keepSize, d.slot,
 		d.publication, d.realtimePublication, d.migrations, d.rls, d.privateSchemas, d.publicGrants,
+		d.securityDrift,
 	} {
 		sctx, cancel := context.WithTimeout(ctx, d.p.Timeout)
 		err := step(sctx)

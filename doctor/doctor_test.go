@@ -97,7 +97,7 @@ func TestDoctorPassesOnDevDatabase(t *testing.T) {
 	for _, check := range []string{doctor.CheckDatabase, doctor.CheckWALLevel, doctor.CheckReplicationRole,
 		doctor.CheckReplicationSlots, doctor.CheckWALSenders, doctor.CheckSlotWALKeepSize, doctor.CheckSlot,
 		doctor.CheckPublication, doctor.CheckRealtimePublication, doctor.CheckMigrations, doctor.CheckRLS,
-		doctor.CheckPrivateSchemas, doctor.CheckPublicGrants, doctor.CheckDirectConnection, doctor.CheckJWKS} {
+		doctor.CheckPrivateSchemas, doctor.CheckPublicGrants, doctor.CheckSecurityDrift, doctor.CheckDirectConnection, doctor.CheckJWKS} {
 		requireStatus(t, r, check, doctor.OK)
 	}
 	var out bytes.Buffer
@@ -196,6 +196,34 @@ func TestDoctorReportsGrantsAndRLS(t *testing.T) {
 	require.Contains(t, f.Fix, "REVOKE ALL ON public.tenants FROM anon;")
 	f = requireStatus(t, r, doctor.CheckRealtimePublication, doctor.Warn)
 	require.Contains(t, f.Fix, "ALTER PUBLICATION supabase_realtime ADD TABLE public.ai_conversations;")
+}
+
+func TestDoctorReportsSecurityDrift(t *testing.T) {
+	t.Parallel()
+	dbURL := devdbtest.NewDatabase(t)
+	exec(t, dbURL,
+		// What a hurried operator might do in the dashboard.
+		`GRANT UPDATE ON public.messages TO authenticated`,
+		`REVOKE INSERT (to_number) ON public.messages FROM authenticated`,
+		`CREATE POLICY everyone ON public.messages FOR SELECT TO authenticated USING (true)`,
+		`DROP POLICY ai_agents_delete ON public.ai_agents`,
+		`GRANT EXECUTE ON FUNCTION wa.whatsapp_sessions_quota() TO anon`,
+		`CREATE FUNCTION wa.sneaky() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'`,
+		// Same name, wider rule.
+		`ALTER POLICY tenants_select ON public.tenants USING (true)`,
+	)
+	r := run(t, doctor.Params{DatabaseURL: dbURL})
+	require.True(t, r.Blocking())
+	f := requireStatus(t, r, doctor.CheckSecurityDrift, doctor.Fail)
+	for _, s := range []string{"authenticated pode UPDATE em public.messages (colunas", "authenticated não pode mais INSERT em public.messages (colunas to_number)",
+		"política everyone em public.messages", "política ai_agents_delete em public.ai_agents foi removida",
+		"anon pode executar wa.whatsapp_sessions_quota()", "política tenants_select em public.tenants foi alterada"} {
+		require.Contains(t, f.Summary+f.Fix, s)
+	}
+	require.Contains(t, f.Fix, `REVOKE UPDATE ON public.messages FROM authenticated;`)
+	require.Contains(t, f.Fix, `GRANT INSERT (to_number) ON public.messages TO authenticated;`)
+	require.Contains(t, f.Fix, `DROP POLICY everyone ON public.messages;`)
+	require.Contains(t, f.Fix, `DROP FUNCTION wa.sneaky();`)
 }
 
 func TestDoctorReportsSlotPublicationAndMigrationProblems(t *testing.T) {

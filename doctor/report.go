@@ -62,6 +62,7 @@ const (
 	CheckRLS                 = "rls"
 	CheckPrivateSchemas      = "private_schemas"
 	CheckPublicGrants        = "public_grants"
+	CheckSecurityDrift       = "security_drift"
 	CheckDirectConnection    = "direct_connection"
 	CheckJWKS                = "jwks"
 )
@@ -81,6 +82,7 @@ var titles = map[string]string{
 	CheckRLS:                 "RLS nas tabelas públicas",
 	CheckPrivateSchemas:      "Esquemas privados (wa, whatsmeow)",
 	CheckPublicGrants:        "Permissões das tabelas públicas",
+	CheckSecurityDrift:       "Deriva de GRANTs, políticas e funções",
 	CheckDirectConnection:    "Conexão direta de replicação",
 	CheckJWKS:                "Chaves JWT (JWKS)",
 }

@@ -107,72 +107,33 @@ func count(t *testing.T, tx pgx.Tx, query string, args ...any) int {
 	return n
 }
 
+// TestRLSMemberStaysInsideTenant: the cross-tenant cases the policy matrix
+// (policy_test.go) does not spell out: composite foreign keys (which bypass
+// RLS) and the tenant row itself.
 func TestRLSMemberStaysInsideTenant(t *testing.T) {
 	t.Parallel()
 	f := newRLSFixture(t)
 	f.as(t, "authenticated", f.userA, func(tx pgx.Tx) {
-		// tenants: only A visible; A updatable; B not; id immutable.
 		require.Equal(t, 1, count(t, tx, `SELECT count(*) FROM tenants`))
-		require.Equal(t, 0, count(t, tx, `SELECT count(*) FROM tenants WHERE id = $1`, f.tenantB))
 		n, err := try(t, tx, `UPDATE tenants SET name = 'novo' WHERE id = $1`, f.tenantA)
 		require.NoError(t, err)
 		require.EqualValues(t, 1, n)
-		n, err = try(t, tx, `UPDATE tenants SET name = 'invadido' WHERE id = $1`, f.tenantB)
-		require.NoError(t, err)
-		require.EqualValues(t, 0, n, "updated another tenant")
 		_, err = try(t, tx, `UPDATE tenants SET id = $2 WHERE id = $1`, f.tenantA, uuid.NewString())
 		requireDenied(t, err, "tenant id changed")
 		_, err = try(t, tx, `INSERT INTO tenants (client_id, name) VALUES ('intruso', 'x')`)
 		requireDenied(t, err, "tenant created by a user")
-
-		// tenant_members: own memberships only, no self-promotion.
-		require.Equal(t, 1, count(t, tx, `SELECT count(*) FROM tenant_members`))
 		_, err = try(t, tx, `INSERT INTO tenant_members (tenant_id, user_id) VALUES ($1, $2)`, f.tenantB, f.userA)
 		requireDenied(t, err, "joined another tenant")
-
 		for _, table := range tenantTables {
-			q := pgx.Identifier{table}.Sanitize()
-			// read
-			require.Equal(t, 1, count(t, tx, `SELECT count(*) FROM `+q), table)
-			require.Equal(t, 0, count(t, tx, `SELECT count(*) FROM `+q+` WHERE tenant_id = $1`, f.tenantB), table)
-			// update into B / delete B: no row matches
-			n, err := try(t, tx, `UPDATE `+q+` SET updated_at = now() WHERE id = $1`, f.rowsB[table])
-			require.NoError(t, err, table)
-			require.EqualValues(t, 0, n, "%s: updated a row of another tenant", table)
-			n, err = try(t, tx, `DELETE FROM `+q+` WHERE id = $1`, f.rowsB[table])
-			require.NoError(t, err, table)
-			require.EqualValues(t, 0, n, "%s: deleted a row of another tenant", table)
-			// move own row to B: WITH CHECK
-			_, err = try(t, tx, `UPDATE `+q+` SET tenant_id = $2 WHERE id = $1`, f.rowsA[table], f.tenantB)
-			requireDenied(t, err, table+": row moved to another tenant")
-			// own row updatable
-			n, err = try(t, tx, `UPDATE `+q+` SET updated_at = now() WHERE id = $1`, f.rowsA[table])
-			require.NoError(t, err, table)
-			require.EqualValues(t, 1, n, table)
+			require.Equal(t, 0, count(t, tx, `SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()+` WHERE tenant_id = $1`, f.tenantB), table)
 		}
-
-		// insert: allowed into A, denied into B, for every table.
-		inserts := map[string]string{
-			"whatsapp_sessions": `INSERT INTO whatsapp_sessions (tenant_id, phone_number, provider_type) VALUES ($1, '5511900000099', 'sandbox')`,
-			"messages":          `INSERT INTO messages (tenant_id, to_number, content) VALUES ($1, '5511977776666', '{"text":"olá"}')`,
-			"ai_agents":         `INSERT INTO ai_agents (tenant_id, name) VALUES ($1, 'Outro agente')`,
-			"ai_conversations":  `INSERT INTO ai_conversations (tenant_id, contact) VALUES ($1, '5511955554444')`,
-		}
-		for table, stmt := range inserts {
-			_, err := try(t, tx, stmt, f.tenantA)
-			require.NoError(t, err, table)
-			_, err = try(t, tx, stmt, f.tenantB)
-			requireDenied(t, err, table+": inserted into another tenant")
-		}
-
 		// A row of A cannot point at B's objects (foreign keys bypass RLS;
 		// composite keys close that door).
 		_, err = try(t, tx, `INSERT INTO messages (tenant_id, session_id, to_number, content) VALUES ($1, $2, '5511977776666', '{}')`, f.tenantA, f.rowsB["whatsapp_sessions"])
 		requireDenied(t, err, "message linked to another tenant's session")
-		_, err = try(t, tx, `UPDATE messages SET agent_id = $2 WHERE id = $1`, f.rowsA["messages"], f.rowsB["ai_agents"])
-		requireDenied(t, err, "message linked to another tenant's agent")
-
-		// State machine holds for clients too.
+		_, err = try(t, tx, `UPDATE ai_conversations SET agent_id = $2 WHERE id = $1`, f.rowsA["ai_conversations"], f.rowsB["ai_agents"])
+		requireDenied(t, err, "conversation linked to another tenant's agent")
+		// Clients cannot name status or direction at all.
 		_, err = try(t, tx, `INSERT INTO messages (tenant_id, to_number, content, status) VALUES ($1, '5511977776666', '{}', 'delivered')`, f.tenantA)
 		requireDenied(t, err, "client inserted an already-delivered message")
 		_, err = try(t, tx, `INSERT INTO messages (tenant_id, direction, from_number, content) VALUES ($1, 'inbound', '5511977776666', '{}')`, f.tenantA)
