@@ -194,8 +194,8 @@ var (
 	messageWriter = Access{Select: AllColumns, Insert: MessageClientColumns,
 		Note: "só saída (`outbound`, `pending`); destinatário possível (`invalid_recipient`); tipos `system`/`unsupported` recusados"}
 	agentManager = Access{Select: AllColumns,
-		Insert: Columns{"id", "tenant_id", "name", "type", "configuration", "is_active", "is_default"},
-		Update: Columns{"name", "type", "configuration", "is_active", "is_default"}, Delete: true}
+		Insert: Columns{"id", "tenant_id", "name", "type", "configuration", "is_active", "is_default", "slug"},
+		Update: Columns{"name", "type", "configuration", "is_active", "is_default", "slug"}, Delete: true}
 	knowledgeManager = Access{Select: AllColumns,
 		Insert: Columns{"id", "tenant_id", "agent_id", "title", "category", "content", "metadata"},
 		Update: Columns{"title", "category", "content", "metadata"}, Delete: true}
