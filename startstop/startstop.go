@@ -57,11 +57,11 @@ var ErrStop = errors.New("service stopped")
 // BaseStartStop implements the lifecycle bookkeeping of Service. The zero
 // value is ready; embed it and call StartInit from Start.
 type BaseStartStop struct {
-	mu        sync.Mutex
-	running   bool
-	cancel    context.CancelCauseFunc
-	started   chan struct{}
-	stopped   chan struct{}
+	mu      sync.Mutex
+	running bool
+	cancel  context.CancelCauseFunc
+	started chan struct{}
+	stopped chan struct{}
 	// finished: started and stopped belong to a run that has ended; the
 	// next StartInit makes fresh ones.
 	finished bool
