@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/zapbase/zapbase/startstop"
 )
 
 const (
@@ -80,15 +82,14 @@ type Status struct {
 // Listener consumes the logical replication stream of public.messages and
 // hands inserted row ids to a Handler. See the package documentation.
 type Listener struct {
+	startstop.BaseStartStop
+
 	cfg    Config
 	log    *slog.Logger
 	tracer trace.Tracer
 
-	mu      sync.Mutex
-	status  Status
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu     sync.Mutex
+	status Status
 }
 
 // errSlotBusy means another process streams the slot: stay standby.
@@ -104,7 +105,6 @@ func New(cfg Config) (*Listener, error) {
 		log:    cfg.Logger.With("component", "listener", "slot", cfg.SlotName),
 		tracer: otel.Tracer("github.com/zapbase/zapbase/listener"),
 		status: Status{Role: RoleStopped, SlotName: cfg.SlotName},
-		done:   make(chan struct{}),
 	}, nil
 }
 
@@ -113,44 +113,29 @@ func New(cfg Config) (*Listener, error) {
 // credentials, no REPLICATION attribute, wal_level not logical, or the
 // publication cannot be created. An unreachable server is not an error:
 // the listener keeps retrying. Cancelling ctx stops the listener as Stop
-// does; call Stop to wait for it.
+// does; call Stop to wait for it. Start on a running listener is a no-op.
 func (l *Listener) Start(ctx context.Context) error {
-	l.mu.Lock()
-	if l.started {
-		l.mu.Unlock()
-		return errors.New("listener: already started")
+	ctx, shouldStart, started, stopped := l.StartInit(ctx)
+	if !shouldStart {
+		return nil
 	}
-	l.started = true
-	l.mu.Unlock()
-
 	if err := l.preflight(ctx); err != nil {
-		l.mu.Lock()
-		l.started = false
-		l.mu.Unlock()
+		stopped()
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	l.mu.Lock()
-	l.cancel = cancel
-	l.status.Role = RoleConnecting
-	l.mu.Unlock()
-	go l.run(runCtx)
+	l.updateStatus(func(s *Status) { s.Role = RoleConnecting })
+	go func() {
+		started()
+		defer stopped()
+		l.run(ctx)
+	}()
 	return nil
 }
 
 // Stop ends streaming and waits for it: the in-flight handler call gets a
 // cancelled context, and if it still returns nil its LSN is acknowledged
 // in a last status update. Stop is idempotent.
-func (l *Listener) Stop() {
-	l.mu.Lock()
-	started, cancel := l.started, l.cancel
-	l.mu.Unlock()
-	if !started || cancel == nil {
-		return
-	}
-	cancel()
-	<-l.done
-}
+func (l *Listener) Stop() { l.BaseStartStop.Stop() }
 
 // Status returns a snapshot of the listener's state.
 func (l *Listener) Status() Status {
@@ -235,7 +220,6 @@ func closeConn(conn *pgconn.PgConn) {
 
 // run is the reconnect loop: one session per iteration.
 func (l *Listener) run(ctx context.Context) {
-	defer close(l.done)
 	defer l.updateStatus(func(s *Status) { s.Role = RoleStopped })
 	attempt := 0
 	for {
