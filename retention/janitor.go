@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Tables the janitor prunes (the values of the table label of
@@ -81,15 +82,13 @@ type Result struct {
 // Janitor periodically prunes old rows. Start/Stop run it in the background;
 // RunOnce runs one pass.
 type Janitor struct {
+	startstop.BaseStartStop
+
 	cfg Config
 	log *slog.Logger
 
 	// afterBatchFunc is a test hook called after every batch, lock held.
 	afterBatchFunc func(table string, rows int64)
-
-	cancel   context.CancelFunc
-	done     chan struct{}
-	stopOnce sync.Once
 }
 
 // New validates cfg and returns a janitor (not started).
@@ -248,13 +247,16 @@ func (j *Janitor) prune(ctx context.Context, conn *pgxpool.Conn, t task) (int64,
 
 // Start runs the janitor in the background: the first pass after
 // StartDelay, then every Interval. It never fails (the database may be down
-// now and up at the next pass).
+// now and up at the next pass). Cancelling ctx stops the janitor; Start on a
+// running janitor is a no-op.
 func (j *Janitor) Start(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	j.cancel = cancel
-	j.done = make(chan struct{})
+	ctx, shouldStart, started, stopped := j.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
 	go func() {
-		defer close(j.done)
+		started()
+		defer stopped()
 		timer := time.NewTimer(j.cfg.StartDelay)
 		defer timer.Stop()
 		for {
@@ -274,12 +276,4 @@ func (j *Janitor) Start(ctx context.Context) error {
 
 // Stop ends the background loop (a batch in progress finishes or is
 // cancelled) and waits for it. Idempotent.
-func (j *Janitor) Stop() {
-	j.stopOnce.Do(func() {
-		if j.cancel == nil {
-			return
-		}
-		j.cancel()
-		<-j.done
-	})
-}
+func (j *Janitor) Stop() { j.BaseStartStop.Stop() }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zapbase/zapbase/startstop/startstoptest"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
@@ -249,4 +250,19 @@ func TestNewValidates(t *testing.T) {
 	f := newFixture(t)
 	_, err = New(Config{Pool: f.pool, AuditLog: -time.Hour})
 	require.Error(t, err)
+}
+
+func TestStartStopStress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	j, err := New(Config{Pool: f.pool, Idempotency: DefaultIdempotency, StartDelay: time.Millisecond, Interval: time.Millisecond})
+	require.NoError(t, err)
+	startstoptest.Stress(f.ctx, t, j)
+
+	// Cancelling the start context stops the janitor too.
+	ctx, cancel := context.WithCancel(f.ctx)
+	require.NoError(t, j.Start(ctx))
+	<-j.Started()
+	cancel()
+	<-j.Stopped()
 }
