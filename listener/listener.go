@@ -120,7 +120,11 @@ func (l *Listener) Start(ctx context.Context) error {
 		return nil
 	}
 	if err := l.preflight(ctx); err != nil {
+		interrupted := startstop.Interrupted(ctx)
 		stopped()
+		if interrupted {
+			return nil // a concurrent Stop cut Start short
+		}
 		return err
 	}
 	l.updateStatus(func(s *Status) { s.Role = RoleConnecting })

@@ -9,7 +9,11 @@
 //			return nil // already running: a second Start is a no-op
 //		}
 //		if err := c.preflight(ctx); err != nil {
+//			interrupted := startstop.Interrupted(ctx)
 //			stopped()
+//			if interrupted {
+//				return nil // a concurrent Stop cut Start short
+//			}
 //			return err // fail fast: the component is stopped again
 //		}
 //		go func() {
@@ -23,7 +27,8 @@
 // The rules every component then shares:
 //   - Start fails fast (bad configuration, unreadable database) and
 //     otherwise returns at once with the work running in the background.
-//   - Start on a running component is a no-op returning nil.
+//   - Start on a running component is a no-op returning nil, and so is a
+//     Start cut short by a concurrent Stop.
 //   - Cancelling the context given to Start stops the component as Stop
 //     does (callers that order the shutdown themselves, like cmd/zapbase,
 //     start components with context.WithoutCancel).
@@ -53,6 +58,12 @@ type Service interface {
 
 // ErrStop is the cancellation cause of a service context ended by Stop.
 var ErrStop = errors.New("service stopped")
+
+// Interrupted reports whether ctx, a service context from StartInit, was
+// ended by Stop (check before calling stopped, which ends it too).
+func Interrupted(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), ErrStop)
+}
 
 // BaseStartStop implements the lifecycle bookkeeping of Service. The zero
 // value is ready; embed it and call StartInit from Start.

@@ -178,8 +178,11 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 	return m.instrument(h), nil
 }
 
+// start starts c with a context that outlives ctx: components stop in
+// order in Close (listener first, providers last), never all at once when
+// the signal context ends.
 func (m *Main) start(ctx context.Context, c component) error {
-	if err := c.Start(ctx); err != nil {
+	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	m.components = append(m.components, c)
