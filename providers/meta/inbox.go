@@ -28,22 +28,21 @@ const (
 	mediaMaxAttempts = 3
 )
 
-// runInbox drains the inbox until Stop: woken by webhooks, polling as a
+// runInbox drains the inbox until ctx ends: woken by webhooks, polling as a
 // safety net.
-func (p *Provider) runInbox() {
-	defer p.wg.Done()
+func (p *Provider) runInbox(ctx context.Context) {
 	t := time.NewTicker(p.params.PollInterval)
 	defer t.Stop()
 	for {
-		n, err := p.ProcessInbox(p.base)
-		if err != nil && p.base.Err() == nil {
+		n, err := p.ProcessInbox(ctx)
+		if err != nil && ctx.Err() == nil {
 			p.log.Error("meta inbox", "error", err)
 		}
 		if n == DefaultInboxBatch {
 			continue // more may be waiting
 		}
 		select {
-		case <-p.base.Done():
+		case <-ctx.Done():
 			return
 		case <-p.wake:
 		case <-t.C:
