@@ -26,6 +26,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Default receipt delays: quick enough for a demo, slow enough to watch a row
@@ -62,20 +63,21 @@ type Config struct {
 
 // Provider is the sandbox channel. It is safe for concurrent use.
 type Provider struct {
+	// The run is the receipt emitter.
+	startstop.BaseStartStop
+
 	cfg Config
 	log *slog.Logger
 
-	mu          sync.Mutex
-	sends       map[string]int
-	total       int
-	failNext    []error
-	failRecip   []recipientFailure
-	sessions    map[string]providers.SessionState
-	typing      map[string]bool
-	markedRead  []providers.MarkReadParams
-	receipts    *receiptQueue
-	closeOnce   sync.Once
-	receiptDone chan struct{}
+	mu         sync.Mutex
+	sends      map[string]int
+	total      int
+	failNext   []error
+	failRecip  []recipientFailure
+	sessions   map[string]providers.SessionState
+	typing     map[string]bool
+	markedRead []providers.MarkReadParams
+	receipts   *receiptQueue
 }
 
 type recipientFailure struct {
@@ -91,7 +93,9 @@ var (
 	_ providers.TypingIndicator = (*Provider)(nil)
 )
 
-// New returns a sandbox provider. Call Close to stop its receipt goroutine.
+// New returns a sandbox provider, already started: its receipt emitter runs
+// until Stop (or Close), so tests need no Start. Start after a Stop resumes
+// it; receipts queued meanwhile are reported late.
 func New(cfg Config) *Provider {
 	if !cfg.ZeroDelay {
 		if cfg.SentDelay == 0 {
@@ -111,19 +115,16 @@ func New(cfg Config) *Provider {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Provider{
-		cfg:         cfg,
-		log:         log.With("component", "provider.sandbox"),
-		sends:       make(map[string]int),
-		sessions:    make(map[string]providers.SessionState),
-		typing:      make(map[string]bool),
-		receiptDone: make(chan struct{}),
+		cfg:      cfg,
+		log:      log.With("component", "provider.sandbox"),
+		sends:    make(map[string]int),
+		sessions: make(map[string]providers.SessionState),
+		typing:   make(map[string]bool),
 	}
 	if cfg.Sink != nil && !cfg.NoReceipts {
 		p.receipts = newReceiptQueue()
-		go p.emitReceipts()
-	} else {
-		close(p.receiptDone)
 	}
+	_ = p.Start(context.Background()) // never fails
 	return p
 }
 
@@ -134,15 +135,32 @@ func clampZero(d time.Duration) time.Duration {
 	return 0
 }
 
-// Close stops reporting receipts; receipts not yet due are dropped.
-func (p *Provider) Close() {
-	p.closeOnce.Do(func() {
-		if p.receipts != nil {
-			p.receipts.close()
-		}
-	})
-	<-p.receiptDone
+// Start runs the receipt emitter (a no-op while running). Cancelling ctx
+// stops it. Without a sink or with NoReceipts there is nothing to run: the
+// provider stays stopped.
+func (p *Provider) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := p.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	if p.receipts == nil {
+		stopped()
+		return nil
+	}
+	go func() {
+		started()
+		defer stopped()
+		p.emitReceipts(ctx)
+	}()
+	return nil
 }
+
+// Stop stops reporting receipts and waits; receipts not yet due stay
+// queued until the next Start. Idempotent.
+func (p *Provider) Stop() { p.BaseStartStop.Stop() }
+
+// Close is Stop.
+func (p *Provider) Close() { p.Stop() }
 
 // Type implements providers.Provider.
 func (p *Provider) Type() zapbase.ProviderType { return zapbase.ProviderSandbox }
