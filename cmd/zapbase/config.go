@@ -43,6 +43,7 @@ type Config struct {
 	ShutdownTimeout       time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
 	ClaimTTL              time.Duration // ZAPBASE_DISPATCH_CLAIM_TTL (0: dispatch default, 2m; crash recovery delay)
 	SendTimeout           time.Duration // ZAPBASE_DISPATCH_SEND_TIMEOUT (0: dispatch default, 30s; must stay 5s below the claim TTL)
+	ReconcileInterval     time.Duration // ZAPBASE_DISPATCH_RECONCILE_INTERVAL (0: dispatch default, 3s; period of the safety-net scan)
 	WhatsAppWeb           bool          // ZAPBASE_WHATSAPP_WEB (enable the WhatsApp Web provider; default true)
 	WhatsAppLeaseTTL      time.Duration // ZAPBASE_WHATSAPP_LEASE_TTL (session lease TTL; default 15s; takeover after a crash within TTL + TTL/3)
 	WhatsAppConnectWait   time.Duration // ZAPBASE_WHATSAPP_CONNECT_TIMEOUT (give up a WhatsApp Web connection attempt; default 20s)
@@ -265,6 +266,10 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.ShutdownTimeout = dur("ZAPBASE_SHUTDOWN_TIMEOUT", 25*time.Second)
 	c.ClaimTTL = dur("ZAPBASE_DISPATCH_CLAIM_TTL", 0)
 	c.SendTimeout = dur("ZAPBASE_DISPATCH_SEND_TIMEOUT", 0)
+	c.ReconcileInterval = dur("ZAPBASE_DISPATCH_RECONCILE_INTERVAL", 0)
+	if c.ReconcileInterval < 0 || (c.ReconcileInterval > 0 && c.ReconcileInterval < 100*time.Millisecond) {
+		fail("ZAPBASE_DISPATCH_RECONCILE_INTERVAL", "mínimo de 100ms")
+	}
 	c.Sandbox = boolean("ZAPBASE_SANDBOX", false)
 	c.WhatsAppWeb = boolean("ZAPBASE_WHATSAPP_WEB", true)
 	c.WhatsAppLeaseTTL = dur("ZAPBASE_WHATSAPP_LEASE_TTL", 0)
@@ -326,6 +331,16 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	}
 	if c.AI.Workers == 0 || c.AI.Workers > 256 {
 		fail("ZAPBASE_AI_WORKERS", "use um valor entre 1 e 256")
+	}
+	if !testHooks {
+		// The hooks are not in a production build (testhooks.go): asking for
+		// one is a mistake, never silently ignored.
+		if c.TestWhatsmeowFake {
+			fail("ZAPBASE_TEST_WHATSMEOW_FAKE", "somente em binários de teste (go build -tags zapbase_testhooks)")
+		}
+		if c.AI.CrashBeforeCommit {
+			fail("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT", "somente em binários de teste (go build -tags zapbase_testhooks)")
+		}
 	}
 	if c.AI.ScanInterval < time.Second {
 		fail("ZAPBASE_AI_SCAN_INTERVAL", "mínimo de 1s")
