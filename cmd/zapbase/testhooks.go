@@ -1,0 +1,43 @@
+//go:build zapbase_testhooks
+
+package main
+
+// Test hooks of the end-to-end suites (tests/ builds the binary with
+// -tags zapbase_testhooks). A production build has none of this code: the
+// variables below are ignored there (testhooks_off.go).
+
+import (
+	"context"
+	"os"
+	"syscall"
+
+	"github.com/zapbase/zapbase/providers/whatsmeow"
+	"github.com/zapbase/zapbase/providers/whatsmeow/whatsmeowfake"
+)
+
+// testHooks reports that this binary carries the test hooks.
+const testHooks = true
+
+// whatsmeowClients picks the device factory: with
+// ZAPBASE_TEST_WHATSMEOW_FAKE=1 an offline fake WhatsApp Web.
+func (m *Main) whatsmeowClients(st *whatsmeow.Store) (whatsmeow.NewClientFunc, error) {
+	if !m.cfg.TestWhatsmeowFake {
+		return st.NewClient, nil
+	}
+	m.log.Warn("ZAPBASE_TEST_WHATSMEOW_FAKE=1: WhatsApp Web uses an offline fake client (tests only)")
+	return whatsmeowfake.New(m.log).NewClient, nil
+}
+
+// aiCrashHook is the ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT hook: the process
+// SIGKILLs itself between the model's answer and the reply commit.
+func (m *Main) aiCrashHook() func(context.Context, string) error {
+	if !m.cfg.AI.CrashBeforeCommit {
+		return nil
+	}
+	m.log.Warn("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT is set: this process will kill itself before committing an AI reply (test hook)")
+	return func(_ context.Context, conversationID string) error {
+		m.log.Warn("test hook: killing the process before the AI reply commit", "conversation_id", conversationID)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // never returns: the signal ends the process
+	}
+}
