@@ -10,9 +10,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/pgerr"
 )
 
 // CreateTenantRequest is POST /admin/tenants.
@@ -133,8 +133,7 @@ RETURNING id, client_id, name, default_provider, rate_limit_per_minute, max_sess
 		}
 		_, err := s.p.Pool.Exec(ctx, `INSERT INTO public.tenant_members (tenant_id, user_id, role) VALUES ($1, $2, $3)
 ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Body.UserID, role)
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23503" {
+		if pgerr.IsForeignKeyViolation(err) {
 			return nil, errNotFound("user_not_found", "Usuário não encontrado no Supabase Auth.")
 		}
 		if err != nil {
@@ -261,7 +260,4 @@ func (s *Server) tenantID(ctx context.Context, clientID string) (string, *Proble
 	return id, nil
 }
 
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
+func isUniqueViolation(err error) bool { return pgerr.IsUniqueViolation(err) }

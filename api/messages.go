@@ -14,9 +14,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/tracing"
 )
@@ -525,15 +525,14 @@ func (s *Server) replay(ctx context.Context, t Tenant, key string, hash []byte) 
 
 // insertProblem maps constraint violations to 4xx.
 func (s *Server) insertProblem(err error) *Problem {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	if pgerr.Code(err) != "" {
 		switch {
-		case pe.Code == "23503" && strings.Contains(pe.ConstraintName, "agent"):
+		case pgerr.IsForeignKeyViolation(err) && strings.Contains(pgerr.Constraint(err), "agent"):
 			return NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
 				FieldError{Location: "body.agentId", Message: "agente não encontrado"})
-		case pe.Code == "23503" && strings.Contains(pe.ConstraintName, "session"):
+		case pgerr.IsForeignKeyViolation(err) && strings.Contains(pgerr.Constraint(err), "session"):
 			return NewProblem(http.StatusUnprocessableEntity, "session_not_found", "Sessão não encontrada neste tenant.")
-		case pe.Code == "23514" || pe.Code == "22P02" || pe.Code == "22001":
+		case pgerr.IsCheckViolation(err) || pgerr.IsInvalidText(err) || pgerr.IsStringTooLong(err):
 			return errInvalid("Dados de entrada inválidos.").WithCause(err)
 		}
 	}

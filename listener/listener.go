@@ -5,15 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -22,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/startstop"
 )
 
@@ -164,8 +162,7 @@ func (l *Listener) updateStatus(f func(*Status)) {
 func (l *Listener) preflight(ctx context.Context) error {
 	conn, err := l.connect(ctx)
 	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && refusedAtConnect(pgErr.Code) {
+		if refusedAtConnect(pgerr.Code(err)) {
 			return fmt.Errorf("listener: connect for replication: %w", err)
 		}
 		l.log.Warn("database unreachable at start; will keep retrying", "error", err)
@@ -188,9 +185,9 @@ func (l *Listener) preflight(ctx context.Context) error {
 // refusedAtConnect reports SQLSTATEs meaning the server will keep refusing.
 func refusedAtConnect(code string) bool {
 	switch {
-	case len(code) >= 2 && code[:2] == "28": // invalid authorization
+	case pgerrcode.IsInvalidAuthorizationSpecification(code):
 		return true
-	case code == "42501", code == "3D000": // no REPLICATION attribute; no such database
+	case code == pgerrcode.InsufficientPrivilege, code == pgerrcode.InvalidCatalogName: // no REPLICATION attribute; no such database
 		return true
 	}
 	return false
@@ -548,24 +545,7 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 // databaseUnavailable reports whether err says the database is shutting
 // down, restarting or unreachable (as opposed to a failure of the handler's
 // own logic, which is retried on the same stream).
-func databaseUnavailable(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
-			return true // admin_shutdown, crash_shutdown, cannot_connect_now
-		case strings.HasPrefix(pgErr.Code, "08"):
-			return true // connection exceptions
-		}
-		return false
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
-		return true
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED)
-}
+func databaseUnavailable(err error) bool { return pgerr.IsConnLost(err) }
 
 // callHandler runs the handler, turning a panic into an error so one bad
 // batch does not take the process down.

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
 )
@@ -101,8 +101,7 @@ UPDATE public.whatsapp_sessions
 INSERT INTO public.whatsapp_sessions (id, tenant_id, phone_number, provider_type, session_data, state)
 VALUES ($1, $2, $3, 'meta_api', $4, 'connecting')`, p.SessionID, p.TenantID, p.PhoneNumber, data)
 			if err != nil {
-				var pe *pgconn.PgError
-				if errors.As(err, &pe) && pe.Code == "23505" {
+				if pgerr.IsUniqueViolation(err) {
 					return zapbase.Errorf(zapbase.CodeConflict, "já existe uma sessão para este número neste cliente")
 				}
 				return fmt.Errorf("insert session: %w", err)
