@@ -182,7 +182,7 @@ func (s *Server) checkAgent(ctx context.Context, tenantID, agentID string) *Prob
 		return Internal(err)
 	}
 	if !ok {
-		return NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
+		return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeAgentNotFound, "Agente de IA não encontrado neste tenant.",
 			FieldError{Location: "body.ai.defaultAgentId", Message: "agente não encontrado", Value: agentID})
 	}
 	return nil
