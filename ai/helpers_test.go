@@ -13,6 +13,9 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
+	// The built-in products: their tools and templates.
+	_ "github.com/zapbase/zapbase/ai/tools/realestate"
+	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"

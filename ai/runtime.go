@@ -146,6 +146,8 @@ type RuntimeParams struct {
 	BeforeCommitFunc func(ctx context.Context, conversationID string) error
 	// OnTurnFunc observes every finished turn (tests, tracing).
 	OnTurnFunc func(TurnResult)
+	// Tools answers the models' tool calls (nil: DefaultTools).
+	Tools *ToolRegistry
 }
 
 // TurnResult tells what a turn did.

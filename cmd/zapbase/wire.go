@@ -9,6 +9,9 @@ import (
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/ai/backends"
+	// The built-in agent products register their tools and templates.
+	_ "github.com/zapbase/zapbase/ai/tools/realestate"
+	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/api"
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/listener"
