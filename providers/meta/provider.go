@@ -127,7 +127,7 @@ func New(p Params) (*Provider, error) {
 	base, cancel := context.WithCancel(context.Background())
 	pr := &Provider{
 		client:   NewClient(p.Client),
-		store:    &store{pool: p.Pool, box: p.Box},
+		store:    &store{pool: p.Pool, box: p.Box, events: p.Events},
 		events:   p.Events,
 		media:    p.Media,
 		log:      p.Logger.With("component", "provider.meta"),

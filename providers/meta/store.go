@@ -65,6 +65,9 @@ func hashVerifyToken(token string) []byte {
 type store struct {
 	pool *pgxpool.Pool
 	box  *secret.Box
+	// events receives corrections to message rows (the store never writes
+	// public.messages).
+	events providers.EventSink
 }
 
 // sessionRow is what a send needs about a session.
@@ -423,28 +426,18 @@ SELECT message_id FROM public.messages
 }
 
 // markInboundError makes a failure attached to an inbound message visible
-// on its row (131052 media download, 131051 unsupported…).
+// on its row (131052 media download, 131051 unsupported…), through the
+// event sink.
 func (s *store) markInboundError(ctx context.Context, tenantID, wamid, code, reason string) error {
-	_, err := s.pool.Exec(ctx, `
-UPDATE public.messages SET error_code = $3, error_reason = $4
- WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2`,
-		tenantID, wamid, code, reason)
-	if err != nil {
-		return fmt.Errorf("record inbound error: %w", err)
-	}
-	return nil
+	return s.events.MarkInboundError(ctx, providers.MarkInboundErrorParams{TenantID: tenantID,
+		Provider: zapbase.ProviderMeta, ProviderMessageID: wamid, Code: code, Reason: reason})
 }
 
 // bindMessageID stores the wamid on an outbound row that lacks it (a send
-// whose answer was lost), correlated by biz_opaque_callback_data.
+// whose answer was lost), correlated by biz_opaque_callback_data, through
+// the event sink.
 func (s *store) bindMessageID(ctx context.Context, tenantID, rowID, wamid string) error {
-	_, err := s.pool.Exec(ctx, `
-UPDATE public.messages SET message_id = $3
- WHERE id = $2 AND tenant_id = $1 AND direction = 'outbound' AND message_id IS NULL`, tenantID, rowID, wamid)
-	if err != nil {
-		return fmt.Errorf("bind wamid to row: %w", err)
-	}
-	return nil
+	return s.events.BindProviderID(ctx, providers.BindProviderIDParams{TenantID: tenantID, RowID: rowID, ProviderMessageID: wamid})
 }
 
 var nonDigits = regexp.MustCompile(`[^0-9]`)
