@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/startstop"
 )
@@ -231,7 +231,7 @@ func (l *Listener) run(ctx context.Context) {
 		var delay time.Duration
 		if errors.Is(err, errSlotBusy) {
 			attempt = 0
-			delay = jitter(l.cfg.StandbyRetry)
+			delay = l.cfg.StandbyRetry/2 + backoff.FullJitter(l.cfg.StandbyRetry/2)
 			if l.Status().Role != RoleStandby {
 				l.log.Info("slot held by another process; standing by", "retry_every", l.cfg.StandbyRetry)
 			}
@@ -244,7 +244,7 @@ func (l *Listener) run(ctx context.Context) {
 				attempt = 0
 			}
 			attempt++
-			delay = backoff(attempt, l.cfg.ReconnectMin, l.cfg.ReconnectMax)
+			delay = backoff.Policy{Base: l.cfg.ReconnectMin, Max: l.cfg.ReconnectMax}.Delay(attempt)
 			msg := "<nil>"
 			if err != nil {
 				msg = err.Error()
@@ -252,7 +252,7 @@ func (l *Listener) run(ctx context.Context) {
 			l.updateStatus(func(s *Status) { s.Role = RoleConnecting; s.LastError = msg })
 			l.log.Warn("replication session ended; reconnecting", "attempt", attempt, "delay", delay, "error", err)
 		}
-		if !sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, delay) {
 			return
 		}
 	}
@@ -518,7 +518,7 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 					return fmt.Errorf("handler cannot reach the database: %w", res.err)
 				}
 				retryAttempt++
-				delay := backoff(retryAttempt, l.cfg.ReconnectMin, l.cfg.ReconnectMax)
+				delay := backoff.Policy{Base: l.cfg.ReconnectMin, Max: l.cfg.ReconnectMax}.Delay(retryAttempt)
 				l.log.Warn("handler failed; retrying batch", "attempt", retryAttempt, "delay", delay,
 					"rows", len(tr.inflight.ids), "error", res.err)
 				retryTimer = time.After(delay)
@@ -616,35 +616,4 @@ func (l *Listener) decode(data []byte, tr *tracker, rels map[uint32]relation) (r
 		return false, nil
 	}
 	return false, nil
-}
-
-// backoff is the capped exponential delay for attempt (1-based), with
-// jitter in [d/2, d].
-func backoff(attempt int, minDelay, maxDelay time.Duration) time.Duration {
-	d := maxDelay
-	if attempt < 32 {
-		if x := minDelay << (attempt - 1); x > 0 && x < maxDelay {
-			d = x
-		}
-	}
-	return jitter(d)
-}
-
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

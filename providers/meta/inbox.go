@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/tracing"
 	"go.opentelemetry.io/otel/attribute"
@@ -103,12 +104,12 @@ RETURNING i.id, i.payload, i.attempts, coalesce(i.traceparent, '')`, InboxSource
 		if perr == nil {
 			_, err = p.store.pool.Exec(wctx, `UPDATE wa.webhook_inbox SET processed_at = now(), last_error = NULL WHERE id = $1`, it.id)
 		} else {
-			backoff := min(time.Duration(1<<min(it.attempts, 12))*time.Second, inboxMaxBackoff)
+			retryIn := backoff.Policy{Base: time.Second, Max: inboxMaxBackoff}.Ceiling(it.attempts + 1)
 			p.log.Warn("meta webhook processing failed, will retry", "inbox_id", it.id, "attempt", it.attempts,
-				"retry_in", backoff.String(), "error", perr)
+				"retry_in", retryIn.String(), "error", perr)
 			_, err = p.store.pool.Exec(wctx, `
 UPDATE wa.webhook_inbox SET last_error = $2, next_attempt_at = now() + $3::interval WHERE id = $1`,
-				it.id, perr.Error(), backoff.String())
+				it.id, perr.Error(), retryIn.String())
 		}
 		cancel()
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/startstop"
@@ -328,7 +328,7 @@ func (p *Provider) startVerifyLocked(sessionID string) {
 // verify asks the Graph API for the number until it answers; an
 // unreachable API is a state (unreachable), retried with capped backoff.
 func (p *Provider) verify(ctx context.Context, sessionID string) {
-	delay := p.params.VerifyRetryBase
+	policy := backoff.Policy{Base: p.params.VerifyRetryBase, Max: p.params.VerifyRetryLimit}
 	for attempt := 1; ; attempt++ {
 		st, retry := p.verifyOnce(ctx, sessionID)
 		if ctx.Err() != nil {
@@ -343,17 +343,12 @@ func (p *Provider) verify(ctx context.Context, sessionID string) {
 		if !retry {
 			return
 		}
-		wait := delay/2 + rand.N(delay/2+1)
+		wait := policy.Delay(attempt)
 		p.log.Warn("graph api unreachable, retrying verification", "session_id", sessionID,
 			"attempt", attempt, "delay", wait.String())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
-		delay = min(delay*2, p.params.VerifyRetryLimit)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/startstop"
 )
 
@@ -495,15 +496,15 @@ func (m *LeaseManager) listen(ctx context.Context) {
 	if m.cfg.OnNotifyFunc == nil {
 		return
 	}
-	b := backoff{Base: 200 * time.Millisecond, Max: 10 * time.Second}
+	b := backoff.Policy{Base: 200 * time.Millisecond, Max: 10 * time.Second}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		err := m.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		d := b.Delay(attempt)
+		d := b.Delay(attempt + 1)
 		m.log.Warn("lease notification listener stopped, retrying", "error", err, "attempt", attempt, "delay", d)
-		if !sleepCtx(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			return
 		}
 	}

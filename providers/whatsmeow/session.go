@@ -12,6 +12,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/providers"
 )
 
@@ -229,7 +230,7 @@ func (s *session) scheduleReconnect(cause error) {
 	attempt := s.attempt
 	s.attempt++
 	s.mu.Unlock()
-	d := backoff{Base: s.p.cfg.ReconnectBase, Max: s.p.cfg.ReconnectMax}.Delay(attempt)
+	d := backoff.Policy{Base: s.p.cfg.ReconnectBase, Max: s.p.cfg.ReconnectMax}.Delay(attempt + 1)
 	s.log.Warn("device disconnected, reconnecting", "attempt", attempt, "delay", d, "error", cause)
 	if cur := s.snapshot(); cur.State != providers.StateDisconnected || cur.Reason != "" {
 		s.persist(providers.SessionState{State: providers.StateDisconnected})
