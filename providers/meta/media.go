@@ -14,12 +14,9 @@ import (
 	"github.com/zapbase/zapbase/providers"
 )
 
-// MediaStore keeps inbound media. Put stores data under name for a tenant
-// and returns the URL written to content.mediaUrl (Supabase Storage in
-// production; LocalMediaStore in dev and tests).
-type MediaStore interface {
-	Put(ctx context.Context, tenantID, name, mimeType string, data []byte) (url string, err error)
-}
+// MediaStore is the providers' (one seam for every provider);
+// LocalMediaStore implements it in dev and tests.
+type MediaStore = providers.MediaStore
 
 // LocalMediaStore writes media to a directory: Dir/<tenant>/<name>. URLs
 // are BaseURL/<tenant>/<name>, or file:// paths without BaseURL.

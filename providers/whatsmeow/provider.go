@@ -37,17 +37,12 @@ const (
 // reconnected on start (see candidateSQL).
 const reasonManualDisconnect = "Desconectada manualmente"
 
-// MediaStore keeps media received from contacts and answers a URL the
-// frontend can use (Supabase Storage in production).
-type MediaStore interface {
-	Put(ctx context.Context, tenantID, name, mime string, data []byte) (url string, err error)
-}
-
-// MediaGetter is optionally implemented by the MediaStore to serve outbound
-// media referenced by Content.MediaPath.
-type MediaGetter interface {
-	Get(ctx context.Context, tenantID, path string) (data []byte, mime string, err error)
-}
+// MediaStore and MediaGetter are the providers' (one seam for every
+// provider).
+type (
+	MediaStore  = providers.MediaStore
+	MediaGetter = providers.MediaGetter
+)
 
 // Config configures the provider.
 type Config struct {
