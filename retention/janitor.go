@@ -36,6 +36,10 @@ const (
 	LeaseHolderGrace = 24 * time.Hour
 )
 
+// KeepForever, as a retention, keeps that table's rows forever (river's
+// convention: zero takes the default, a negative value disables).
+const KeepForever time.Duration = -1
+
 // LockKey is the advisory lock key that elects the replica running the
 // janitor ("zapbase retention").
 const LockKey int64 = 0x7a62_7265_7465_6e74
@@ -46,18 +50,20 @@ type Observer interface {
 	RetentionPruned(table string, rows int)
 }
 
-// Config configures a Janitor. A retention of 0 keeps that table's rows
-// forever; cmd/zapbase fills the defaults above.
+// Config configures a Janitor. Every zero field takes its default (the
+// constants above); a retention of KeepForever (any negative value) keeps
+// that table's rows forever.
 type Config struct {
 	Pool *pgxpool.Pool
 	// Idempotency: age (created_at) after which an Idempotency-Key answer is
-	// forgotten; a replay after it is a new request.
+	// forgotten; a replay after it is a new request (default 48 h).
 	Idempotency time.Duration
 	// WebhookInbox: age (processed_at) after which a processed webhook
-	// delivery is deleted. Unprocessed rows are never deleted.
+	// delivery is deleted (default 7 days). Unprocessed rows are never
+	// deleted.
 	WebhookInbox time.Duration
 	// AuditLog: age (created_at) after which audit entries are deleted
-	// (0: kept forever).
+	// (default: kept forever).
 	AuditLog time.Duration
 	// Interval between runs (default 1 h); StartDelay before the first one
 	// (default 1 min, so a restart storm does not prune at once).
@@ -96,8 +102,14 @@ func New(cfg Config) (*Janitor, error) {
 	if cfg.Pool == nil {
 		return nil, errors.New("retention: pool is required")
 	}
-	if cfg.Idempotency < 0 || cfg.WebhookInbox < 0 || cfg.AuditLog < 0 {
-		return nil, errors.New("retention: retentions must not be negative")
+	if cfg.Idempotency == 0 {
+		cfg.Idempotency = DefaultIdempotency
+	}
+	if cfg.WebhookInbox == 0 {
+		cfg.WebhookInbox = DefaultWebhookInbox
+	}
+	if cfg.AuditLog == 0 {
+		cfg.AuditLog = KeepForever
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
