@@ -168,10 +168,6 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 	}
 	m.verifier = verifier
 	store := m.mediaStore()
-	sendWait := m.cfg.SendWait
-	if sendWait == 0 {
-		sendWait = -1 // ZAPBASE_SEND_WAIT=0: never wait
-	}
 	h := api.NewHandler(api.Params{
 		Pool:   m.pool,
 		Events: m.events,
@@ -189,7 +185,7 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		Media:                 store,
 		AdminToken:            m.cfg.AdminToken,
 		SupabaseWebhookSecret: m.cfg.SupabaseWebhookSecret,
-		SendWait:              sendWait,
+		SendWait:              m.cfg.SendWait,
 		Mounts:                m.mounts,
 		RegisterFuncs:         m.apiRegisters,
 	})

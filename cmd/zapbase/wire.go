@@ -279,9 +279,6 @@ func (m *Main) aiRuntimeConfig() ai.RuntimeConfig {
 		ScanInterval:          c.ScanInterval,
 		Workers:               c.Workers,
 	}
-	if rc.DebounceWindow == 0 {
-		rc.DebounceWindow = -1 // the runtime reads 0 as "default"; 0 here means none
-	}
 	return rc
 }
 
