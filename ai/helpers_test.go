@@ -101,6 +101,8 @@ type env struct {
 	turns    chan ai.TurnResult
 	events   *dispatch.Events
 	rt       *ai.Runtime
+	// beforeCommit is installed on the next runtime start only.
+	beforeCommit func(context.Context, string) error
 }
 
 func newEnv(t *testing.T) *env {
@@ -137,6 +139,10 @@ func (e *env) start(p ai.RuntimeParams) *ai.Runtime {
 	}
 	p.OnTurnFunc = func(r ai.TurnResult) { e.turns <- r }
 	rt := ai.NewRuntime(p)
+	if e.beforeCommit != nil { // this start only
+		ai.SetBeforeCommitForTest(rt, e.beforeCommit)
+		e.beforeCommit = nil
+	}
 	require.NoError(e.t, rt.Start(context.Background()))
 	e.t.Cleanup(rt.Stop)
 	e.rt = rt

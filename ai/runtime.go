@@ -140,10 +140,6 @@ type RuntimeParams struct {
 	Clock   Clock
 	// HTTPClient calls tenants' tool endpoints.
 	HTTPClient *http.Client
-	// BeforeCommitFunc runs after the model answered and before the reply
-	// transaction; an error aborts the turn as a crash there would. Tests
-	// use it to prove the turn is redone exactly once.
-	BeforeCommitFunc func(ctx context.Context, conversationID string) error
 	// OnTurnFunc observes every finished turn (tests, tracing).
 	OnTurnFunc func(TurnResult)
 	// Tools answers the models' tool calls (nil: DefaultTools).
@@ -207,6 +203,11 @@ type Runtime struct {
 	wg        sync.WaitGroup
 
 	models sync.Map // spec key → Model
+
+	// beforeCommit, a test hook (testhooks.go, export_test.go), runs after
+	// the model answered and before the reply transaction; an error aborts
+	// the turn as a crash there would. Never set in a production binary.
+	beforeCommit func(ctx context.Context, conversationID string) error
 }
 
 // NewRuntime returns a Runtime; call Start to run it.

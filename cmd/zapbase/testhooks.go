@@ -11,6 +11,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/providers/whatsmeow"
 	"github.com/zapbase/zapbase/providers/whatsmeow/whatsmeowfake"
 )
@@ -28,16 +29,17 @@ func (m *Main) whatsmeowClients(st *whatsmeow.Store) (whatsmeow.NewClientFunc, e
 	return whatsmeowfake.New(m.log).NewClient, nil
 }
 
-// aiCrashHook is the ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT hook: the process
-// SIGKILLs itself between the model's answer and the reply commit.
-func (m *Main) aiCrashHook() func(context.Context, string) error {
+// installAIHooks installs the ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT hook:
+// the process SIGKILLs itself between the model's answer and the reply
+// commit.
+func (m *Main) installAIHooks(rt *ai.Runtime) {
 	if !m.cfg.AI.CrashBeforeCommit {
-		return nil
+		return
 	}
 	m.log.Warn("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT is set: this process will kill itself before committing an AI reply (test hook)")
-	return func(_ context.Context, conversationID string) error {
+	ai.SetBeforeCommitHook(rt, func(_ context.Context, conversationID string) error {
 		m.log.Warn("test hook: killing the process before the AI reply commit", "conversation_id", conversationID)
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // never returns: the signal ends the process
-	}
+	})
 }

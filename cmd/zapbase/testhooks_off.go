@@ -3,9 +3,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 
+	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/providers/whatsmeow"
 )
 
@@ -22,6 +22,6 @@ func (m *Main) whatsmeowClients(st *whatsmeow.Store) (whatsmeow.NewClientFunc, e
 	return st.NewClient, nil
 }
 
-// aiCrashHook: ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT is refused at config
+// installAIHooks: ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT is refused at config
 // load in this build (see LoadConfig), so there is never a hook.
-func (m *Main) aiCrashHook() func(context.Context, string) error { return nil }
+func (m *Main) installAIHooks(*ai.Runtime) {}

@@ -178,10 +178,10 @@ func (m *Main) build(ctx context.Context) error {
 			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL, GeminiModel: m.cfg.AI.GeminiModel,
 			OpenAIAPIKey: m.cfg.OpenAIAPIKey, OpenAIBaseURL: m.cfg.OpenAIBaseURL, OpenAIModel: m.cfg.AI.OpenAIModel,
 		}),
-		BeforeCommitFunc: m.aiCrashHook(),
-		Providers:        provs,
-		Metrics:          mt,
+		Providers: provs,
+		Metrics:   mt,
 	})
+	m.installAIHooks(rt)
 	m.add("agent runtime", rt)
 	m.agents = rt
 	m.apiRegisters = append(m.apiRegisters, api.AgentRoutes(ai.NewService(m.pool, m.box)))
