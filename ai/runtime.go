@@ -1,5 +1,9 @@
 package ai
 
+// File size: the runtime's scheduling core (lifecycle, debounce timers,
+// per-conversation queue, workers, scans) shares one mutex and its state;
+// turns are turn.go.
+
 import (
 	"context"
 	"crypto/sha256"

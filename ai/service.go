@@ -1,5 +1,9 @@
 package ai
 
+// File size: the agents' management operations (CRUD, knowledge,
+// credentials, settings) over the same rows and validation; the HTTP layer
+// is api/agents.go.
+
 import (
 	"context"
 	"encoding/json"

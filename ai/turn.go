@@ -1,5 +1,8 @@
 package ai
 
+// File size: one agent turn from claim to commit (decide, generate, reply,
+// record) in a single transaction's order; the model loop is generate.go.
+
 import (
 	"context"
 	"encoding/json"

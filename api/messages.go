@@ -1,5 +1,8 @@
 package api
 
+// File size: the message endpoints (single, batch, media, status) share the
+// idempotency and insert path; routing and problems are shared helpers.
+
 import (
 	"context"
 	"crypto/sha256"

@@ -8,6 +8,10 @@
 // deserves attention but zapbase can run.
 package doctor
 
+// File size: one check list run in order (connection, replication,
+// Supabase), each check short and independent; the report format is at the
+// end.
+
 import (
 	"context"
 	"errors"

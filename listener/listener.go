@@ -1,5 +1,9 @@
 package listener
 
+// File size: the replication session loop (connect, stream, decode, hand
+// off, acknowledge): the LSN contract of doc.go reads top to bottom here;
+// decoding state is tracker.go.
+
 import (
 	"bytes"
 	"context"

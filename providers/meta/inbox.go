@@ -1,5 +1,8 @@
 package meta
 
+// File size: the webhook inbox processor: claim, parse, apply (messages,
+// statuses, media) and retry of one delivery, in processing order.
+
 import (
 	"context"
 	"encoding/json"

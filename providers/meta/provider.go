@@ -1,5 +1,9 @@
 package meta
 
+// File size: the Meta provider's seam implementation (lifecycle, sessions,
+// send, verification); sending, webhooks, inbox and classification have
+// their own files.
+
 import (
 	"context"
 	"encoding/json"

@@ -1,5 +1,9 @@
 package whatsmeow
 
+// File size: the lease protocol (acquire, renew, shed, watchdog,
+// notifications) and its safety argument read together; the SQL is next to
+// the step it belongs to.
+
 import (
 	"context"
 	"errors"

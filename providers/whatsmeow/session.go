@@ -1,5 +1,9 @@
 package whatsmeow
 
+// File size: one device session's state machine (connect, pair, reconnect,
+// release) under one mutex; splitting it would separate transitions from
+// the state they guard.
+
 import (
 	"context"
 	"errors"
