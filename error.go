@@ -61,6 +61,19 @@ const (
 	CodeWebhookDisabled         Code = "webhook_disabled"
 )
 
+// Error codes providers write on message rows (error_code) and session
+// states, beside the channels' own numeric codes (Meta's 131047…).
+const (
+	CodeInvalidRecipient    Code = "invalid_recipient"
+	CodeInvalidContent      Code = "invalid_content"
+	CodePairCodeFailed      Code = "pair_code_failed"
+	CodeMediaDownloadFailed Code = "media_download_failed"
+	// Simulated failures of the sandbox provider.
+	CodeSandboxThrottled Code = "sandbox_throttled"
+	CodeSandboxRejected  Code = "sandbox_rejected"
+	CodeSandboxAuthLost  Code = "sandbox_auth_lost"
+)
+
 // reasons are the default pt-BR explanations of codes, for answers that
 // have no more specific message (a status huma produced by itself, an
 // error without a message).

@@ -435,7 +435,7 @@ func (p *Provider) applyMessage(ctx context.Context, rt *route, v changeValue, r
 			return err
 		}
 	case mediaErr != nil:
-		if err := p.store.markInboundError(ctx, rt.TenantID, m.ID, "media_download_failed",
+		if err := p.store.markInboundError(ctx, rt.TenantID, m.ID, string(zapbase.CodeMediaDownloadFailed),
 			"Não foi possível baixar a mídia recebida da Meta. Peça para o contato reenviar."); err != nil {
 			return err
 		}

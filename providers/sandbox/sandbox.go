@@ -219,14 +219,14 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 	}
 	if !recipientPattern.MatchString(msg.To) {
 		return providers.SendResult{}, &providers.PermanentError{
-			Code:   "invalid_recipient",
+			Code:   string(zapbase.CodeInvalidRecipient),
 			Reason: "Destinatário inválido: informe o número com DDI e DDD, só dígitos.",
 			Err:    fmt.Errorf("sandbox send: invalid recipient %q", msg.To),
 		}
 	}
 	if msg.Type == zapbase.MessageText && strings.TrimSpace(msg.Content.Text) == "" {
 		return providers.SendResult{}, &providers.PermanentError{
-			Code:   "invalid_content",
+			Code:   string(zapbase.CodeInvalidContent),
 			Reason: "Mensagem de texto vazia.",
 			Err:    errors.New("sandbox send: empty text"),
 		}
@@ -339,16 +339,16 @@ func (p *Provider) SendCounts() map[string]int {
 // Unknown kinds give a retryable error.
 func ErrorOf[K ~string](kind K) error {
 	cause := fmt.Errorf("sandbox: simulated %s failure", string(kind))
-	switch string(kind) {
-	case "rate_limited":
-		return &providers.RateLimitedError{After: time.Second, Scope: providers.ScopeNumber, Code: "sandbox_throttled", Err: cause}
-	case "permanent":
-		return &providers.PermanentError{Code: "sandbox_rejected", Reason: "Mensagem recusada pelo sandbox (falha simulada).", Err: cause}
-	case "auth_lost":
-		return &providers.AuthLostError{Code: "sandbox_auth_lost", Reason: "Sessão do sandbox desconectada (falha simulada).", Err: cause}
-	case "session_unavailable":
+	switch providers.ErrorClass(kind) {
+	case providers.ClassRateLimited:
+		return &providers.RateLimitedError{After: time.Second, Scope: providers.ScopeNumber, Code: string(zapbase.CodeSandboxThrottled), Err: cause}
+	case providers.ClassPermanent:
+		return &providers.PermanentError{Code: string(zapbase.CodeSandboxRejected), Reason: "Mensagem recusada pelo sandbox (falha simulada).", Err: cause}
+	case providers.ClassAuthLost:
+		return &providers.AuthLostError{Code: string(zapbase.CodeSandboxAuthLost), Reason: "Sessão do sandbox desconectada (falha simulada).", Err: cause}
+	case providers.ClassSessionUnavailable:
 		return &providers.SessionUnavailableError{State: providers.StateDisconnected, Err: cause}
-	case "ambiguous":
+	case providers.ClassAmbiguous:
 		return &providers.AmbiguousError{Err: cause}
 	}
 	return &providers.RetryableError{Err: cause}

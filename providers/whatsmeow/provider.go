@@ -407,10 +407,10 @@ func (p *Provider) Initialize(ctx context.Context, ip providers.InitializeParams
 	s := p.ensureSession(ip.SessionID)
 	if s == nil {
 		_ = p.leases.Release(ctx, ip.SessionID)
-		return providers.SessionState{}, &providers.PermanentError{Code: "session_not_found", Reason: "Sessão não encontrada.", Err: errSessionNotFound}
+		return providers.SessionState{}, &providers.PermanentError{Code: string(zapbase.CodeSessionNotFound), Reason: "Sessão não encontrada.", Err: errSessionNotFound}
 	}
 	if ip.TenantID != "" && ip.TenantID != s.tenantID {
-		return providers.SessionState{}, &providers.PermanentError{Code: "session_not_found", Reason: "Sessão não encontrada.", Err: errSessionNotFound}
+		return providers.SessionState{}, &providers.PermanentError{Code: string(zapbase.CodeSessionNotFound), Reason: "Sessão não encontrada.", Err: errSessionNotFound}
 	}
 	return s.initialize(ctx, ip)
 }

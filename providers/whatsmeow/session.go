@@ -328,7 +328,7 @@ func (s *session) startPairing(ctx context.Context, ip providers.InitializeParam
 	}
 	code, err := c.PairPhone(ctx, phone)
 	if err != nil {
-		return providers.SessionState{}, &providers.PermanentError{Code: "pair_code_failed", Reason: "O WhatsApp não gerou o código de pareamento; tente pelo QR code.", Err: err}
+		return providers.SessionState{}, &providers.PermanentError{Code: string(zapbase.CodePairCodeFailed), Reason: "O WhatsApp não gerou o código de pareamento; tente pelo QR code.", Err: err}
 	}
 	st = providers.SessionState{State: providers.StatePairing, QRCode: st.QRCode, PairCode: code}
 	s.persist(st)
