@@ -143,10 +143,11 @@ func (e *env) start(p ai.RuntimeParams) *ai.Runtime {
 		ai.SetBeforeCommitForTest(rt, e.beforeCommit)
 		e.beforeCommit = nil
 	}
+	// The hook is set before Start (never assigned while the runtime runs).
+	e.events.OnInboundFunc = func(ctx context.Context, ids []string) { require.NoError(e.t, rt.HandleInbound(ctx, ids)) }
 	require.NoError(e.t, rt.Start(context.Background()))
 	e.t.Cleanup(rt.Stop)
 	e.rt = rt
-	e.events.OnInboundFunc = func(ctx context.Context, ids []string) { require.NoError(e.t, rt.HandleInbound(ctx, ids)) }
 	return rt
 }
 
