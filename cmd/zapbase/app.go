@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -145,13 +144,7 @@ func (m *Main) httpServer(ctx context.Context) (*httpServer, error) {
 		addr:            m.cfg.HTTPAddr,
 		shutdownTimeout: m.cfg.ShutdownTimeout,
 		log:             m.log,
-		server: &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      90 * time.Second,
-			IdleTimeout:       120 * time.Second,
-		},
+		handler:         h,
 	}
 	return m.srv, nil
 }

@@ -15,18 +15,29 @@ import (
 
 // httpServer is the HTTP API as a component: Start listens (failing fast
 // when the address is taken) and serves in the background; Stop shuts down
-// gracefully within the shutdown timeout. Unlike the other components it
-// does not start again after a Stop (net/http servers are single-use).
+// gracefully within the shutdown timeout. Each run serves on a fresh
+// http.Server (they are single-use), so it starts again after a Stop.
 type httpServer struct {
 	startstop.BaseStartStop
 
 	addr            string
 	shutdownTimeout time.Duration
 	log             *slog.Logger
-	server          *http.Server
+	handler         http.Handler
 
 	mu sync.Mutex
 	ln net.Listener
+}
+
+// newServer is the http.Server of one run.
+func (s *httpServer) newServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
 }
 
 // Start implements component.
@@ -43,10 +54,11 @@ func (s *httpServer) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	srv := s.newServer()
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "error", err)
 		}
 	}()
@@ -57,7 +69,7 @@ func (s *httpServer) Start(ctx context.Context) error {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
 		defer cancel()
-		if err := s.server.Shutdown(sctx); err != nil {
+		if err := srv.Shutdown(sctx); err != nil {
 			s.log.Warn("http shutdown", "error", err)
 		}
 		<-served
