@@ -53,7 +53,7 @@ type Main struct {
 	// events is the one event sink of providers and the generic webhook.
 	events providers.EventSink
 
-	// Set by wire for the HTTP API: the provider registry, dispatch's
+	// Set by build for the HTTP API: the provider registry, dispatch's
 	// Waiter/Waker, raw handlers of other packages (Meta webhook, metrics)
 	// and extra operations (agents).
 	providers    map[zapbase.ProviderType]providers.Provider
