@@ -46,6 +46,85 @@ const (
 	CodeUnsupportedByProvider Code = "unsupported_by_provider"
 )
 
+// Error codes of the HTTP API (client-visible), each more specific than a
+// shared code above.
+const (
+	CodeAdminDisabled           Code = "admin_disabled"
+	CodeAgentNotFound           Code = "agent_not_found"
+	CodeAPIKeyNotFound          Code = "api_key_not_found"
+	CodeIdempotencyInProgress   Code = "idempotency_in_progress"
+	CodeIdempotencyKeyReused    Code = "idempotency_key_reused"
+	CodeMediaStoreFailed        Code = "media_store_failed"
+	CodeMediaStoreUnavailable   Code = "media_store_unavailable"
+	CodeMemberNotFound          Code = "member_not_found"
+	CodeMessageNotFound         Code = "message_not_found"
+	CodeMethodNotAllowed        Code = "method_not_allowed"
+	CodeNotAcceptable           Code = "not_acceptable"
+	CodeProviderError           Code = "provider_error"
+	CodeProviderUnreachable     Code = "provider_unreachable"
+	CodeRequestTimeout          Code = "request_timeout"
+	CodeSessionLimitReached     Code = "session_limit_reached"
+	CodeSessionNotFound         Code = "session_not_found"
+	CodeSessionProviderMismatch Code = "session_provider_mismatch"
+	CodeTenantExists            Code = "tenant_exists"
+	CodeTenantInactive          Code = "tenant_inactive"
+	CodeTenantNotFound          Code = "tenant_not_found"
+	CodeUnknownTenant           Code = "unknown_tenant"
+	CodeUnsupportedContentType  Code = "unsupported_content_type"
+	CodeUserNotFound            Code = "user_not_found"
+	CodeWebhookDisabled         Code = "webhook_disabled"
+)
+
+// Error codes providers write on message rows (error_code) and session
+// states, beside the channels' own numeric codes (Meta's 131047…).
+const (
+	CodeInvalidContent      Code = "invalid_content"
+	CodePairCodeFailed      Code = "pair_code_failed"
+	CodeMediaDownloadFailed Code = "media_download_failed"
+	// Simulated failures of the sandbox provider.
+	CodeSandboxThrottled Code = "sandbox_throttled"
+	CodeSandboxRejected  Code = "sandbox_rejected"
+	CodeSandboxAuthLost  Code = "sandbox_auth_lost"
+)
+
+// reasons are the default pt-BR explanations of codes, for answers that
+// have no more specific message (a status huma produced by itself, an
+// error without a message).
+var reasons = map[Code]string{
+	CodeInvalidInput:           "Dados de entrada inválidos; veja a lista de erros.",
+	CodeNotFound:               "Recurso não encontrado.",
+	CodeConflict:               "Conflito com um registro existente.",
+	CodeUnauthorized:           "Credenciais ausentes ou inválidas.",
+	CodeForbidden:              "Acesso negado.",
+	CodeMissingClientID:        "Informe o cabeçalho X-Client-Id.",
+	CodeRateLimited:            "Muitas requisições; tente novamente em instantes.",
+	CodeInternal:               "Erro interno. Tente novamente mais tarde.",
+	CodeUnavailable:            "Serviço indisponível; tente novamente em instantes.",
+	CodeProviderUnavailable:    "O provedor está indisponível no momento.",
+	CodeUnsupported:            "Tipo de mensagem não suportado por este provedor.",
+	CodeSessionUnavailable:     "A sessão não pode enviar mensagens agora.",
+	CodeAuthLost:               "A sessão perdeu a autenticação com o provedor; conecte-a novamente.",
+	CodeProviderRejected:       "O provedor recusou a mensagem.",
+	CodeRetriesExhausted:       "A mensagem não foi enviada após várias tentativas.",
+	CodeAmbiguousSend:          "Não foi possível confirmar se a mensagem foi entregue ao provedor.",
+	CodeTemplateRequired:       "Fora da janela de 24 horas: use um template aprovado.",
+	CodePayloadTooLarge:        "Corpo da requisição grande demais.",
+	CodeInvalidSignature:       "Assinatura inválida.",
+	CodeMethodNotAllowed:       "Método HTTP não permitido para este recurso.",
+	CodeNotAcceptable:          "Formato de resposta não suportado; use application/json.",
+	CodeRequestTimeout:         "Tempo esgotado lendo o corpo da requisição.",
+	CodeUnsupportedContentType: "Content-Type não suportado.",
+}
+
+// Reason is the default pt-BR explanation of code (the internal error's
+// for a code without one).
+func Reason(code Code) string {
+	if r, ok := reasons[code]; ok {
+		return r
+	}
+	return reasons[CodeInternal]
+}
+
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese
 // Message. The wrapped cause is for logs only and never shown.
 type Error struct {
@@ -87,7 +166,7 @@ func ErrorMessage(err error) string {
 	if errors.As(err, &e) {
 		return e.Message
 	}
-	return "Erro interno. Tente novamente mais tarde."
+	return Reason(CodeInternal)
 }
 
 // ErrInvalidProvider is returned when a provider type is unknown.

@@ -176,7 +176,7 @@ func (c AgentConfig) Validate() error {
 		return bad("systemPrompt: no máximo %d caracteres", MaxSystemPromptChars)
 	}
 	for _, cap := range c.Capabilities {
-		if _, ok := capabilityTools[cap]; !ok {
+		if _, ok := DefaultTools.Lookup(cap); !ok || cap == ToolHandoff {
 			return bad("capabilities: capacidade desconhecida %q (disponíveis: %s)", cap, strings.Join(KnownCapabilities(), ", "))
 		}
 	}

@@ -31,7 +31,7 @@ func (r *Runtime) generate(ctx context.Context, c convRow, cfg AgentConfig, user
 	temp := cfg.ResponseSettings.Temperature
 	req := Request{
 		System:      systemPrompt(cfg, c.Context, now),
-		Tools:       toolsFor(cfg),
+		Tools:       toolsFor(r.tools(), cfg),
 		MaxTokens:   cfg.ResponseSettings.MaxTokens,
 		Temperature: &temp,
 	}
@@ -141,56 +141,37 @@ func (r *Runtime) execTool(ctx context.Context, c convRow, cfg AgentConfig, call
 	if err := json.Unmarshal(args, &a); err != nil {
 		return nil, fmt.Errorf("argumentos inválidos: %w", err)
 	}
-	switch call.Name {
-	case ToolHandoff:
-		reason, _ := a["reason"].(string)
-		if reason == "" {
-			reason = "tool"
-		}
-		fx.handoff = "tool: " + truncate(reason, 200)
-		return map[string]any{"status": "ok", "message": "A conversa será transferida para um atendente humano. Despeça-se avisando o cliente."}, nil
-	case CapCalculateFinancing:
-		return financingTool(args)
+	tool, ok := r.tools().Lookup(call.Name)
+	if !ok {
+		return nil, fmt.Errorf("ferramenta sem implementação %q", call.Name)
 	}
-	// Knowledge tools: the tenant's endpoint when configured, else the
-	// agent's knowledge base.
-	ep, err := r.toolEndpoint(ctx, c.TenantID)
-	if err != nil {
-		return nil, err
-	}
-	if ep != nil {
-		return callToolEndpoint(ctx, r.http, *ep, ToolRequest{Tool: call.Name, Arguments: args, TenantID: c.TenantID,
-			AgentID: c.ResolvedAgent, ConversationID: c.ID, Contact: c.Contact}, now, r.cfg.ToolTimeout)
-	}
-	s := func(k string) string { v, _ := a[k].(string); return v }
-	switch call.Name {
-	case CapSearchProperties:
-		q := strings.TrimSpace(strings.Join([]string{s("query"), s("neighborhood"), numWord(a["bedrooms"], "quartos")}, " "))
-		return r.kbResult(ctx, c, q, []string{"properties"})
-	case CapProvideDocumentation:
-		return r.kbResult(ctx, c, s("topic")+" documentos", []string{"documentation"})
-	case CapSearchKnowledgeBase:
-		return r.kbResult(ctx, c, s("query"), nil)
-	case CapScheduleVisits:
-		req := map[string]any{"tool": call.Name, "property": s("property"), "preferredTime": s("preferred_time"),
-			"contactName": s("contact_name"), "at": now.UTC()}
-		fx.requests = append(fx.requests, req)
-		info, err := r.kbResult(ctx, c, "visita horário "+s("property"), []string{"visits"})
+	if lt, ok := tool.(LocalTool); !ok || !lt.Local() {
+		// The tenant's endpoint answers when configured, else the tool.
+		ep, err := r.toolEndpoint(ctx, c.TenantID)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"status": "requested",
-			"message": "Pedido de visita registrado. Um corretor vai confirmar o horário com o cliente.",
-			"info":    info["results"]}, nil
+		if ep != nil {
+			return callToolEndpoint(ctx, r.http, *ep, ToolRequest{Tool: call.Name, Arguments: args, TenantID: c.TenantID,
+				AgentID: c.ResolvedAgent, ConversationID: c.ID, Contact: c.Contact}, now, r.cfg.ToolTimeout)
+		}
 	}
-	return nil, fmt.Errorf("ferramenta sem implementação %q", call.Name)
+	return tool.Call(ctx, ToolContext{
+		TenantID: c.TenantID, AgentID: c.ResolvedAgent, ConversationID: c.ID, Contact: c.Contact, Now: now,
+		SearchKnowledgeFunc: func(ctx context.Context, query string, categories []string) (map[string]any, error) {
+			return r.kbResult(ctx, c, query, categories)
+		},
+		RequestFunc: func(req map[string]any) { fx.requests = append(fx.requests, req) },
+		HandoffFunc: func(reason string) { fx.handoff = "tool: " + truncate(reason, 200) },
+	}, args)
 }
 
-func numWord(v any, word string) string {
-	if f, ok := v.(float64); ok && f > 0 {
-		return fmt.Sprintf("%d %s", int(f), word)
+// tools is the registry of tool calls.
+func (r *Runtime) tools() *ToolRegistry {
+	if r.p.Tools != nil {
+		return r.p.Tools
 	}
-	return ""
+	return DefaultTools
 }
 
 // kbResult searches the knowledge base, narrowing to categories first and

@@ -13,6 +13,9 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
+	// The built-in products: their tools and templates.
+	_ "github.com/zapbase/zapbase/ai/tools/realestate"
+	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
@@ -98,6 +101,8 @@ type env struct {
 	turns    chan ai.TurnResult
 	events   *dispatch.Events
 	rt       *ai.Runtime
+	// beforeCommit is installed on the next runtime start only.
+	beforeCommit func(context.Context, string) error
 }
 
 func newEnv(t *testing.T) *env {
@@ -134,10 +139,15 @@ func (e *env) start(p ai.RuntimeParams) *ai.Runtime {
 	}
 	p.OnTurnFunc = func(r ai.TurnResult) { e.turns <- r }
 	rt := ai.NewRuntime(p)
+	if e.beforeCommit != nil { // this start only
+		ai.SetBeforeCommitForTest(rt, e.beforeCommit)
+		e.beforeCommit = nil
+	}
+	// The hook is set before Start (never assigned while the runtime runs).
+	e.events.OnInboundFunc = func(ctx context.Context, ids []string) { require.NoError(e.t, rt.HandleInbound(ctx, ids)) }
 	require.NoError(e.t, rt.Start(context.Background()))
 	e.t.Cleanup(rt.Stop)
 	e.rt = rt
-	e.events.OnInboundFunc = func(ctx context.Context, ids []string) { require.NoError(e.t, rt.HandleInbound(ctx, ids)) }
 	return rt
 }
 

@@ -1,5 +1,9 @@
 package ai
 
+// File size: the runtime's scheduling core (lifecycle, debounce timers,
+// per-conversation queue, workers, scans) shares one mutex and its state;
+// turns are turn.go.
+
 import (
 	"context"
 	"crypto/sha256"
@@ -21,6 +25,7 @@ import (
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // RuntimeConfig tunes the agent runtime. Zero values take the defaults below.
@@ -139,12 +144,10 @@ type RuntimeParams struct {
 	Clock   Clock
 	// HTTPClient calls tenants' tool endpoints.
 	HTTPClient *http.Client
-	// BeforeCommitFunc runs after the model answered and before the reply
-	// transaction; an error aborts the turn as a crash there would. Tests
-	// use it to prove the turn is redone exactly once.
-	BeforeCommitFunc func(ctx context.Context, conversationID string) error
 	// OnTurnFunc observes every finished turn (tests, tracing).
 	OnTurnFunc func(TurnResult)
+	// Tools answers the models' tool calls (nil: DefaultTools).
+	Tools *ToolRegistry
 }
 
 // TurnResult tells what a turn did.
@@ -183,6 +186,8 @@ const (
 // restart-safe: Postgres holds every pending turn (inbound rows with
 // ai_processed = false), so Start picks up whatever a crash left.
 type Runtime struct {
+	startstop.BaseStartStop
+
 	p       RuntimeParams
 	cfg     RuntimeConfig
 	log     *slog.Logger
@@ -197,14 +202,19 @@ type Runtime struct {
 	again    map[string]bool
 	attempts map[string]int
 	scanT    Timer
-	ctx      context.Context
-	cancel   context.CancelFunc
-	queue    chan string
-	wg       sync.WaitGroup
-	started  bool
-	stopped  bool
+	// Of the current run (set by Start, under mu): accepting is false
+	// before Start and once stopping; rows then stay pending.
+	ctx       context.Context
+	queue     chan string
+	accepting bool
+	wg        sync.WaitGroup
 
 	models sync.Map // spec key → Model
+
+	// beforeCommit, a test hook (testhooks.go, export_test.go), runs after
+	// the model answered and before the reply transaction; an error aborts
+	// the turn as a crash there would. Never set in a production binary.
+	beforeCommit func(ctx context.Context, conversationID string) error
 }
 
 // NewRuntime returns a Runtime; call Start to run it.
@@ -237,63 +247,86 @@ func NewRuntime(p RuntimeParams) *Runtime {
 
 // Start runs the workers, recovers pending turns left by a previous process
 // and starts the periodic safety-net scan. It fails fast when the database
-// cannot be read.
+// cannot be read. Cancelling ctx stops the runtime as Stop does; Start on a
+// running runtime is a no-op.
 func (r *Runtime) Start(ctx context.Context) error {
-	r.mu.Lock()
-	if r.started {
-		r.mu.Unlock()
-		return errors.New("ai runtime already started")
+	ctx, shouldStart, started, stopped := r.StartInit(ctx)
+	if !shouldStart {
+		return nil
 	}
-	r.started = true
-	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	r.queue = make(chan string, 4096)
+	ctx, cancel := context.WithCancel(ctx)
+	queue := make(chan string, 4096)
+	r.mu.Lock()
+	r.ctx, r.queue, r.accepting = ctx, queue, true
 	r.mu.Unlock()
 	for range r.cfg.Workers {
 		r.wg.Add(1)
-		go r.worker()
+		go r.worker(ctx, queue)
 	}
 	if err := r.scan(ctx); err != nil {
-		r.Stop()
+		interrupted := startstop.Interrupted(ctx)
+		cancel()
+		r.shutdown()
+		stopped()
+		if interrupted {
+			return nil // a concurrent Stop cut Start short
+		}
 		return fmt.Errorf("ai runtime recovery scan: %w", err)
 	}
-	r.scheduleScan()
+	r.scheduleScan(ctx)
 	r.log.Info("ai runtime started", "workers", r.cfg.Workers, "debounce", r.cfg.DebounceWindow.String())
+	go func() {
+		started()
+		defer stopped()
+		defer cancel()
+		<-ctx.Done()
+		r.shutdown()
+	}()
 	return nil
 }
 
 // Stop cancels in-flight turns (their rows stay pending and are redone on
 // the next start), stops timers and waits for the workers. Idempotent.
-func (r *Runtime) Stop() {
+func (r *Runtime) Stop() { r.BaseStartStop.Stop() }
+
+// shutdown stops accepting work and timers, then waits for the workers
+// (whose context is done).
+func (r *Runtime) shutdown() {
 	r.mu.Lock()
-	if !r.started || r.stopped {
-		r.stopped = true
-		r.mu.Unlock()
-		return
-	}
-	r.stopped = true
+	r.accepting = false
 	for id, t := range r.timers {
 		t.Stop()
 		delete(r.timers, id)
 	}
 	if r.scanT != nil {
 		r.scanT.Stop()
+		r.scanT = nil
 	}
-	r.cancel()
+	clear(r.running)
+	clear(r.again)
 	r.mu.Unlock()
 	r.wg.Wait()
 }
 
-func (r *Runtime) scheduleScan() {
+func (r *Runtime) scheduleScan(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped {
+	if !r.accepting || ctx.Err() != nil {
 		return
 	}
 	r.scanT = r.clock.AfterFunc(r.cfg.ScanInterval, func() {
-		if err := r.scan(r.ctx); err != nil && r.ctx.Err() == nil {
+		r.mu.Lock()
+		if !r.accepting || ctx.Err() != nil {
+			r.mu.Unlock()
+			return
+		}
+		r.wg.Add(1) // shutdown waits for a scan in flight
+		r.mu.Unlock()
+		defer r.wg.Done()
+		if err := r.scan(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("ai scan failed", "error", err)
 		}
-		r.scheduleScan()
+		r.scheduleScan(ctx)
 	})
 }
 
@@ -520,7 +553,7 @@ func (r *Runtime) schedule(convID string) {
 func (r *Runtime) scheduleAfter(convID string, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.started || r.stopped {
+	if !r.accepting {
 		return // rows stay pending; Start's recovery scan picks them up
 	}
 	if t, ok := r.timers[convID]; ok {
@@ -535,7 +568,7 @@ func (r *Runtime) scheduleAfter(convID string, d time.Duration) {
 	t = r.clock.AfterFunc(d, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.timers[convID] != t || r.stopped {
+		if r.timers[convID] != t || !r.accepting {
 			return
 		}
 		delete(r.timers, convID)
@@ -552,30 +585,31 @@ func (r *Runtime) enqueueLocked(convID string) {
 		return
 	}
 	r.running[convID] = true
+	queue, ctx := r.queue, r.ctx
 	select {
-	case r.queue <- convID:
+	case queue <- convID:
 	default:
 		go func() {
 			select {
-			case r.queue <- convID:
-			case <-r.ctx.Done():
+			case queue <- convID:
+			case <-ctx.Done():
 			}
 		}()
 	}
 }
 
-func (r *Runtime) worker() {
+func (r *Runtime) worker(ctx context.Context, queue <-chan string) {
 	defer r.wg.Done()
 	for {
 		select {
-		case <-r.ctx.Done():
+		case <-ctx.Done():
 			return
-		case convID := <-r.queue:
+		case convID := <-queue:
 			for {
-				res := r.runTurn(r.ctx, convID)
-				r.finishTurn(res)
+				res := r.runTurn(ctx, convID)
+				r.finishTurn(ctx, res)
 				r.mu.Lock()
-				if r.again[convID] && !r.stopped {
+				if r.again[convID] && r.accepting {
 					delete(r.again, convID)
 					r.mu.Unlock()
 					continue
@@ -588,13 +622,13 @@ func (r *Runtime) worker() {
 	}
 }
 
-func (r *Runtime) finishTurn(res TurnResult) {
+func (r *Runtime) finishTurn(ctx context.Context, res TurnResult) {
 	agent := res.AgentID
 	r.metrics.AITurn(res.TenantID, agent, res.Outcome)
 	if res.Outcome == OutcomeReplied || res.Outcome == OutcomeHandoff {
 		r.metrics.AIResponse(res.TenantID, res.Duration)
 	}
-	if res.Err != nil && r.ctx.Err() == nil {
+	if res.Err != nil && ctx.Err() == nil {
 		r.log.Warn("ai turn failed", "tenant_id", res.TenantID, "conversation_id", res.ConversationID,
 			"outcome", res.Outcome, "error", res.Err)
 	} else if msg := skipMessages[res.Outcome+":"+res.Reason]; msg != "" || skipMessages[res.Outcome] != "" {

@@ -72,8 +72,8 @@ func TestCrashBetweenAnswerAndInsertRedoesExactlyOnce(t *testing.T) {
 	e.customAgent()
 	model := &aitest.ScriptedModel{}
 	crash := errors.New("simulated crash before the reply transaction")
-	rt1 := e.start(ai.RuntimeParams{Backends: withModel(model),
-		BeforeCommitFunc: func(context.Context, string) error { return crash }})
+	e.beforeCommit = func(context.Context, string) error { return crash }
+	rt1 := e.start(ai.RuntimeParams{Backends: withModel(model)})
 	e.inbound(contact, "Quero ver apartamentos")
 	r := e.waitOutcome()
 	require.Equal(t, ai.OutcomeAborted, r.Outcome)

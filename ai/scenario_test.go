@@ -19,6 +19,7 @@ import (
 	"github.com/zapbase/zapbase/ai/aitest"
 	"github.com/zapbase/zapbase/ai/backends"
 	"github.com/zapbase/zapbase/ai/local"
+	"github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/metrics"
 	"github.com/zapbase/zapbase/providers"
 )
@@ -194,7 +195,7 @@ func TestServiceAgentsLifecycle(t *testing.T) {
 	require.Equal(t, "Suporte Loja", a.Name)
 	require.Equal(t, ai.TypeCustomerSupport, a.Type)
 	require.True(t, a.IsDefault)
-	require.Equal(t, []string{ai.CapSearchKnowledgeBase}, a.Config.Capabilities)
+	require.Equal(t, []string{ai.CapSearchKnowledgeBase, support.ToolOpenTicket}, a.Config.Capabilities)
 
 	b, err := e.svc.CreateAgent(ctx, e.tenantID, ai.CreateAgentParams{Template: ai.TypeRealEstate})
 	require.NoError(t, err)

@@ -1,5 +1,9 @@
 package ai
 
+// File size: the agents' management operations (CRUD, knowledge,
+// credentials, settings) over the same rows and validation; the HTTP layer
+// is api/agents.go.
+
 import (
 	"context"
 	"encoding/json"
@@ -10,10 +14,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/secret"
 )
 
@@ -565,19 +569,16 @@ func classifyDBError(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &zapbase.Error{Code: zapbase.CodeNotFound, Message: "agente não encontrado", Cause: err}
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "22P02": // invalid_text_representation (bad uuid)
-			return &zapbase.Error{Code: zapbase.CodeNotFound, Message: "registro não encontrado (identificador inválido)", Cause: err}
-		case "23505":
-			if pe.ConstraintName == "ai_agents_tenant_slug_idx" {
-				return &zapbase.Error{Code: zapbase.CodeConflict, Message: "agentId: já existe um agente com este id neste tenant", Cause: err}
-			}
-			return &zapbase.Error{Code: zapbase.CodeConflict, Message: "conflito com um registro existente", Cause: err}
-		case "23503", "23514":
-			return &zapbase.Error{Code: zapbase.CodeInvalidInput, Message: "dados inválidos para este cliente", Cause: err}
+	switch {
+	case pgerr.IsInvalidText(err): // a malformed uuid
+		return &zapbase.Error{Code: zapbase.CodeNotFound, Message: "registro não encontrado (identificador inválido)", Cause: err}
+	case pgerr.IsUniqueViolation(err):
+		if pgerr.Constraint(err) == "ai_agents_tenant_slug_idx" {
+			return &zapbase.Error{Code: zapbase.CodeConflict, Message: "agentId: já existe um agente com este id neste tenant", Cause: err}
 		}
+		return &zapbase.Error{Code: zapbase.CodeConflict, Message: "conflito com um registro existente", Cause: err}
+	case pgerr.IsForeignKeyViolation(err), pgerr.IsCheckViolation(err):
+		return &zapbase.Error{Code: zapbase.CodeInvalidInput, Message: "dados inválidos para este cliente", Cause: err}
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

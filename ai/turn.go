@@ -1,5 +1,8 @@
 package ai
 
+// File size: one agent turn from claim to commit (decide, generate, reply,
+// record) in a single transaction's order; the model loop is generate.go.
+
 import (
 	"context"
 	"encoding/json"
@@ -226,8 +229,8 @@ SELECT id, configuration FROM public.ai_agents
 		d = decision{kind: "handoff", reason: "empty_answer", state: StateHandoff, pausedUntil: &until}
 		reply = handoffText(cfg)
 	}
-	if r.p.BeforeCommitFunc != nil {
-		if err := r.p.BeforeCommitFunc(ctx, convID); err != nil {
+	if r.beforeCommit != nil {
+		if err := r.beforeCommit(ctx, convID); err != nil {
 			res.Outcome, res.Err = OutcomeAborted, err
 			return res
 		}

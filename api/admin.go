@@ -10,9 +10,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/pgerr"
 )
 
 // CreateTenantRequest is POST /admin/tenants.
@@ -105,7 +105,7 @@ RETURNING id, client_id, name, default_provider, rate_limit_per_minute, max_sess
 			b.ClientID, b.Name, b.DefaultProvider, b.RateLimitPerMinute, b.MaxSessions).Scan(&t.ID, &t.ClientID, &t.Name,
 			&t.DefaultProvider, &t.RateLimitPerMinute, &t.MaxSessions, &t.IsActive, &t.CreatedAt)
 		if isUniqueViolation(err) {
-			return nil, NewProblem(http.StatusConflict, "tenant_exists", "Já existe um tenant com este clientId.",
+			return nil, NewProblem(http.StatusConflict, zapbase.CodeTenantExists, "Já existe um tenant com este clientId.",
 				FieldError{Location: "body.clientId", Message: "já existe", Value: b.ClientID})
 		}
 		if err != nil {
@@ -133,9 +133,8 @@ RETURNING id, client_id, name, default_provider, rate_limit_per_minute, max_sess
 		}
 		_, err := s.p.Pool.Exec(ctx, `INSERT INTO public.tenant_members (tenant_id, user_id, role) VALUES ($1, $2, $3)
 ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Body.UserID, role)
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23503" {
-			return nil, errNotFound("user_not_found", "Usuário não encontrado no Supabase Auth.")
+		if pgerr.IsForeignKeyViolation(err) {
+			return nil, errNotFound(zapbase.CodeUserNotFound, "Usuário não encontrado no Supabase Auth.")
 		}
 		if err != nil {
 			return nil, Internal(err)
@@ -160,7 +159,7 @@ ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Bo
 			return nil, Internal(err)
 		}
 		if tag.RowsAffected() == 0 {
-			return nil, errNotFound("member_not_found", "Este usuário não é membro do tenant.")
+			return nil, errNotFound(zapbase.CodeMemberNotFound, "Este usuário não é membro do tenant.")
 		}
 		s.audit(ctx, s.p.Pool, auditEntry{TenantID: tid, Action: "admin.member.remove", Target: in.UserID})
 		return nil, nil
@@ -206,7 +205,7 @@ VALUES ($1, $2, $3, $4, 'admin') RETURNING id, created_at`, tid, in.Body.Name, o
 			return nil, Internal(err)
 		}
 		if tag.RowsAffected() == 0 {
-			return nil, errNotFound("api_key_not_found", "Chave de API não encontrada (ou já revogada).")
+			return nil, errNotFound(zapbase.CodeAPIKeyNotFound, "Chave de API não encontrada (ou já revogada).")
 		}
 		s.audit(ctx, s.p.Pool, auditEntry{TenantID: tid, Action: "admin.api_key.revoke", Target: in.KeyID})
 		return nil, nil
@@ -253,7 +252,7 @@ func (s *Server) tenantID(ctx context.Context, clientID string) (string, *Proble
 	var id string
 	err := s.p.Pool.QueryRow(ctx, `SELECT id FROM public.tenants WHERE client_id = $1`, clientID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", errNotFound("tenant_not_found", "Tenant não encontrado.")
+		return "", errNotFound(zapbase.CodeTenantNotFound, "Tenant não encontrado.")
 	}
 	if err != nil {
 		return "", Internal(err)
@@ -261,7 +260,4 @@ func (s *Server) tenantID(ctx context.Context, clientID string) (string, *Proble
 	return id, nil
 }
 
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
+func isUniqueViolation(err error) bool { return pgerr.IsUniqueViolation(err) }

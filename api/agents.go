@@ -529,9 +529,9 @@ func agentProblem(err error) *Problem {
 	code := ze.Code
 	switch ze.Code {
 	case zapbase.CodeNotFound:
-		status, code = http.StatusNotFound, "agent_not_found"
+		status, code = http.StatusNotFound, zapbase.CodeAgentNotFound
 		if errors.Is(err, ai.ErrSessionNotFound) {
-			code = "session_not_found"
+			code = zapbase.CodeSessionNotFound
 		}
 	case zapbase.CodeConflict:
 		status = http.StatusConflict

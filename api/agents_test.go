@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zapbase/zapbase/ai"
+	_ "github.com/zapbase/zapbase/ai/tools/realestate" // the built-in templates
+	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/api"
 	"github.com/zapbase/zapbase/secret"
 )

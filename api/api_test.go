@@ -1,5 +1,9 @@
 package api_test
 
+// File size: the HTTP API's shared behaviours (auth, problems, limits,
+// idempotency) tested against one server fixture; split by feature when a
+// feature grows its own file.
+
 import (
 	"bytes"
 	"context"

@@ -149,7 +149,7 @@ func (s *Server) authenticate(ctx context.Context, authz, apiKey, clientID strin
 			FieldError{Location: "header.X-Client-Id", Message: "obrigatório"})
 	}
 	if !zapbase.ValidClientID(clientID) {
-		return Tenant{}, NewProblem(http.StatusUnauthorized, "unknown_tenant", "Tenant desconhecido.")
+		return Tenant{}, NewProblem(http.StatusUnauthorized, zapbase.CodeUnknownTenant, "Tenant desconhecido.")
 	}
 	var t Tenant
 	var role *string
@@ -161,7 +161,7 @@ SELECT t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_minute, t
  WHERE t.client_id = $1`, clientID, claims.UserID()).Scan(&t.ID, &t.ClientID, &t.Name, &t.DefaultProvider,
 		&t.RateLimitPerMinute, &active, &role)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, NewProblem(http.StatusUnauthorized, "unknown_tenant", "Tenant desconhecido.")
+		return Tenant{}, NewProblem(http.StatusUnauthorized, zapbase.CodeUnknownTenant, "Tenant desconhecido.")
 	}
 	if err != nil {
 		return Tenant{}, Internal(err)
@@ -170,7 +170,7 @@ SELECT t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_minute, t
 		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeForbidden, "Você não é membro deste tenant.")
 	}
 	if !active {
-		return Tenant{}, NewProblem(http.StatusForbidden, "tenant_inactive", "Este tenant está desativado.")
+		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeTenantInactive, "Este tenant está desativado.")
 	}
 	t.Role = zapbase.MemberRole(*role)
 	t.UserID = claims.UserID()
@@ -208,7 +208,7 @@ RETURNING k.id, t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_
 		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeForbidden, "A chave de API não pertence ao tenant informado em X-Client-Id.")
 	}
 	if !active {
-		return Tenant{}, NewProblem(http.StatusForbidden, "tenant_inactive", "Este tenant está desativado.")
+		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeTenantInactive, "Este tenant está desativado.")
 	}
 	t.Role = zapbase.RoleAdmin
 	t.Actor = "api_key:" + keyID
@@ -217,7 +217,7 @@ RETURNING k.id, t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_
 
 func (s *Server) adminAuth(hctx huma.Context, next func(huma.Context)) {
 	if s.p.AdminToken == "" {
-		writeHumaProblem(hctx, NewProblem(http.StatusForbidden, "admin_disabled",
+		writeHumaProblem(hctx, NewProblem(http.StatusForbidden, zapbase.CodeAdminDisabled,
 			"A administração está desativada: defina ZAPBASE_ADMIN_TOKEN."))
 		return
 	}

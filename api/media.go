@@ -151,11 +151,11 @@ func (s *Server) sendMedia(ctx context.Context, q SendParams, c SendCommon, typ 
 			return nil, FromError(http.StatusUnprocessableEntity, err)
 		}
 		if s.p.Media == nil {
-			return nil, NewProblem(http.StatusServiceUnavailable, "media_store_unavailable", "Armazenamento de mídia não configurado.")
+			return nil, NewProblem(http.StatusServiceUnavailable, zapbase.CodeMediaStoreUnavailable, "Armazenamento de mídia não configurado.")
 		}
 		obj, err := s.p.Media.Put(ctx, t.ClientID, up.filename, mt, up.data)
 		if err != nil {
-			return nil, NewProblem(http.StatusBadGateway, "media_store_failed", "Falha ao gravar a mídia; tente novamente.").WithCause(err)
+			return nil, NewProblem(http.StatusBadGateway, zapbase.CodeMediaStoreFailed, "Falha ao gravar a mídia; tente novamente.").WithCause(err)
 		}
 		row.Content.MediaPath, row.Content.MediaURL, row.Content.MimeType, row.Content.SizeBytes = obj.Path, obj.URL, obj.MimeType, obj.Size
 		if row.Content.Filename == "" && typ == zapbase.MessageDocument {
@@ -231,7 +231,7 @@ func (s *Server) decodeMediaBody(contentType string, raw []byte, dst any) (*uplo
 		}
 		return &uploaded{data: data, filename: files[0].Filename, mime: declared}, nil
 	}
-	return nil, NewProblem(http.StatusUnsupportedMediaType, "unsupported_content_type", "Use application/json ou multipart/form-data.")
+	return nil, NewProblem(http.StatusUnsupportedMediaType, zapbase.CodeUnsupportedContentType, "Use application/json ou multipart/form-data.")
 }
 
 // mediaAliases accepts the field names spec readers send: mediaType for

@@ -1,5 +1,8 @@
 package api
 
+// File size: the message endpoints (single, batch, media, status) share the
+// idempotency and insert path; routing and problems are shared helpers.
+
 import (
 	"context"
 	"crypto/sha256"
@@ -15,9 +18,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/tracing"
 )
@@ -354,7 +357,7 @@ SELECT id, status, provider, updated_at, to_number, message_id, error_code, erro
 			&to, &msgID, &errCode, &errReason, &m.Direction, &m.Type, &m.Attempts, &m.CreatedAt, &m.SentAt,
 			&m.DeliveredAt, &m.ReadAt, &m.FailedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, errNotFound("message_not_found", "Mensagem não encontrada neste tenant.")
+			return nil, errNotFound(zapbase.CodeMessageNotFound, "Mensagem não encontrada neste tenant.")
 		}
 		if err != nil {
 			return nil, Internal(err)
@@ -461,7 +464,7 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 			err := s.p.Pool.QueryRow(ctx, `SELECT id, provider_type FROM public.whatsapp_sessions
  WHERE tenant_id = $1 AND phone_number = $2 AND is_active`, t.ID, c.From).Scan(&ref.id, &ref.provider)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return row, NewProblem(http.StatusUnprocessableEntity, "session_not_found",
+				return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionNotFound,
 					"Nenhuma sessão ativa com este número no tenant.", FieldError{Location: loc + ".from", Message: "sessão não encontrada", Value: c.From})
 			}
 			if err != nil {
@@ -474,7 +477,7 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 		if row.Provider == string(zapbase.ProviderAuto) {
 			row.Provider = string(ref.provider)
 		} else if row.Provider != string(ref.provider) {
-			return row, NewProblem(http.StatusUnprocessableEntity, "session_provider_mismatch",
+			return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionProviderMismatch,
 				fmt.Sprintf("A sessão %s usa o provedor %s, não %s.", c.From, ref.provider, row.Provider),
 				FieldError{Location: loc + ".provider", Message: "diferente do provedor da sessão", Value: row.Provider})
 		}
@@ -628,11 +631,11 @@ func (s *Server) replay(ctx context.Context, t Tenant, key string, hash []byte) 
 		return nil, nil, Internal(err)
 	}
 	if string(stored) != string(hash) {
-		return nil, nil, NewProblem(http.StatusUnprocessableEntity, "idempotency_key_reused",
+		return nil, nil, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeIdempotencyKeyReused,
 			"Esta Idempotency-Key já foi usada com outra requisição.", FieldError{Location: "header.Idempotency-Key", Message: "reutilizada com outro corpo"})
 	}
 	if status == nil || body == nil {
-		return nil, nil, NewProblem(http.StatusConflict, "idempotency_in_progress",
+		return nil, nil, NewProblem(http.StatusConflict, zapbase.CodeIdempotencyInProgress,
 			"Uma requisição com esta Idempotency-Key ainda está em andamento.")
 	}
 	return nil, &replayed{status: *status, body: body}, nil
@@ -640,15 +643,14 @@ func (s *Server) replay(ctx context.Context, t Tenant, key string, hash []byte) 
 
 // insertProblem maps constraint violations to 4xx.
 func (s *Server) insertProblem(err error) *Problem {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	if pgerr.Code(err) != "" {
 		switch {
-		case pe.Code == "23503" && strings.Contains(pe.ConstraintName, "agent"):
-			return NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
+		case pgerr.IsForeignKeyViolation(err) && strings.Contains(pgerr.Constraint(err), "agent"):
+			return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeAgentNotFound, "Agente de IA não encontrado neste tenant.",
 				FieldError{Location: "body.agentId", Message: "agente não encontrado"})
-		case pe.Code == "23503" && strings.Contains(pe.ConstraintName, "session"):
-			return NewProblem(http.StatusUnprocessableEntity, "session_not_found", "Sessão não encontrada neste tenant.")
-		case pe.Code == "23514" || pe.Code == "22P02" || pe.Code == "22001":
+		case pgerr.IsForeignKeyViolation(err) && strings.Contains(pgerr.Constraint(err), "session"):
+			return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionNotFound, "Sessão não encontrada neste tenant.")
+		case pgerr.IsCheckViolation(err) || pgerr.IsInvalidText(err) || pgerr.IsStringTooLong(err):
 			return errInvalid("Dados de entrada inválidos.").WithCause(err)
 		}
 	}

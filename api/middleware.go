@@ -334,7 +334,7 @@ func problemMux(mux *http.ServeMux) http.Handler {
 		switch rec.status {
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeProblem(w, r, NewProblem(http.StatusMethodNotAllowed, "method_not_allowed",
+			writeProblem(w, r, NewProblem(http.StatusMethodNotAllowed, zapbase.CodeMethodNotAllowed,
 				fmt.Sprintf("Método %s não permitido neste recurso (permitidos: %s).", r.Method, rec.header.Get("Allow"))))
 		case http.StatusNotFound, 0:
 			writeProblem(w, r, NewProblem(http.StatusNotFound, zapbase.CodeNotFound, "Recurso não encontrado: "+r.URL.Path))

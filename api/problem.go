@@ -84,7 +84,7 @@ func (p *Problem) WithRetryAfter(seconds int) *Problem {
 // Internal is the problem for unexpected failures: a generic pt-BR message,
 // the cause kept for the access log.
 func Internal(err error) *Problem {
-	return NewProblem(http.StatusInternalServerError, zapbase.CodeInternal, "Erro interno. Tente novamente mais tarde.").WithCause(err)
+	return NewProblem(http.StatusInternalServerError, zapbase.CodeInternal, zapbase.Reason(zapbase.CodeInternal)).WithCause(err)
 }
 
 // FromError converts a domain error (zapbase.Error) to a problem with the
@@ -116,26 +116,23 @@ var statusCodes = map[int]zapbase.Code{
 	http.StatusUnauthorized:          zapbase.CodeUnauthorized,
 	http.StatusForbidden:             zapbase.CodeForbidden,
 	http.StatusNotFound:              zapbase.CodeNotFound,
-	http.StatusMethodNotAllowed:      "method_not_allowed",
-	http.StatusNotAcceptable:         "not_acceptable",
-	http.StatusRequestTimeout:        "request_timeout",
+	http.StatusMethodNotAllowed:      zapbase.CodeMethodNotAllowed,
+	http.StatusNotAcceptable:         zapbase.CodeNotAcceptable,
+	http.StatusRequestTimeout:        zapbase.CodeRequestTimeout,
 	http.StatusConflict:              zapbase.CodeConflict,
 	http.StatusRequestEntityTooLarge: zapbase.CodePayloadTooLarge,
-	http.StatusUnsupportedMediaType:  "unsupported_content_type",
+	http.StatusUnsupportedMediaType:  zapbase.CodeUnsupportedContentType,
 	http.StatusUnprocessableEntity:   zapbase.CodeInvalidInput,
 	http.StatusTooManyRequests:       zapbase.CodeRateLimited,
 	http.StatusServiceUnavailable:    zapbase.CodeUnavailable,
 }
 
-var statusMessages = map[int]string{
-	http.StatusBadRequest:            "Requisição inválida.",
-	http.StatusNotFound:              "Recurso não encontrado.",
-	http.StatusMethodNotAllowed:      "Método HTTP não permitido para este recurso.",
-	http.StatusNotAcceptable:         "Formato de resposta não suportado; use application/json.",
-	http.StatusRequestTimeout:        "Tempo esgotado lendo o corpo da requisição.",
-	http.StatusRequestEntityTooLarge: "Corpo da requisição grande demais.",
-	http.StatusUnsupportedMediaType:  "Content-Type não suportado.",
-	http.StatusUnprocessableEntity:   "Dados de entrada inválidos; veja a lista de erros.",
+// reasonStatuses are the statuses whose answer carries the pt-BR reason of
+// their code (zapbase.Reason); any other reads "Requisição inválida.".
+var reasonStatuses = map[int]bool{
+	http.StatusNotFound: true, http.StatusMethodNotAllowed: true, http.StatusNotAcceptable: true,
+	http.StatusRequestTimeout: true, http.StatusRequestEntityTooLarge: true,
+	http.StatusUnsupportedMediaType: true, http.StatusUnprocessableEntity: true,
 }
 
 // hookHumaErrors makes every error huma produces by itself (validation,
@@ -171,7 +168,7 @@ func humaProblem(status int, msg string, errs ...error) *Problem {
 			cause = fmt.Errorf("%s: %w", msg, errors.Join(errs...))
 		}
 		if status == 0 { // huma's example error for the docs
-			return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeInvalidInput, statusMessages[422])
+			return NewProblem(http.StatusUnprocessableEntity, zapbase.CodeInvalidInput, zapbase.Reason(zapbase.CodeInvalidInput))
 		}
 		return Internal(cause)
 	}
@@ -179,9 +176,9 @@ func humaProblem(status int, msg string, errs ...error) *Problem {
 	if !ok {
 		code = zapbase.CodeInvalidInput
 	}
-	m := statusMessages[status]
-	if m == "" {
-		m = "Requisição inválida."
+	m := "Requisição inválida."
+	if reasonStatuses[status] {
+		m = zapbase.Reason(code)
 	}
 	if status == http.StatusBadRequest && strings.Contains(msg, "required") {
 		m = "O corpo da requisição é obrigatório."

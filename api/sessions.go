@@ -249,7 +249,7 @@ func (s *Server) loadSession(ctx context.Context, t Tenant, phone string) (Sessi
 	}
 	info, err := pgx.CollectExactlyOneRow(rows, scanSession)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return SessionInfo{}, errNotFound("session_not_found", "Sessão não encontrada para este número.")
+		return SessionInfo{}, errNotFound(zapbase.CodeSessionNotFound, "Sessão não encontrada para este número.")
 	}
 	if err != nil {
 		return SessionInfo{}, Internal(err)
@@ -282,13 +282,13 @@ SELECT id, provider_type, false FROM existing`, t.ID, phone, string(pt)).Scan(&i
 	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pe) && pe.Hint == "zapbase_session_limit") {
 		// No row: the count said full; the hint: the database's quota
 		// trigger caught a concurrent insert taking the last slot.
-		return info, NewProblem(http.StatusConflict, "session_limit_reached", "O tenant atingiu o limite de sessões.")
+		return info, NewProblem(http.StatusConflict, zapbase.CodeSessionLimitReached, "O tenant atingiu o limite de sessões.")
 	}
 	if err != nil {
 		return info, Internal(err)
 	}
 	if info.Provider != string(pt) {
-		return info, NewProblem(http.StatusConflict, "session_provider_mismatch",
+		return info, NewProblem(http.StatusConflict, zapbase.CodeSessionProviderMismatch,
 			fmt.Sprintf("O número %s já está registrado com o provedor %s; desconecte-o antes de trocar.", phone, info.Provider))
 	}
 	info.PhoneNumber = phone
@@ -335,8 +335,8 @@ func providerProblem(err error) *Problem {
 		if secs < 1 {
 			secs = 5
 		}
-		return NewProblem(http.StatusServiceUnavailable, "provider_unreachable",
+		return NewProblem(http.StatusServiceUnavailable, zapbase.CodeProviderUnreachable,
 			"Não foi possível falar com o provedor agora; tente novamente em instantes.").WithCause(err).WithRetryAfter(secs)
 	}
-	return NewProblem(http.StatusBadGateway, "provider_error", "O provedor falhou; tente novamente.").WithCause(err)
+	return NewProblem(http.StatusBadGateway, zapbase.CodeProviderError, "O provedor falhou; tente novamente.").WithCause(err)
 }

@@ -222,7 +222,7 @@ func (s *Server) checkAgent(ctx context.Context, tenantID, ref string) (string, 
 		return "", Internal(err)
 	}
 	if !found {
-		return "", NewProblem(http.StatusUnprocessableEntity, "agent_not_found", "Agente de IA não encontrado neste tenant.",
+		return "", NewProblem(http.StatusUnprocessableEntity, zapbase.CodeAgentNotFound, "Agente de IA não encontrado neste tenant.",
 			FieldError{Location: "body.ai.defaultAgentId", Message: "agente não encontrado", Value: ref})
 	}
 	return id, nil

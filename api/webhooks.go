@@ -211,7 +211,7 @@ func (s *Server) registerWebhooks(r *Router) {
 // supabaseWebhookAuth checks the shared secret before the body is read.
 func (s *Server) supabaseWebhookAuth(hctx huma.Context, next func(huma.Context)) {
 	if s.p.SupabaseWebhookSecret == "" {
-		writeHumaProblem(hctx, NewProblem(http.StatusForbidden, "webhook_disabled", "Webhook do Supabase desativado: defina ZAPBASE_SUPABASE_WEBHOOK_SECRET."))
+		writeHumaProblem(hctx, NewProblem(http.StatusForbidden, zapbase.CodeWebhookDisabled, "Webhook do Supabase desativado: defina ZAPBASE_SUPABASE_WEBHOOK_SECRET."))
 		return
 	}
 	got := hctx.Header("X-Zapbase-Webhook-Secret")
@@ -275,7 +275,7 @@ func (s *Server) sessionForWebhook(ctx context.Context, t Tenant, phone string) 
 	err := s.p.Pool.QueryRow(ctx, `SELECT id, provider_type FROM public.whatsapp_sessions WHERE tenant_id = $1 AND phone_number = $2`,
 		t.ID, phone).Scan(&ref.id, &ref.provider)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ref, NewProblem(http.StatusUnprocessableEntity, "session_not_found", "Sessão não encontrada para este número.",
+		return ref, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionNotFound, "Sessão não encontrada para este número.",
 			FieldError{Location: "body.session", Message: "sessão não encontrada", Value: phone})
 	}
 	if err != nil {

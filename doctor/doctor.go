@@ -8,6 +8,10 @@
 // deserves attention but zapbase can run.
 package doctor
 
+// File size: one check list run in order (connection, replication,
+// Supabase), each check short and independent; the report format is at the
+// end.
+
 import (
 	"context"
 	"errors"
@@ -20,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -704,10 +709,10 @@ func directFix(host string, err error) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case "42501", "28000":
+		case pgerrcode.InsufficientPrivilege, pgerrcode.InvalidAuthorizationSpecification:
 			return "O usuário precisa do atributo REPLICATION (ALTER ROLE ... WITH REPLICATION) e o pg_hba.conf deve\n" +
 				"permitir conexões de replicação (no Supabase, use o usuário postgres)."
-		case "53300", "53400":
+		case pgerrcode.TooManyConnections, pgerrcode.ConfigurationLimitExceeded:
 			return "O servidor atingiu max_wal_senders: aumente o limite ou encerre conexões de replicação sobrando."
 		}
 		if strings.Contains(pgErr.Message, "max_wal_senders") || strings.Contains(pgErr.Message, "wal_level") {

@@ -1,19 +1,19 @@
 package listener
 
+// File size: the replication session loop (connect, stream, decode, hand
+// off, acknowledge): the LSN contract of doc.go reads top to bottom here;
+// decoding state is tracker.go.
+
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -21,6 +21,10 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/zapbase/zapbase/backoff"
+	"github.com/zapbase/zapbase/pgerr"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 const (
@@ -80,15 +84,14 @@ type Status struct {
 // Listener consumes the logical replication stream of public.messages and
 // hands inserted row ids to a Handler. See the package documentation.
 type Listener struct {
+	startstop.BaseStartStop
+
 	cfg    Config
 	log    *slog.Logger
 	tracer trace.Tracer
 
-	mu      sync.Mutex
-	status  Status
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu     sync.Mutex
+	status Status
 }
 
 // errSlotBusy means another process streams the slot: stay standby.
@@ -104,7 +107,6 @@ func New(cfg Config) (*Listener, error) {
 		log:    cfg.Logger.With("component", "listener", "slot", cfg.SlotName),
 		tracer: otel.Tracer("github.com/zapbase/zapbase/listener"),
 		status: Status{Role: RoleStopped, SlotName: cfg.SlotName},
-		done:   make(chan struct{}),
 	}, nil
 }
 
@@ -113,44 +115,33 @@ func New(cfg Config) (*Listener, error) {
 // credentials, no REPLICATION attribute, wal_level not logical, or the
 // publication cannot be created. An unreachable server is not an error:
 // the listener keeps retrying. Cancelling ctx stops the listener as Stop
-// does; call Stop to wait for it.
+// does; call Stop to wait for it. Start on a running listener is a no-op.
 func (l *Listener) Start(ctx context.Context) error {
-	l.mu.Lock()
-	if l.started {
-		l.mu.Unlock()
-		return errors.New("listener: already started")
+	ctx, shouldStart, started, stopped := l.StartInit(ctx)
+	if !shouldStart {
+		return nil
 	}
-	l.started = true
-	l.mu.Unlock()
-
 	if err := l.preflight(ctx); err != nil {
-		l.mu.Lock()
-		l.started = false
-		l.mu.Unlock()
+		interrupted := startstop.Interrupted(ctx)
+		stopped()
+		if interrupted {
+			return nil // a concurrent Stop cut Start short
+		}
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	l.mu.Lock()
-	l.cancel = cancel
-	l.status.Role = RoleConnecting
-	l.mu.Unlock()
-	go l.run(runCtx)
+	l.updateStatus(func(s *Status) { s.Role = RoleConnecting })
+	go func() {
+		started()
+		defer stopped()
+		l.run(ctx)
+	}()
 	return nil
 }
 
 // Stop ends streaming and waits for it: the in-flight handler call gets a
 // cancelled context, and if it still returns nil its LSN is acknowledged
 // in a last status update. Stop is idempotent.
-func (l *Listener) Stop() {
-	l.mu.Lock()
-	started, cancel := l.started, l.cancel
-	l.mu.Unlock()
-	if !started || cancel == nil {
-		return
-	}
-	cancel()
-	<-l.done
-}
+func (l *Listener) Stop() { l.BaseStartStop.Stop() }
 
 // Status returns a snapshot of the listener's state.
 func (l *Listener) Status() Status {
@@ -175,8 +166,7 @@ func (l *Listener) updateStatus(f func(*Status)) {
 func (l *Listener) preflight(ctx context.Context) error {
 	conn, err := l.connect(ctx)
 	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && refusedAtConnect(pgErr.Code) {
+		if refusedAtConnect(pgerr.Code(err)) {
 			return fmt.Errorf("listener: connect for replication: %w", err)
 		}
 		l.log.Warn("database unreachable at start; will keep retrying", "error", err)
@@ -199,9 +189,9 @@ func (l *Listener) preflight(ctx context.Context) error {
 // refusedAtConnect reports SQLSTATEs meaning the server will keep refusing.
 func refusedAtConnect(code string) bool {
 	switch {
-	case len(code) >= 2 && code[:2] == "28": // invalid authorization
+	case pgerrcode.IsInvalidAuthorizationSpecification(code):
 		return true
-	case code == "42501", code == "3D000": // no REPLICATION attribute; no such database
+	case code == pgerrcode.InsufficientPrivilege, code == pgerrcode.InvalidCatalogName: // no REPLICATION attribute; no such database
 		return true
 	}
 	return false
@@ -235,7 +225,6 @@ func closeConn(conn *pgconn.PgConn) {
 
 // run is the reconnect loop: one session per iteration.
 func (l *Listener) run(ctx context.Context) {
-	defer close(l.done)
 	defer l.updateStatus(func(s *Status) { s.Role = RoleStopped })
 	attempt := 0
 	for {
@@ -246,7 +235,7 @@ func (l *Listener) run(ctx context.Context) {
 		var delay time.Duration
 		if errors.Is(err, errSlotBusy) {
 			attempt = 0
-			delay = jitter(l.cfg.StandbyRetry)
+			delay = l.cfg.StandbyRetry/2 + backoff.FullJitter(l.cfg.StandbyRetry/2)
 			if l.Status().Role != RoleStandby {
 				l.log.Info("slot held by another process; standing by", "retry_every", l.cfg.StandbyRetry)
 			}
@@ -259,7 +248,7 @@ func (l *Listener) run(ctx context.Context) {
 				attempt = 0
 			}
 			attempt++
-			delay = backoff(attempt, l.cfg.ReconnectMin, l.cfg.ReconnectMax)
+			delay = backoff.Policy{Base: l.cfg.ReconnectMin, Max: l.cfg.ReconnectMax}.Delay(attempt)
 			msg := "<nil>"
 			if err != nil {
 				msg = err.Error()
@@ -267,7 +256,7 @@ func (l *Listener) run(ctx context.Context) {
 			l.updateStatus(func(s *Status) { s.Role = RoleConnecting; s.LastError = msg })
 			l.log.Warn("replication session ended; reconnecting", "attempt", attempt, "delay", delay, "error", err)
 		}
-		if !sleep(ctx, delay) {
+		if !backoff.Sleep(ctx, delay) {
 			return
 		}
 	}
@@ -538,7 +527,7 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 					return fmt.Errorf("handler cannot reach the database: %w", res.err)
 				}
 				retryAttempt++
-				delay := backoff(retryAttempt, l.cfg.ReconnectMin, l.cfg.ReconnectMax)
+				delay := backoff.Policy{Base: l.cfg.ReconnectMin, Max: l.cfg.ReconnectMax}.Delay(retryAttempt)
 				l.log.Warn("handler failed; retrying batch", "attempt", retryAttempt, "delay", delay,
 					"rows", len(tr.inflight.ids), "error", res.err)
 				retryTimer = time.After(delay)
@@ -565,24 +554,7 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 // databaseUnavailable reports whether err says the database is shutting
 // down, restarting or unreachable (as opposed to a failure of the handler's
 // own logic, which is retried on the same stream).
-func databaseUnavailable(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
-			return true // admin_shutdown, crash_shutdown, cannot_connect_now
-		case strings.HasPrefix(pgErr.Code, "08"):
-			return true // connection exceptions
-		}
-		return false
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
-		return true
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED)
-}
+func databaseUnavailable(err error) bool { return pgerr.IsConnLost(err) }
 
 // callHandler runs the handler, turning a panic into an error so one bad
 // batch does not take the process down.
@@ -653,35 +625,4 @@ func (l *Listener) decode(data []byte, tr *tracker, rels map[uint32]relation) (r
 		return false, nil
 	}
 	return false, nil
-}
-
-// backoff is the capped exponential delay for attempt (1-based), with
-// jitter in [d/2, d].
-func backoff(attempt int, minDelay, maxDelay time.Duration) time.Duration {
-	d := maxDelay
-	if attempt < 32 {
-		if x := minDelay << (attempt - 1); x > 0 && x < maxDelay {
-			d = x
-		}
-	}
-	return jitter(d)
-}
-
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zapbase/zapbase/listener"
 	"github.com/zapbase/zapbase/migrations"
+	"github.com/zapbase/zapbase/startstop/startstoptest"
 	"github.com/zapbase/zapbase/supabase/devdb"
 )
 
@@ -480,4 +481,22 @@ func TestRepliesToServerWhileHandlerBlocks(t *testing.T) {
 	require.Equal(t, listener.RoleLeader, s.Role)
 	require.Empty(t, s.LastError, "the session never dropped")
 	l.Stop()
+}
+
+// TestStartStopStress starts and stops one listener from many goroutines
+// under the race detector; it ends stopped, and a later start still streams.
+func TestStartStopStress(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	rec := newRecorder()
+	l, err := listener.New(testConfig(t, db.url, rec))
+	require.NoError(t, err)
+	startstoptest.Stress(context.Background(), t, l)
+	require.Equal(t, listener.RoleStopped, l.Status().Role)
+
+	require.NoError(t, l.Start(context.Background()))
+	t.Cleanup(l.Stop)
+	waitRole(t, l, listener.RoleLeader)
+	id := db.insert(t)
+	rec.waitFor(t, id)
 }

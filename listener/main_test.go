@@ -27,13 +27,7 @@ const waitTimeout = 60 * time.Second
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	require.Eventually(t, cond, waitTimeout, 10*time.Millisecond, "timed out waiting for %s", what)
 }
 
 func randomName(prefix string) string {

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/zapbase/zapbase/pgerr"
 )
 
 // Execer runs one SQL statement: *pgxpool.Pool, *pgx.Conn and pgx.Tx
@@ -71,19 +74,14 @@ $zapbase$`, "@NAME@", name)
 }
 
 // SQLSTATEs the listener reacts to.
+// SQLSTATEs the listener acts on.
 const (
-	sqlstateDuplicateObject = "42710" // slot or publication created concurrently
-	sqlstateObjectInUse     = "55006" // replication slot is active for another PID
-	sqlstateUndefinedObject = "42704" // replication slot does not exist
+	sqlstateDuplicateObject = pgerrcode.DuplicateObject // slot or publication created concurrently
+	sqlstateObjectInUse     = pgerrcode.ObjectInUse     // replication slot is active for another PID
+	sqlstateUndefinedObject = pgerrcode.UndefinedObject // replication slot does not exist
 )
 
-func pgCode(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
-}
+func pgCode(err error) string { return pgerr.Code(err) }
 
 func isDuplicate(err error) bool { return pgCode(err) == sqlstateDuplicateObject }
 

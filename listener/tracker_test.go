@@ -134,15 +134,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestBackoffIsCappedWithJitter(t *testing.T) {
-	for attempt := 1; attempt < 100; attempt++ {
-		d := backoff(attempt, time.Second, 30*time.Second)
-		require.LessOrEqual(t, d, 30*time.Second)
-		require.GreaterOrEqual(t, d, 500*time.Millisecond)
-	}
-	require.LessOrEqual(t, backoff(1, time.Second, 30*time.Second), time.Second)
-}
-
 func TestDatabaseUnavailable(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {

@@ -1,7 +1,10 @@
 package metrics
 
+// File size: the metric catalogue: every metric's declaration, labels and
+// recorder method side by side, so names and cardinality are reviewed in
+// one place.
+
 import (
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -34,13 +37,13 @@ const (
 // Error classes (label class of zapbase_send_retries_total); ClassOf maps a
 // provider error to one.
 const (
-	ClassRetryable          = "retryable"
-	ClassRateLimited        = "rate_limited"
-	ClassSessionUnavailable = "session_unavailable"
-	ClassAuthLost           = "auth_lost"
-	ClassAmbiguous          = "ambiguous"
-	ClassPermanent          = "permanent"
-	ClassUnknown            = "unknown"
+	ClassRetryable          = string(providers.ClassRetryable)
+	ClassRateLimited        = string(providers.ClassRateLimited)
+	ClassSessionUnavailable = string(providers.ClassSessionUnavailable)
+	ClassAuthLost           = string(providers.ClassAuthLost)
+	ClassAmbiguous          = string(providers.ClassAmbiguous)
+	ClassPermanent          = string(providers.ClassPermanent)
+	ClassUnknown            = string(providers.ClassUnknown)
 )
 
 // Wake-up sources (label source of zapbase_dispatch_wakeups_total).
@@ -555,32 +558,6 @@ func (m *Metrics) AIToolCall(tenant, agent, tool string, ok bool) {
 	m.aiToolCalls.WithLabelValues(m.withTenantAgent(tenant, agent, bound(tool, allowedAITools), r)...).Inc()
 }
 
-// ClassOf maps a provider error to its error class label.
-func ClassOf(err error) string {
-	var (
-		retryable   *providers.RetryableError
-		rateLimited *providers.RateLimitedError
-		unavailable *providers.SessionUnavailableError
-		authLost    *providers.AuthLostError
-		ambiguous   *providers.AmbiguousError
-		permanent   *providers.PermanentError
-	)
-	switch {
-	case err == nil:
-		return ClassUnknown
-	case errors.As(err, &rateLimited):
-		return ClassRateLimited
-	case errors.As(err, &unavailable):
-		return ClassSessionUnavailable
-	case errors.As(err, &authLost):
-		return ClassAuthLost
-	case errors.As(err, &ambiguous):
-		return ClassAmbiguous
-	case errors.As(err, &permanent):
-		return ClassPermanent
-	case errors.As(err, &retryable):
-		return ClassRetryable
-	default:
-		return ClassUnknown
-	}
-}
+// ClassOf maps a provider error to its error class label
+// (providers.ClassOf).
+func ClassOf(err error) string { return string(providers.ClassOf(err)) }

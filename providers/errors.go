@@ -94,3 +94,56 @@ func (e *AmbiguousError) Unwrap() error { return e.Err }
 // ErrUnsupported is wrapped in a PermanentError when a message type is not
 // supported by the channel.
 var ErrUnsupported = errors.New("unsupported by this provider")
+
+// ErrorClass names which classified error a provider error is: the label
+// of retry metrics, span statuses and the conformance suite's kinds.
+type ErrorClass string
+
+// The error classes, one per classified error type, and ClassUnknown for
+// an unclassified error (or nil).
+const (
+	ClassRetryable          ErrorClass = "retryable"
+	ClassRateLimited        ErrorClass = "rate_limited"
+	ClassSessionUnavailable ErrorClass = "session_unavailable"
+	ClassAuthLost           ErrorClass = "auth_lost"
+	ClassAmbiguous          ErrorClass = "ambiguous"
+	ClassPermanent          ErrorClass = "permanent"
+	ClassUnknown            ErrorClass = "unknown"
+)
+
+// ClassOf answers which classified error err is. When err's chain holds
+// several, the most consequential wins, in dispatch's order: ambiguous
+// (never resend blindly), permanent, auth lost, session unavailable, rate
+// limited, retryable.
+func ClassOf(err error) ErrorClass {
+	if err == nil {
+		return ClassUnknown
+	}
+	var (
+		am *AmbiguousError
+		pe *PermanentError
+		al *AuthLostError
+		su *SessionUnavailableError
+		rl *RateLimitedError
+		re *RetryableError
+	)
+	switch {
+	case errors.As(err, &am):
+		return ClassAmbiguous
+	case errors.As(err, &pe):
+		return ClassPermanent
+	case errors.As(err, &al):
+		return ClassAuthLost
+	case errors.As(err, &su):
+		return ClassSessionUnavailable
+	case errors.As(err, &rl):
+		return ClassRateLimited
+	case errors.As(err, &re):
+		return ClassRetryable
+	default:
+		return ClassUnknown
+	}
+}
+
+// Classified reports whether err is (or wraps) a classified provider error.
+func Classified(err error) bool { return ClassOf(err) != ClassUnknown }

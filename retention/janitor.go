@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Tables the janitor prunes (the values of the table label of
@@ -46,6 +47,10 @@ const (
 	DefaultWebhookDeliveries = 7 * 24 * time.Hour
 )
 
+// KeepForever, as a retention, keeps that table's rows forever (river's
+// convention: zero takes the default, a negative value disables).
+const KeepForever time.Duration = -1
+
 // LockKey is the advisory lock key that elects the replica running the
 // janitor ("zapbase retention").
 const LockKey int64 = 0x7a62_7265_7465_6e74
@@ -56,18 +61,20 @@ type Observer interface {
 	RetentionPruned(table string, rows int)
 }
 
-// Config configures a Janitor. A retention of 0 keeps that table's rows
-// forever; cmd/zapbase fills the defaults above.
+// Config configures a Janitor. Every zero field takes its default (the
+// constants above); a retention of KeepForever (any negative value) keeps
+// that table's rows forever.
 type Config struct {
 	Pool *pgxpool.Pool
 	// Idempotency: age (created_at) after which an Idempotency-Key answer is
-	// forgotten; a replay after it is a new request.
+	// forgotten; a replay after it is a new request (default 48 h).
 	Idempotency time.Duration
 	// WebhookInbox: age (processed_at) after which a processed webhook
-	// delivery is deleted. Unprocessed rows are never deleted.
+	// delivery is deleted (default 7 days). Unprocessed rows are never
+	// deleted.
 	WebhookInbox time.Duration
 	// AuditLog: age (created_at) after which audit entries are deleted
-	// (0: kept forever).
+	// (default: kept forever).
 	AuditLog time.Duration
 	// ChangeLog: age (created_at) after which wa.change_log rows are
 	// deleted — never rows the webhook fan-out has not passed while a
@@ -99,15 +106,13 @@ type Result struct {
 // Janitor periodically prunes old rows. Start/Stop run it in the background;
 // RunOnce runs one pass.
 type Janitor struct {
+	startstop.BaseStartStop
+
 	cfg Config
 	log *slog.Logger
 
 	// afterBatchFunc is a test hook called after every batch, lock held.
 	afterBatchFunc func(table string, rows int64)
-
-	cancel   context.CancelFunc
-	done     chan struct{}
-	stopOnce sync.Once
 }
 
 // New validates cfg and returns a janitor (not started).
@@ -115,8 +120,20 @@ func New(cfg Config) (*Janitor, error) {
 	if cfg.Pool == nil {
 		return nil, errors.New("retention: pool is required")
 	}
-	if cfg.Idempotency < 0 || cfg.WebhookInbox < 0 || cfg.AuditLog < 0 || cfg.ChangeLog < 0 || cfg.WebhookDeliveries < 0 {
-		return nil, errors.New("retention: retentions must not be negative")
+	if cfg.Idempotency == 0 {
+		cfg.Idempotency = DefaultIdempotency
+	}
+	if cfg.WebhookInbox == 0 {
+		cfg.WebhookInbox = DefaultWebhookInbox
+	}
+	if cfg.AuditLog == 0 {
+		cfg.AuditLog = KeepForever
+	}
+	if cfg.ChangeLog == 0 {
+		cfg.ChangeLog = DefaultChangeLog
+	}
+	if cfg.WebhookDeliveries == 0 {
+		cfg.WebhookDeliveries = DefaultWebhookDeliveries
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
@@ -281,13 +298,16 @@ func (j *Janitor) prune(ctx context.Context, conn *pgxpool.Conn, t task) (int64,
 
 // Start runs the janitor in the background: the first pass after
 // StartDelay, then every Interval. It never fails (the database may be down
-// now and up at the next pass).
+// now and up at the next pass). Cancelling ctx stops the janitor; Start on a
+// running janitor is a no-op.
 func (j *Janitor) Start(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	j.cancel = cancel
-	j.done = make(chan struct{})
+	ctx, shouldStart, started, stopped := j.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
 	go func() {
-		defer close(j.done)
+		started()
+		defer stopped()
 		timer := time.NewTimer(j.cfg.StartDelay)
 		defer timer.Stop()
 		for {
@@ -307,12 +327,4 @@ func (j *Janitor) Start(ctx context.Context) error {
 
 // Stop ends the background loop (a batch in progress finishes or is
 // cancelled) and waits for it. Idempotent.
-func (j *Janitor) Stop() {
-	j.stopOnce.Do(func() {
-		if j.cancel == nil {
-			return
-		}
-		j.cancel()
-		<-j.done
-	})
-}
+func (j *Janitor) Stop() { j.BaseStartStop.Stop() }

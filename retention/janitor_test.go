@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zapbase/zapbase/startstop/startstoptest"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
@@ -155,7 +156,7 @@ func TestAuditLogRetentionWhenConfigured(t *testing.T) {
 	f.idem(t, "old", 400*day)
 	f.inbox(t, "old", 400*day, 400*day)
 	// Only the audit log has a retention: the other tables are kept.
-	j, err := New(Config{Pool: f.pool, AuditLog: 90 * day})
+	j, err := New(Config{Pool: f.pool, AuditLog: 90 * day, Idempotency: KeepForever, WebhookInbox: KeepForever})
 	require.NoError(t, err)
 	res, err := j.RunOnce(f.ctx)
 	require.NoError(t, err)
@@ -246,9 +247,47 @@ func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	_, err := New(Config{})
 	require.Error(t, err)
+}
+
+// TestZeroIsDefault: zero retentions take the defaults (the audit log is
+// kept by default), KeepForever keeps a table.
+func TestZeroIsDefault(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
-	_, err = New(Config{Pool: f.pool, AuditLog: -time.Hour})
-	require.Error(t, err)
+	f.idem(t, "old", 3*day)
+	f.inbox(t, "old", 8*day, 8*day)
+	f.audit(t, "old.action", 400*day)
+	j, err := New(Config{Pool: f.pool})
+	require.NoError(t, err)
+	res, err := j.RunOnce(f.ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.Pruned[TableIdempotencyKeys])
+	require.Equal(t, int64(1), res.Pruned[TableWebhookInbox])
+	require.Zero(t, res.Pruned[TableAuditLog])
+	require.Equal(t, []string{"old.action"}, f.strings(t, `SELECT action FROM wa.audit_log`))
+
+	f.idem(t, "again", 3*day)
+	j, err = New(Config{Pool: f.pool, Idempotency: KeepForever})
+	require.NoError(t, err)
+	res, err = j.RunOnce(f.ctx)
+	require.NoError(t, err)
+	require.Zero(t, res.Pruned[TableIdempotencyKeys])
+	require.Equal(t, []string{"again"}, f.strings(t, `SELECT key FROM wa.idempotency_keys`))
+}
+
+func TestStartStopStress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	j, err := New(Config{Pool: f.pool, Idempotency: DefaultIdempotency, StartDelay: time.Millisecond, Interval: time.Millisecond})
+	require.NoError(t, err)
+	startstoptest.Stress(f.ctx, t, j)
+
+	// Cancelling the start context stops the janitor too.
+	ctx, cancel := context.WithCancel(f.ctx)
+	require.NoError(t, j.Start(ctx))
+	<-j.Started()
+	cancel()
+	<-j.Stopped()
 }
 
 // The change feed is trimmed by age, but never past what the webhook

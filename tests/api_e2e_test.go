@@ -1,5 +1,8 @@
 package tests
 
+// File size: one end-to-end scenario of the public API through the real
+// binary; its steps depend on each other.
+
 import (
 	"bytes"
 	"context"

@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	zapbaseBin = filepath.Join(dir, "zapbase")
-	build := exec.Command("go", "build", "-o", zapbaseBin, "../cmd/zapbase")
+	// The test hooks (offline WhatsApp Web, crash before an AI commit) exist
+	// only in a binary built with this tag.
+	build := exec.Command("go", "build", "-tags", "zapbase_testhooks", "-o", zapbaseBin, "../cmd/zapbase")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build zapbase:", err)

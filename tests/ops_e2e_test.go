@@ -348,7 +348,12 @@ VALUES ($1, '5511900000001', 'sandbox', 'connected', now())`, tenantID)
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// Stop once the stream is well under way (rows in every state).
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return streamed >= 100 || prodErr != nil
+	}, 60*time.Second, 10*time.Millisecond, "inserts streaming")
 	start := time.Now()
 	require.NoError(t, proc.Stop(30*time.Second), "SIGTERM exits 0")
 	took := time.Since(start)

@@ -60,7 +60,6 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 		wg       sync.WaitGroup
 	)
 	interval := crashInsertSpan * crashProducers / crashRows
-	start := time.Now()
 	for p := range crashProducers {
 		wg.Add(1)
 		go func() {
@@ -80,12 +79,14 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 		}()
 	}
 
-	// Kill the process at evenly spread points of the insert span and start
-	// a new one at once (rows keep arriving while it is down).
+	// Kill the process at evenly spread points of the inserts (by rows
+	// inserted, not by time) and start a new one at once (rows keep arriving
+	// while it is down).
 	var kills []time.Time
 	for k := 1; k <= crashKills; k++ {
-		at := start.Add(crashInsertSpan * time.Duration(k) / (crashKills + 1))
-		time.Sleep(time.Until(at))
+		at := int64(crashRows * k / (crashKills + 1))
+		require.Eventually(t, func() bool { return inserted.Load() >= at }, 2*time.Minute, 5*time.Millisecond,
+			"%d rows inserted before kill %d", at, k)
 		proc.Kill()
 		kills = append(kills, time.Now())
 		t.Logf("SIGKILL %d after %d rows inserted", k, inserted.Load())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,7 @@ func TestPipelineSurvivesPostgresRestart(t *testing.T) {
 	// exact. They retry until the database is back.
 	var (
 		wg       sync.WaitGroup
+		inserted atomic.Int64
 		retried  [restartProducers]int
 		prodErrs [restartProducers]error
 	)
@@ -67,6 +69,7 @@ func TestPipelineSurvivesPostgresRestart(t *testing.T) {
 VALUES ($1, $2, $3, 'text', jsonb_build_object('text', $4::text)) ON CONFLICT (id) DO NOTHING`,
 						id, tn.ID, recipient(i, 200), fmt.Sprintf("restart %d", i))
 					if err == nil {
+						inserted.Add(1)
 						break
 					}
 					if ctx.Err() != nil {
@@ -84,7 +87,9 @@ VALUES ($1, $2, $3, 'text', jsonb_build_object('text', $4::text)) ON CONFLICT (i
 		}()
 	}
 
-	time.Sleep(restartSpan / 2)
+	// Restart once half the rows are in (by rows, not by time).
+	require.Eventually(t, func() bool { return inserted.Load() >= restartRows/2 }, 2*time.Minute, 5*time.Millisecond,
+		"half the rows inserted before the restart")
 	restarted, err := srv.Restart(ctx)
 	// A fast shutdown waits until every logical walsender's client has
 	// confirmed the WAL sent to it: a listener that keeps its replication

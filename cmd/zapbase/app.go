@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -28,11 +26,18 @@ import (
 	"github.com/zapbase/zapbase/tracing"
 )
 
-// component is the shared lifecycle of long-running parts: Start fails fast
-// then backgrounds itself; Stop is idempotent and waits.
+// component is the shared lifecycle of long-running parts (package
+// startstop): Start fails fast then backgrounds itself; Stop is idempotent
+// and waits.
 type component interface {
 	Start(ctx context.Context) error
 	Stop()
+}
+
+// namedComponent is a built component waiting to be started.
+type namedComponent struct {
+	name string
+	c    component
 }
 
 // Main is the running program: `serve` and `dev` build one, Run it, and
@@ -42,14 +47,16 @@ type Main struct {
 	log  *slog.Logger
 	pool *pgxpool.Pool
 	box  *secret.Box
-	http *http.Server
-	ln   net.Listener
-	// started components, stopped in reverse order.
+	srv  *httpServer
+	// built components in start order (build), then the started ones,
+	// stopped in reverse order.
+	built      []namedComponent
 	components []component
-	// beforeStop run before components stop (stop intake first).
-	closed bool
+	closed     bool
+	// events is the one event sink of providers and the generic webhook.
+	events providers.EventSink
 
-	// Set by wire for the HTTP API: the provider registry, dispatch's
+	// Set by build for the HTTP API: the provider registry, dispatch's
 	// Waiter/Waker, raw handlers of other packages (Meta webhook, metrics)
 	// and extra operations (agents).
 	providers    map[zapbase.ProviderType]providers.Provider
@@ -65,7 +72,8 @@ type Main struct {
 	listener *listener.Listener
 	// closers run after components stopped (stores, simulators).
 	closers []func()
-	events  *api.EventHub
+	// eventHub feeds GET /api/v1/events (the console's live updates).
+	eventHub *api.EventHub
 	// pairingOut, set by `zapbase dev`, receives WhatsApp Web QR and
 	// pairing codes drawn for the terminal.
 	pairingOut io.Writer
@@ -82,10 +90,10 @@ func NewMain(cfg Config) *Main {
 
 // Addr is the HTTP listen address once Run has returned.
 func (m *Main) Addr() string {
-	if m.ln == nil {
+	if m.srv == nil {
 		return ""
 	}
-	return m.ln.Addr().String()
+	return m.srv.Addr()
 }
 
 // Run migrates the database, starts every component and serves HTTP. It
@@ -123,39 +131,44 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.pool = pool
 
-	if err := m.wire(ctx); err != nil {
+	// Two phases: build everything (hooks passed to constructors), then
+	// start in order.
+	if err := m.build(ctx); err != nil {
 		return err
 	}
-
-	handler, err := m.apiHandler(ctx)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", m.cfg.HTTPAddr, err)
-	}
-	m.ln = ln
-	m.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      90 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	if m.events != nil {
-		m.http.RegisterOnShutdown(m.events.Close)
-	}
-	go func() {
-		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.log.Error("http server stopped", "error", err)
+	for _, b := range m.built {
+		if err := m.start(ctx, b.c); err != nil {
+			return fmt.Errorf("start %s: %w", b.name, err)
 		}
-	}()
-	m.log.Info("http listening", "addr", ln.Addr().String())
+	}
 	return nil
 }
 
-// apiHandler builds the HTTP API from the configuration and what wire set.
+// add queues a built component; Run starts them in the order added.
+func (m *Main) add(name string, c component) {
+	m.built = append(m.built, namedComponent{name: name, c: c})
+}
+
+// httpServer builds the HTTP server of the API (not listening yet).
+func (m *Main) httpServer(ctx context.Context) (*httpServer, error) {
+	h, err := m.apiHandler(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.srv = &httpServer{
+		addr:            m.cfg.HTTPAddr,
+		shutdownTimeout: m.cfg.ShutdownTimeout,
+		log:             m.log,
+		handler:         h,
+	}
+	if m.eventHub != nil {
+		// Open event streams end at shutdown instead of holding it.
+		m.srv.onShutdown = m.eventHub.Close
+	}
+	return m.srv, nil
+}
+
+// apiHandler builds the HTTP API from the configuration and what build set.
 func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 	vcfg := supabase.VerifierConfig{HS256Secret: m.cfg.JWTSecret, Issuer: m.cfg.JWTIssuer, Audience: m.cfg.JWTAudience}
 	if m.cfg.SupabaseURL != "" {
@@ -167,19 +180,16 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 	}
 	m.verifier = verifier
 	store := m.mediaStore()
-	sendWait := m.cfg.SendWait
-	if sendWait == 0 {
-		sendWait = -1 // ZAPBASE_SEND_WAIT=0: never wait
-	}
 	// Console and event stream: the page at /console and GET /api/v1/events
 	// (one change-feed poller for every open stream; closed at shutdown so
 	// open streams do not hold it).
-	m.events = api.NewEventHub(m.pool, m.log, 0)
+	m.eventHub = api.NewEventHub(m.pool, m.log, 0)
 	m.mounts = append(m.mounts,
 		api.Mount{Pattern: "GET /console", Handler: console.Handler(m.consoleConfig())},
 		api.Mount{Pattern: "GET /console/", Handler: console.Handler(m.consoleConfig())})
 	h := api.NewHandler(api.Params{
 		Pool:   m.pool,
+		Events: m.events,
 		Logger: m.log.With("component", "api"),
 		ReadyChecks: []api.ReadyCheck{
 			{Name: "database", Check: func(ctx context.Context) error { return m.pool.Ping(ctx) }},
@@ -194,9 +204,9 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		Media:                 store,
 		AdminToken:            m.cfg.AdminToken,
 		SupabaseWebhookSecret: m.cfg.SupabaseWebhookSecret,
-		SendWait:              sendWait,
+		SendWait:              m.cfg.SendWait,
 		Mounts:                m.mounts,
-		EventHub:              m.events,
+		EventHub:              m.eventHub,
 		RegisterFuncs:         m.apiRegisters,
 	})
 	return m.instrument(h), nil
@@ -207,8 +217,11 @@ func (m *Main) consoleConfig() console.Config {
 	return console.Config{SupabaseURL: m.cfg.SupabaseURL, PublishableKey: m.cfg.SupabasePublishable, Dev: m.devConsole}
 }
 
+// start starts c with a context that outlives ctx: components stop in
+// order in Close (listener first, providers last), never all at once when
+// the signal context ends.
 func (m *Main) start(ctx context.Context, c component) error {
-	if err := c.Start(ctx); err != nil {
+	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	m.components = append(m.components, c)
@@ -247,21 +260,14 @@ func (m *Main) migrationsCurrent(ctx context.Context) error {
 	return nil
 }
 
-// Close stops intake (HTTP), then components in reverse order (in-flight
-// sends finish up to the shutdown timeout), then the pool.
+// Close stops components in reverse order: intake (HTTP) first, then the
+// pipeline (in-flight sends finish up to the shutdown timeout), then the
+// pool.
 func (m *Main) Close() error {
 	if m.closed {
 		return nil
 	}
 	m.closed = true
-	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
-	defer cancel()
-	var errs []error
-	if m.http != nil {
-		if err := m.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
-	}
 	for i := len(m.components) - 1; i >= 0; i-- {
 		m.components[i].Stop()
 	}
@@ -281,7 +287,7 @@ func (m *Main) Close() error {
 		}
 	}
 	m.log.Info("zapbase stopped")
-	return errors.Join(errs...)
+	return nil
 }
 
 func defaultInstanceID() string {

@@ -43,10 +43,11 @@ type Config struct {
 	Listener              bool          // ZAPBASE_LISTENER (default true)
 	SlotName              string        // ZAPBASE_SLOT_NAME (default zapbase)
 	Publication           string        // ZAPBASE_PUBLICATION (default zapbase_messages)
-	SendWait              time.Duration // ZAPBASE_SEND_WAIT (default 5s)
+	SendWait              time.Duration // ZAPBASE_SEND_WAIT (unset: the API's default, 5s; 0 maps to -1: never wait)
 	ShutdownTimeout       time.Duration // ZAPBASE_SHUTDOWN_TIMEOUT (default 25s)
 	ClaimTTL              time.Duration // ZAPBASE_DISPATCH_CLAIM_TTL (0: dispatch default, 2m; crash recovery delay)
 	SendTimeout           time.Duration // ZAPBASE_DISPATCH_SEND_TIMEOUT (0: dispatch default, 30s; must stay 5s below the claim TTL)
+	ReconcileInterval     time.Duration // ZAPBASE_DISPATCH_RECONCILE_INTERVAL (0: dispatch default, 3s; period of the safety-net scan)
 	WhatsAppWeb           bool          // ZAPBASE_WHATSAPP_WEB (enable the WhatsApp Web provider; default true)
 	WhatsAppLeaseTTL      time.Duration // ZAPBASE_WHATSAPP_LEASE_TTL (session lease TTL; default 15s; takeover after a crash within TTL + TTL/3)
 	WhatsAppConnectWait   time.Duration // ZAPBASE_WHATSAPP_CONNECT_TIMEOUT (give up a WhatsApp Web connection attempt; default 20s)
@@ -87,8 +88,9 @@ type WebhooksConfig struct {
 }
 
 // RetentionConfig says how long internal rows are kept
-// (ZAPBASE_RETENTION_*); 0 keeps them forever. Values are Go durations
-// (36h) or days (7d); "keep" means forever.
+// (ZAPBASE_RETENTION_*), in package retention's terms: 0 (unset) takes its
+// default, retention.KeepForever keeps the rows. Values are Go durations
+// (36h) or days (7d); "keep" (or 0) means forever.
 type RetentionConfig struct {
 	Idempotency  time.Duration // ZAPBASE_RETENTION_IDEMPOTENCY (Idempotency-Key answers; default 48h, minimum 24h)
 	WebhookInbox time.Duration // ZAPBASE_RETENTION_WEBHOOK_INBOX (processed webhook deliveries; default 7d, minimum 1h)
@@ -109,12 +111,13 @@ const (
 	minRetentionWebhookInbox = time.Hour
 )
 
-// AIConfig tunes the agent runtime (ZAPBASE_AI_*); zero values take the
-// runtime's defaults.
+// AIConfig tunes the agent runtime (ZAPBASE_AI_*) in the runtime's terms:
+// unset variables stay zero and take the runtime's defaults (package ai owns
+// them; the defaults below are documentation).
 type AIConfig struct {
 	GeminiModel           string        // GEMINI_MODEL (default gemini-2.5-flash)
 	OpenAIModel           string        // OPENAI_MODEL (default gpt-4.1-mini)
-	Debounce              time.Duration // ZAPBASE_AI_DEBOUNCE (default 3s; 0 answers every message at once)
+	Debounce              time.Duration // ZAPBASE_AI_DEBOUNCE (default 3s; 0 maps to -1: every message answered at once)
 	PauseAfterHuman       time.Duration // ZAPBASE_AI_PAUSE_AFTER_HUMAN (default 30m)
 	HandoffDuration       time.Duration // ZAPBASE_AI_HANDOFF_DURATION (default 24h)
 	MaxConsecutiveReplies int           // ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES (default 10)
@@ -160,6 +163,17 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 			return def
 		}
 		return d
+	}
+	// durOrOff reads a duration where 0 switches the feature off: unset is
+	// 0 (the package's default), "0" is -1 (river's "disabled").
+	durOrOff := func(k string) time.Duration {
+		if get(k) == "" {
+			return 0
+		}
+		if d := dur(k, 0); d != 0 {
+			return d
+		}
+		return -1
 	}
 	boolean := func(k string, def bool) bool {
 		v := get(k)
@@ -280,7 +294,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	if c.Publication == "" {
 		c.Publication = "zapbase_messages"
 	}
-	c.SendWait = dur("ZAPBASE_SEND_WAIT", 5*time.Second)
+	c.SendWait = durOrOff("ZAPBASE_SEND_WAIT")
 	c.DBMaxConns = 20
 	if v := get("ZAPBASE_DB_MAX_CONNS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -293,6 +307,10 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.ShutdownTimeout = dur("ZAPBASE_SHUTDOWN_TIMEOUT", 25*time.Second)
 	c.ClaimTTL = dur("ZAPBASE_DISPATCH_CLAIM_TTL", 0)
 	c.SendTimeout = dur("ZAPBASE_DISPATCH_SEND_TIMEOUT", 0)
+	c.ReconcileInterval = dur("ZAPBASE_DISPATCH_RECONCILE_INTERVAL", 0)
+	if c.ReconcileInterval < 0 || (c.ReconcileInterval > 0 && c.ReconcileInterval < 100*time.Millisecond) {
+		fail("ZAPBASE_DISPATCH_RECONCILE_INTERVAL", "mínimo de 100ms")
+	}
 	c.Sandbox = boolean("ZAPBASE_SANDBOX", false)
 	c.WhatsAppWeb = boolean("ZAPBASE_WHATSAPP_WEB", true)
 	c.WhatsAppLeaseTTL = dur("ZAPBASE_WHATSAPP_LEASE_TTL", 0)
@@ -343,23 +361,33 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 	c.AI = AIConfig{
 		GeminiModel:           get("GEMINI_MODEL"),
 		OpenAIModel:           get("OPENAI_MODEL"),
-		Debounce:              dur("ZAPBASE_AI_DEBOUNCE", 3*time.Second),
-		PauseAfterHuman:       dur("ZAPBASE_AI_PAUSE_AFTER_HUMAN", 30*time.Minute),
-		HandoffDuration:       dur("ZAPBASE_AI_HANDOFF_DURATION", 24*time.Hour),
-		MaxConsecutiveReplies: int(integer("ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES", 10)),
+		Debounce:              durOrOff("ZAPBASE_AI_DEBOUNCE"),
+		PauseAfterHuman:       dur("ZAPBASE_AI_PAUSE_AFTER_HUMAN", 0),
+		HandoffDuration:       dur("ZAPBASE_AI_HANDOFF_DURATION", 0),
+		MaxConsecutiveReplies: int(integer("ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES", 0)),
 		DailyTokenBudget:      integer("ZAPBASE_AI_DAILY_TOKEN_BUDGET", 0),
-		MaxMessageAge:         dur("ZAPBASE_AI_MAX_MESSAGE_AGE", time.Hour),
-		ScanInterval:          dur("ZAPBASE_AI_SCAN_INTERVAL", 30*time.Second),
-		Workers:               int(integer("ZAPBASE_AI_WORKERS", 8)),
+		MaxMessageAge:         dur("ZAPBASE_AI_MAX_MESSAGE_AGE", 0),
+		ScanInterval:          dur("ZAPBASE_AI_SCAN_INTERVAL", 0),
+		Workers:               int(integer("ZAPBASE_AI_WORKERS", 0)),
 		CrashBeforeCommit:     boolean("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT", false),
 	}
-	if c.AI.MaxConsecutiveReplies == 0 {
+	if get("ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES") != "" && c.AI.MaxConsecutiveReplies == 0 {
 		fail("ZAPBASE_AI_MAX_CONSECUTIVE_REPLIES", "deve ser pelo menos 1")
 	}
-	if c.AI.Workers == 0 || c.AI.Workers > 256 {
+	if (get("ZAPBASE_AI_WORKERS") != "" && c.AI.Workers == 0) || c.AI.Workers > 256 {
 		fail("ZAPBASE_AI_WORKERS", "use um valor entre 1 e 256")
 	}
-	if c.AI.ScanInterval < time.Second {
+	if !testHooks {
+		// The hooks are not in a production build (testhooks.go): asking for
+		// one is a mistake, never silently ignored.
+		if c.TestWhatsmeowFake {
+			fail("ZAPBASE_TEST_WHATSMEOW_FAKE", "somente em binários de teste (go build -tags zapbase_testhooks)")
+		}
+		if c.AI.CrashBeforeCommit {
+			fail("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT", "somente em binários de teste (go build -tags zapbase_testhooks)")
+		}
+	}
+	if c.AI.ScanInterval != 0 && c.AI.ScanInterval < time.Second {
 		fail("ZAPBASE_AI_SCAN_INTERVAL", "mínimo de 1s")
 	}
 	// keepFor parses a retention: a duration, Nd (days), or keep/0.
@@ -369,7 +397,7 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 			return def
 		}
 		if v == "keep" || v == "0" {
-			return 0
+			return retention.KeepForever
 		}
 		d, err := parseRetention(v)
 		if err != nil || d <= 0 {
@@ -383,16 +411,16 @@ func LoadConfig(getenv func(string) string, defaults map[string]string) (Config,
 		return d
 	}
 	c.Retention = RetentionConfig{
-		Idempotency:  keepFor("ZAPBASE_RETENTION_IDEMPOTENCY", retention.DefaultIdempotency, minRetentionIdempotency),
-		WebhookInbox: keepFor("ZAPBASE_RETENTION_WEBHOOK_INBOX", retention.DefaultWebhookInbox, minRetentionWebhookInbox),
+		Idempotency:  keepFor("ZAPBASE_RETENTION_IDEMPOTENCY", 0, minRetentionIdempotency),
+		WebhookInbox: keepFor("ZAPBASE_RETENTION_WEBHOOK_INBOX", 0, minRetentionWebhookInbox),
 		AuditLog:     keepFor("ZAPBASE_RETENTION_AUDIT_LOG", 0, time.Hour),
-		Interval:     dur("ZAPBASE_RETENTION_INTERVAL", retention.DefaultInterval),
+		Interval:     dur("ZAPBASE_RETENTION_INTERVAL", 0),
 	}
-	if c.Retention.Interval < time.Minute {
+	if c.Retention.Interval != 0 && c.Retention.Interval < time.Minute {
 		fail("ZAPBASE_RETENTION_INTERVAL", "mínimo de 1m")
 	}
-	c.Retention.ChangeLog = keepFor("ZAPBASE_RETENTION_CHANGE_LOG", retention.DefaultChangeLog, time.Hour)
-	c.Retention.WebhookDeliveries = keepFor("ZAPBASE_RETENTION_WEBHOOK_DELIVERIES", retention.DefaultWebhookDeliveries, time.Hour)
+	c.Retention.ChangeLog = keepFor("ZAPBASE_RETENTION_CHANGE_LOG", 0, time.Hour)
+	c.Retention.WebhookDeliveries = keepFor("ZAPBASE_RETENTION_WEBHOOK_DELIVERIES", 0, time.Hour)
 	c.Webhooks = webhooksConfig(get, dur, boolean, integer, fail)
 	return c, errors.Join(errs...)
 }

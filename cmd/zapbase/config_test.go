@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/zapbase/zapbase/retention"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -72,8 +74,8 @@ func TestAIRuntimeConfigFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, c.AI.CrashBeforeCommit, "the test hook is off unless explicitly set")
 	rc := (&Main{cfg: c}).aiRuntimeConfig()
-	require.Equal(t, 3*time.Second, rc.DebounceWindow)
-	require.Equal(t, 10, rc.MaxConsecutiveReplies)
+	require.Zero(t, rc.DebounceWindow, "unset: the runtime's default")
+	require.Zero(t, rc.MaxConsecutiveReplies, "unset: the runtime's default")
 
 	base["ZAPBASE_AI_DEBOUNCE"] = "0"
 	base["ZAPBASE_AI_DAILY_TOKEN_BUDGET"] = "50000"
@@ -89,9 +91,7 @@ func TestRetentionConfig(t *testing.T) {
 	base := minimalEnv()
 	c, err := LoadConfig(env(base), nil)
 	require.NoError(t, err)
-	require.Equal(t, RetentionConfig{Idempotency: 48 * time.Hour, WebhookInbox: 7 * 24 * time.Hour, AuditLog: 0, Interval: time.Hour,
-		ChangeLog: 72 * time.Hour, WebhookDeliveries: 7 * 24 * time.Hour}, c.Retention,
-		"defaults: 48h replays, 7 days of processed webhooks, the audit log kept")
+	require.Equal(t, RetentionConfig{}, c.Retention, "unset: the retention package's defaults (48h replays, 7 days of processed webhooks, the audit log kept)")
 
 	base["ZAPBASE_RETENTION_IDEMPOTENCY"] = "3d"
 	base["ZAPBASE_RETENTION_WEBHOOK_INBOX"] = "keep"
@@ -99,8 +99,7 @@ func TestRetentionConfig(t *testing.T) {
 	base["ZAPBASE_RETENTION_INTERVAL"] = "15m"
 	c, err = LoadConfig(env(base), nil)
 	require.NoError(t, err)
-	require.Equal(t, RetentionConfig{Idempotency: 72 * time.Hour, WebhookInbox: 0, AuditLog: 365 * 24 * time.Hour, Interval: 15 * time.Minute,
-		ChangeLog: 72 * time.Hour, WebhookDeliveries: 7 * 24 * time.Hour}, c.Retention)
+	require.Equal(t, RetentionConfig{Idempotency: 72 * time.Hour, WebhookInbox: retention.KeepForever, AuditLog: 365 * 24 * time.Hour, Interval: 15 * time.Minute}, c.Retention)
 
 	base["ZAPBASE_RETENTION_IDEMPOTENCY"] = "12h"
 	_, err = LoadConfig(env(base), nil)

@@ -11,7 +11,8 @@ import (
 
 // wireWebhooks builds the outgoing webhooks (issue 21): the API's
 // subscription store always; with ZAPBASE_WEBHOOKS (default on) also the
-// delivery worker, then the fan-out that nudges it, and starts both.
+// delivery worker, then the fan-out that nudges it, queued to start in
+// that order.
 func (m *Main) wireWebhooks(ctx context.Context) error {
 	c := m.cfg.Webhooks
 	m.apiRegisters = append(m.apiRegisters, api.WebhookSubscriptionRoutes(webhooks.NewStore(m.pool, m.box, c.AllowPrivate)))
@@ -46,12 +47,8 @@ func (m *Main) wireWebhooks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
-	if err := m.start(ctx, deliverer); err != nil {
-		return fmt.Errorf("start webhook deliverer: %w", err)
-	}
-	if err := m.start(ctx, fanout); err != nil {
-		return fmt.Errorf("start webhook fan-out: %w", err)
-	}
+	m.add("webhook deliverer", deliverer)
+	m.add("webhook fan-out", fanout)
 	return nil
 }
 

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/ai/backends"
+	// The built-in agent products register their tools and templates.
+	_ "github.com/zapbase/zapbase/ai/tools/realestate"
+	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/api"
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/listener"
@@ -20,7 +21,6 @@ import (
 	"github.com/zapbase/zapbase/providers/meta"
 	"github.com/zapbase/zapbase/providers/sandbox"
 	"github.com/zapbase/zapbase/providers/whatsmeow"
-	"github.com/zapbase/zapbase/providers/whatsmeow/whatsmeowfake"
 	"github.com/zapbase/zapbase/retention"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/tracing"
@@ -34,11 +34,15 @@ func (m *Main) mediaStore() media.Store {
 	return &media.Local{Dir: m.cfg.MediaDir}
 }
 
-// wire builds and starts the pipeline: providers, the agent runtime, the
-// dispatcher and the listener, in that order (they stop in reverse: the
-// listener first, so the last safe LSN is acknowledged; the dispatcher
-// drains in-flight sends; providers last).
-func (m *Main) wire(ctx context.Context) error {
+// build constructs the pipeline without starting anything: metrics, the
+// retention janitor, providers, the agent runtime, the dispatcher, the
+// listener and the HTTP API, each with its hooks passed to its constructor
+// and all sharing ONE event sink. Every component is queued with m.add in
+// start order; Run starts them only once all are built, so no callback is
+// assigned while something already runs. They stop in reverse: the HTTP
+// server first, then the listener (the last safe LSN is acknowledged), the
+// dispatcher (in-flight sends drain), providers last.
+func (m *Main) build(ctx context.Context) error {
 	log := m.log
 	mt := metrics.New(metrics.Options{TenantLabel: m.cfg.MetricsTenantLabel})
 	m.metrics = mt
@@ -67,19 +71,31 @@ func (m *Main) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
-	if err := m.start(ctx, janitor); err != nil {
-		return fmt.Errorf("start retention: %w", err)
-	}
+	m.add("retention", janitor)
 
 	// Outgoing webhooks (issue 21): see webhooks.go.
 	if err := m.wireWebhooks(ctx); err != nil {
 		return err
 	}
 
+	// Built below, before anything starts: the hooks reading them run only
+	// after Start.
+	var (
+		rt   *ai.Runtime
+		disp *dispatch.Dispatcher
+	)
+	// The one event sink of every provider and of the generic webhook (the
+	// API): inbound rows it writes reach the agent runtime at once, without
+	// waiting for the change stream.
 	events := dispatch.NewEvents(m.pool)
+	events.OnInboundFunc = func(ctx context.Context, ids []string) {
+		if err := rt.HandleInbound(ctx, ids); err != nil {
+			log.Warn("hand inbound rows to agents", "error", err)
+		}
+	}
+	m.events = events
 	registry := dispatch.NewRegistry()
 	pm := &providerMedia{store: m.mediaStore(), pool: m.pool}
-	var disp *dispatch.Dispatcher // set below; provider callbacks run after Start
 
 	if m.cfg.Sandbox {
 		scfg := m.sandboxConfig(events)
@@ -93,7 +109,7 @@ func (m *Main) wire(ctx context.Context) error {
 		}
 		sb := sandbox.New(scfg)
 		registry.Register(sb)
-		m.closers = append(m.closers, sb.Close)
+		m.add("sandbox provider", sb)
 	}
 
 	mp, err := meta.New(meta.Params{
@@ -109,9 +125,7 @@ func (m *Main) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("meta provider: %w", err)
 	}
-	if err := m.start(ctx, mp); err != nil {
-		return fmt.Errorf("start meta provider: %w", err)
-	}
+	m.add("meta provider", mp)
 	registry.Register(mp)
 	m.mounts = append(m.mounts,
 		api.Mount{Pattern: "GET /api/v1/webhooks/meta", Handler: mp.Webhook()},
@@ -125,13 +139,9 @@ func (m *Main) wire(ctx context.Context) error {
 			return fmt.Errorf("whatsmeow store: %w", err)
 		}
 		m.closers = append(m.closers, func() { st.Close() })
-		newClient := st.NewClient
-		if m.cfg.TestWhatsmeowFake {
-			log.Warn("ZAPBASE_TEST_WHATSMEOW_FAKE=1: WhatsApp Web uses an offline fake client (tests only)")
-			fake := whatsmeowfake.New(log)
-			newClient = fake.NewClient
-			// The test's hand on the fake phones (scan a QR, rotate it).
-			m.mounts = append(m.mounts, api.Mount{Pattern: "POST /__test/whatsmeowfake/{action}", Handler: fake.Control()})
+		newClient, err := m.whatsmeowClients(st)
+		if err != nil {
+			return err
 		}
 		var onPairing func(whatsmeow.PairingCode)
 		if m.pairingOut != nil {
@@ -151,17 +161,13 @@ func (m *Main) wire(ctx context.Context) error {
 				mt.SetLocalSessions(string(zapbase.ProviderBaileys), n)
 			},
 			OnWakeFunc: func(sessionID string) {
-				if disp != nil {
-					_ = disp.Resync(context.Background())
-				}
+				_ = disp.Resync(context.Background())
 			},
 		})
 		if err != nil {
 			return fmt.Errorf("whatsmeow provider: %w", err)
 		}
-		if err := m.start(ctx, wp); err != nil {
-			return fmt.Errorf("start whatsmeow provider: %w", err)
-		}
+		m.add("whatsmeow provider", wp)
 		registry.Register(wp)
 	}
 
@@ -173,7 +179,7 @@ func (m *Main) wire(ctx context.Context) error {
 		m.providers[t] = p
 	}
 
-	rt := ai.NewRuntime(ai.RuntimeParams{
+	rt = ai.NewRuntime(ai.RuntimeParams{
 		Pool:       m.pool,
 		Box:        m.box,
 		Logger:     log,
@@ -184,23 +190,22 @@ func (m *Main) wire(ctx context.Context) error {
 			GeminiAPIKey: m.cfg.GeminiAPIKey, GeminiBaseURL: m.cfg.GeminiBaseURL, GeminiModel: m.cfg.AI.GeminiModel,
 			OpenAIAPIKey: m.cfg.OpenAIAPIKey, OpenAIBaseURL: m.cfg.OpenAIBaseURL, OpenAIModel: m.cfg.AI.OpenAIModel,
 		}),
-		BeforeCommitFunc: m.aiCrashHook(),
-		Providers:        provs,
-		Metrics:          mt,
+		Providers: provs,
+		Metrics:   mt,
 	})
-	if err := m.start(ctx, rt); err != nil {
-		return fmt.Errorf("start agent runtime: %w", err)
-	}
+	m.installAIHooks(rt)
+	m.add("agent runtime", rt)
 	m.agents = rt
 	m.apiRegisters = append(m.apiRegisters, api.AgentRoutes(ai.NewService(m.pool, m.box)))
 
 	disp, err = dispatch.New(dispatch.Config{
 		// Unique per process life: InstanceID may be stable across restarts
 		// (a pod name, "dev") and pid 1 repeats in containers.
-		Owner:       m.cfg.InstanceID + "/" + randomHex(4),
-		LeaseHolder: m.leaseHolder(),
-		ClaimTTL:    m.cfg.ClaimTTL,
-		SendTimeout: m.cfg.SendTimeout,
+		Owner:             m.cfg.InstanceID + "/" + randomHex(4),
+		LeaseHolder:       m.leaseHolder(),
+		ClaimTTL:          m.cfg.ClaimTTL,
+		SendTimeout:       m.cfg.SendTimeout,
+		ReconcileInterval: m.cfg.ReconcileInterval,
 	}, dispatch.Deps{
 		Pool:     m.pool,
 		Registry: registry,
@@ -217,18 +222,9 @@ func (m *Main) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dispatch: %w", err)
 	}
-	if err := m.start(ctx, disp); err != nil {
-		return fmt.Errorf("start dispatch: %w", err)
-	}
+	m.add("dispatch", disp)
 	m.waiter = disp
 	m.waker = disp
-	// Inbound rows written by providers reach the agent runtime at once,
-	// without waiting for the change stream.
-	events.OnInboundFunc = func(ctx context.Context, ids []string) {
-		if err := rt.HandleInbound(ctx, ids); err != nil {
-			log.Warn("hand inbound rows to agents", "error", err)
-		}
-	}
 
 	if m.cfg.Listener {
 		l, err := listener.New(listener.Config{
@@ -242,15 +238,22 @@ func (m *Main) wire(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("listener: %w", err)
 		}
-		if err := m.start(ctx, l); err != nil {
-			return fmt.Errorf("start listener: %w", err)
-		}
+		m.add("listener", l)
 		mt.WatchListener(func() (string, int64) {
 			st := l.Status()
 			return string(st.Role), st.LagBytes
 		})
 		m.listener = l
 	}
+
+	// Last: the HTTP API is built from everything above (the shared event
+	// sink included) and started last, so intake opens once the pipeline
+	// runs and closes first.
+	srv, err := m.httpServer(ctx)
+	if err != nil {
+		return err
+	}
+	m.add("http server", srv)
 	return nil
 }
 
@@ -290,24 +293,7 @@ func (m *Main) aiRuntimeConfig() ai.RuntimeConfig {
 		ScanInterval:          c.ScanInterval,
 		Workers:               c.Workers,
 	}
-	if rc.DebounceWindow == 0 {
-		rc.DebounceWindow = -1 // the runtime reads 0 as "default"; 0 here means none
-	}
 	return rc
-}
-
-// aiCrashHook is the TEST-ONLY ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT hook: the
-// process SIGKILLs itself between the model's answer and the reply commit.
-func (m *Main) aiCrashHook() func(context.Context, string) error {
-	if !m.cfg.AI.CrashBeforeCommit {
-		return nil
-	}
-	m.log.Warn("ZAPBASE_TEST_AI_CRASH_BEFORE_COMMIT is set: this process will kill itself before committing an AI reply (test hook)")
-	return func(_ context.Context, conversationID string) error {
-		m.log.Warn("test hook: killing the process before the AI reply commit", "conversation_id", conversationID)
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // never returns: the signal ends the process
-	}
 }
 
 // Compile-time proof that the metrics feed every component's observer.

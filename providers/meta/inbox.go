@@ -1,5 +1,8 @@
 package meta
 
+// File size: the webhook inbox processor: claim, parse, apply (messages,
+// statuses, media) and retry of one delivery, in processing order.
+
 import (
 	"context"
 	"encoding/json"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/tracing"
 	"go.opentelemetry.io/otel/attribute"
@@ -48,22 +52,21 @@ UPDATE wa.webhook_inbox SET next_attempt_at = greatest(next_attempt_at, now() + 
 	}
 }
 
-// runInbox drains the inbox until Stop: woken by webhooks, polling as a
+// runInbox drains the inbox until ctx ends: woken by webhooks, polling as a
 // safety net.
-func (p *Provider) runInbox() {
-	defer p.wg.Done()
+func (p *Provider) runInbox(ctx context.Context) {
 	t := time.NewTicker(p.params.PollInterval)
 	defer t.Stop()
 	for {
-		n, err := p.ProcessInbox(p.base)
-		if err != nil && p.base.Err() == nil {
+		n, err := p.ProcessInbox(ctx)
+		if err != nil && ctx.Err() == nil {
 			p.log.Error("meta inbox", "error", err)
 		}
 		if n == DefaultInboxBatch {
 			continue // more may be waiting
 		}
 		select {
-		case <-p.base.Done():
+		case <-ctx.Done():
 			return
 		case <-p.wake:
 		case <-t.C:
@@ -124,12 +127,12 @@ RETURNING i.id, i.payload, i.attempts, coalesce(i.traceparent, '')`, InboxSource
 		if perr == nil {
 			_, err = p.store.pool.Exec(wctx, `UPDATE wa.webhook_inbox SET processed_at = now(), last_error = NULL WHERE id = $1`, it.id)
 		} else {
-			backoff := min(time.Duration(1<<min(it.attempts, 12))*time.Second, inboxMaxBackoff)
+			retryIn := backoff.Policy{Base: time.Second, Max: inboxMaxBackoff}.Ceiling(it.attempts + 1)
 			p.log.Warn("meta webhook processing failed, will retry", "inbox_id", it.id, "attempt", it.attempts,
-				"retry_in", backoff.String(), "error", perr)
+				"retry_in", retryIn.String(), "error", perr)
 			_, err = p.store.pool.Exec(wctx, `
 UPDATE wa.webhook_inbox SET last_error = $2, next_attempt_at = now() + $3::interval WHERE id = $1`,
-				it.id, perr.Error(), backoff.String())
+				it.id, perr.Error(), retryIn.String())
 		}
 		cancel()
 		if err != nil {

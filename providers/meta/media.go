@@ -19,12 +19,9 @@ import (
 	"github.com/zapbase/zapbase/providers"
 )
 
-// MediaStore keeps inbound media. Put stores data under name for a tenant
-// and returns the URL written to content.mediaUrl (Supabase Storage in
-// production; LocalMediaStore in dev and tests).
-type MediaStore interface {
-	Put(ctx context.Context, tenantID, name, mimeType string, data []byte) (url string, err error)
-}
+// MediaStore is the providers' (one seam for every provider);
+// LocalMediaStore implements it in dev and tests.
+type MediaStore = providers.MediaStore
 
 // MediaStreamStore is a MediaStore that stores from a reader, so a large
 // download goes to its destination without being held in memory. Stores

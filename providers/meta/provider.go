@@ -1,5 +1,9 @@
 package meta
 
+// File size: the Meta provider's seam implementation (lifecycle, sessions,
+// send, verification); sending, webhooks, inbox and classification have
+// their own files.
+
 import (
 	"bytes"
 	"context"
@@ -8,19 +12,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // ServiceWindow is Meta's customer-service window: free-form messages are
@@ -88,14 +94,17 @@ type Provider struct {
 	webhookMax    int64
 	unroutedCount atomic.Int64
 
-	// base lives from New to Stop: background verifications and the inbox
-	// processor run under it.
+	// The run (Start to Stop, or ctx cancellation) is the inbox processor.
+	startstop.BaseStartStop
+
+	// base lives from New (or the Start after a Stop) to Stop: background
+	// verifications run under it, also on a provider never started. base,
+	// cancel and wg are replaced under mu when Start follows a Stop.
 	base   context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     *sync.WaitGroup
 
 	mu       sync.Mutex
-	started  bool
 	stopped  bool
 	verifies map[string]*verifyJob
 	wake     chan struct{}
@@ -141,7 +150,7 @@ func New(p Params) (*Provider, error) {
 	base, cancel := context.WithCancel(context.Background())
 	pr := &Provider{
 		client:   NewClient(p.Client),
-		store:    &store{pool: p.Pool, box: p.Box},
+		store:    &store{pool: p.Pool, box: p.Box, events: p.Events},
 		events:   p.Events,
 		media:    p.Media,
 		log:      p.Logger.With("component", "provider.meta"),
@@ -149,6 +158,7 @@ func New(p Params) (*Provider, error) {
 		params:   p,
 		base:     base,
 		cancel:   cancel,
+		wg:       &sync.WaitGroup{},
 		verifies: map[string]*verifyJob{},
 		wake:     make(chan struct{}, 1),
 		tracer:   otel.Tracer("github.com/zapbase/zapbase/providers/meta"),
@@ -190,52 +200,65 @@ func (p *Provider) Capabilities() providers.Capabilities {
 }
 
 // Start runs the inbox processor and resumes verifications interrupted by a
-// restart (sessions left in connecting/unreachable).
+// restart (sessions left in connecting/unreachable). Cancelling ctx stops the
+// inbox processor; Stop also ends verifications. Start on a running
+// provider is a no-op.
 func (p *Provider) Start(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped {
-		return errors.New("meta: provider stopped")
-	}
-	if p.started {
+	ctx, shouldStart, started, stopped := p.StartInit(ctx)
+	if !shouldStart {
 		return nil
 	}
+	pending, err := p.pendingVerifications(ctx)
+	if err != nil {
+		interrupted := startstop.Interrupted(ctx)
+		stopped()
+		if interrupted {
+			return nil // a concurrent Stop cut Start short
+		}
+		return err
+	}
+	p.mu.Lock()
+	if p.stopped { // started again after a Stop
+		p.stopped = false
+		p.base, p.cancel = context.WithCancel(context.Background())
+		p.wg = &sync.WaitGroup{}
+	}
+	for _, id := range pending {
+		p.startVerifyLocked(id)
+	}
+	p.mu.Unlock()
+	go func() {
+		started()
+		defer stopped()
+		p.runInbox(ctx)
+	}()
+	return nil
+}
+
+func (p *Provider) pendingVerifications(ctx context.Context) ([]string, error) {
 	rows, err := p.store.pool.Query(ctx, `
 SELECT id::text FROM public.whatsapp_sessions
  WHERE provider_type = 'meta_api' AND state IN ('connecting', 'unreachable')
    AND EXISTS (SELECT 1 FROM wa.session_secrets sec WHERE sec.session_id = whatsapp_sessions.id)`)
 	if err != nil {
-		return fmt.Errorf("meta: list sessions to verify: %w", err)
+		return nil, fmt.Errorf("meta: list sessions to verify: %w", err)
 	}
-	var pending []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("meta: list sessions to verify: %w", err)
-		}
-		pending = append(pending, id)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("meta: list sessions to verify: %w", err)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("meta: list sessions to verify: %w", err)
-	}
-	p.started = true
-	for _, id := range pending {
-		p.startVerifyLocked(id)
-	}
-	p.wg.Add(1)
-	go p.runInbox()
-	return nil
+	return ids, nil
 }
 
 // Stop cancels background work and waits for it. Idempotent.
 func (p *Provider) Stop() {
+	p.BaseStartStop.Stop()
 	p.mu.Lock()
 	p.stopped = true
-	p.mu.Unlock()
 	p.cancel()
-	p.wg.Wait()
+	wg := p.wg
+	p.mu.Unlock()
+	wg.Wait()
 }
 
 // Initialize implements providers.SessionManager. Options carry
@@ -320,9 +343,10 @@ func (p *Provider) startVerifyLocked(sessionID string) {
 	ctx, cancel := context.WithCancel(p.base)
 	job := &verifyJob{cancel: cancel}
 	p.verifies[sessionID] = job
-	p.wg.Add(1)
+	wg := p.wg
+	wg.Add(1)
 	go func() {
-		defer p.wg.Done()
+		defer wg.Done()
 		defer cancel()
 		p.verify(ctx, sessionID)
 		p.mu.Lock()
@@ -337,7 +361,7 @@ func (p *Provider) startVerifyLocked(sessionID string) {
 // verify asks the Graph API for the number until it answers; an
 // unreachable API is a state (unreachable), retried with capped backoff.
 func (p *Provider) verify(ctx context.Context, sessionID string) {
-	delay := p.params.VerifyRetryBase
+	policy := backoff.Policy{Base: p.params.VerifyRetryBase, Max: p.params.VerifyRetryLimit}
 	for attempt := 1; ; attempt++ {
 		st, retry := p.verifyOnce(ctx, sessionID)
 		if ctx.Err() != nil {
@@ -352,17 +376,12 @@ func (p *Provider) verify(ctx context.Context, sessionID string) {
 		if !retry {
 			return
 		}
-		wait := delay/2 + rand.N(delay/2+1)
+		wait := policy.Delay(attempt)
 		p.log.Warn("graph api unreachable, retrying verification", "session_id", sessionID,
 			"attempt", attempt, "delay", wait.String())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
-		delay = min(delay*2, p.params.VerifyRetryLimit)
 	}
 }
 

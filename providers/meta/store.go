@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
 )
@@ -65,6 +65,9 @@ func hashVerifyToken(token string) []byte {
 type store struct {
 	pool *pgxpool.Pool
 	box  *secret.Box
+	// events receives corrections to message rows (the store never writes
+	// public.messages).
+	events providers.EventSink
 }
 
 // sessionRow is what a send needs about a session.
@@ -101,8 +104,7 @@ UPDATE public.whatsapp_sessions
 INSERT INTO public.whatsapp_sessions (id, tenant_id, phone_number, provider_type, session_data, state)
 VALUES ($1, $2, $3, 'meta_api', $4, 'connecting')`, p.SessionID, p.TenantID, p.PhoneNumber, data)
 			if err != nil {
-				var pe *pgconn.PgError
-				if errors.As(err, &pe) && pe.Code == "23505" {
+				if pgerr.IsUniqueViolation(err) {
 					return zapbase.Errorf(zapbase.CodeConflict, "já existe uma sessão para este número neste cliente")
 				}
 				return fmt.Errorf("insert session: %w", err)
@@ -442,28 +444,18 @@ SELECT message_id FROM public.messages
 }
 
 // markInboundError makes a failure attached to an inbound message visible
-// on its row (131052 media download, 131051 unsupported…).
+// on its row (131052 media download, 131051 unsupported…), through the
+// event sink.
 func (s *store) markInboundError(ctx context.Context, tenantID, wamid, code, reason string) error {
-	_, err := s.pool.Exec(ctx, `
-UPDATE public.messages SET error_code = $3, error_reason = $4
- WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2`,
-		tenantID, wamid, code, reason)
-	if err != nil {
-		return fmt.Errorf("record inbound error: %w", err)
-	}
-	return nil
+	return s.events.MarkInboundError(ctx, providers.MarkInboundErrorParams{TenantID: tenantID,
+		Provider: zapbase.ProviderMeta, ProviderMessageID: wamid, Code: code, Reason: reason})
 }
 
 // bindMessageID stores the wamid on an outbound row that lacks it (a send
-// whose answer was lost), correlated by biz_opaque_callback_data.
+// whose answer was lost), correlated by biz_opaque_callback_data, through
+// the event sink.
 func (s *store) bindMessageID(ctx context.Context, tenantID, rowID, wamid string) error {
-	_, err := s.pool.Exec(ctx, `
-UPDATE public.messages SET message_id = $3
- WHERE id = $2 AND tenant_id = $1 AND direction = 'outbound' AND message_id IS NULL`, tenantID, rowID, wamid)
-	if err != nil {
-		return fmt.Errorf("bind wamid to row: %w", err)
-	}
-	return nil
+	return s.events.BindProviderID(ctx, providers.BindProviderIDParams{TenantID: tenantID, RowID: rowID, ProviderMessageID: wamid})
 }
 
 var nonDigits = regexp.MustCompile(`[^0-9]`)

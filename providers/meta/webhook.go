@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zapbase/zapbase"
 )
 
 // MaxWebhookBytes is the default bound of a webhook body: Meta sends
@@ -53,7 +55,7 @@ func (h webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.receive(w, r)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "método não permitido")
+		writeProblem(w, http.StatusMethodNotAllowed, zapbase.CodeMethodNotAllowed, "método não permitido")
 	}
 }
 
@@ -61,18 +63,18 @@ func (h webhookHandler) verify(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	token := q.Get("hub.verify_token")
 	if q.Get("hub.mode") != "subscribe" || token == "" {
-		writeProblem(w, http.StatusForbidden, "forbidden", "verificação do webhook recusada")
+		writeProblem(w, http.StatusForbidden, zapbase.CodeForbidden, "verificação do webhook recusada")
 		return
 	}
 	ok, err := h.p.store.verifyTokenKnown(r.Context(), token)
 	if err != nil {
 		h.p.log.Error("meta webhook verify", "error", err)
-		writeProblem(w, http.StatusServiceUnavailable, "service_unavailable", "serviço indisponível, tente novamente")
+		writeProblem(w, http.StatusServiceUnavailable, zapbase.CodeUnavailable, "serviço indisponível, tente novamente")
 		return
 	}
 	if !ok {
 		h.p.log.Warn("meta webhook verification with unknown verify token")
-		writeProblem(w, http.StatusForbidden, "forbidden", "token de verificação inválido")
+		writeProblem(w, http.StatusForbidden, zapbase.CodeForbidden, "token de verificação inválido")
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -108,20 +110,20 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeProblem(w, http.StatusRequestEntityTooLarge, "payload_too_large", "payload maior que o permitido")
+			writeProblem(w, http.StatusRequestEntityTooLarge, zapbase.CodePayloadTooLarge, "payload maior que o permitido")
 			return
 		}
-		writeProblem(w, http.StatusBadRequest, "invalid_input", "não foi possível ler o corpo da requisição")
+		writeProblem(w, http.StatusBadRequest, zapbase.CodeInvalidInput, "não foi possível ler o corpo da requisição")
 		return
 	}
 	sig, ok := parseSignature(r.Header.Get("X-Hub-Signature-256"))
 	if !ok {
-		writeProblem(w, http.StatusUnauthorized, "invalid_signature", "assinatura X-Hub-Signature-256 ausente ou malformada")
+		writeProblem(w, http.StatusUnauthorized, zapbase.CodeInvalidSignature, "assinatura X-Hub-Signature-256 ausente ou malformada")
 		return
 	}
 	var env routingEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		writeProblem(w, http.StatusBadRequest, "invalid_input", "JSON inválido")
+		writeProblem(w, http.StatusBadRequest, zapbase.CodeInvalidInput, "JSON inválido")
 		return
 	}
 	var numbers, wabas []string
@@ -140,7 +142,7 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	routes, err := h.p.routes.lookup(r.Context(), numbers, wabas)
 	if err != nil {
 		h.p.log.Error("meta webhook routing", "error", err)
-		writeProblem(w, http.StatusServiceUnavailable, "service_unavailable", "serviço indisponível, tente novamente")
+		writeProblem(w, http.StatusServiceUnavailable, zapbase.CodeUnavailable, "serviço indisponível, tente novamente")
 		return
 	}
 	// A payload naming none of our numbers or WABAs cannot be verified
@@ -155,7 +157,7 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	// ignored later.
 	if !signedByAll(body, sig, routes) {
 		h.p.log.Warn("meta webhook rejected: signature does not match", "numbers", len(numbers), "known", len(routes))
-		writeProblem(w, http.StatusUnauthorized, "invalid_signature", "assinatura do webhook inválida")
+		writeProblem(w, http.StatusUnauthorized, zapbase.CodeInvalidSignature, "assinatura do webhook inválida")
 		return
 	}
 	var tenant *string
@@ -172,7 +174,7 @@ func (h webhookHandler) receive(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Not durable: Meta must retry.
 		h.p.log.Error("meta webhook inbox write", "error", err)
-		writeProblem(w, http.StatusServiceUnavailable, "service_unavailable", "serviço indisponível, tente novamente")
+		writeProblem(w, http.StatusServiceUnavailable, zapbase.CodeUnavailable, "serviço indisponível, tente novamente")
 		return
 	}
 	select {
@@ -272,7 +274,7 @@ func signedByAll(body, sig []byte, routes []route) bool {
 	return true
 }
 
-func writeProblem(w http.ResponseWriter, status int, code, message string) {
+func writeProblem(w http.ResponseWriter, status int, code zapbase.Code, message string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{

@@ -32,12 +32,12 @@ type ErrorKind string
 
 // Error kinds a harness may be able to provoke on the next send.
 const (
-	KindRetryable          ErrorKind = "retryable"
-	KindRateLimited        ErrorKind = "rate_limited"
-	KindPermanent          ErrorKind = "permanent"
-	KindAuthLost           ErrorKind = "auth_lost"
-	KindSessionUnavailable ErrorKind = "session_unavailable"
-	KindAmbiguous          ErrorKind = "ambiguous"
+	KindRetryable          = ErrorKind(providers.ClassRetryable)
+	KindRateLimited        = ErrorKind(providers.ClassRateLimited)
+	KindPermanent          = ErrorKind(providers.ClassPermanent)
+	KindAuthLost           = ErrorKind(providers.ClassAuthLost)
+	KindSessionUnavailable = ErrorKind(providers.ClassSessionUnavailable)
+	KindAmbiguous          = ErrorKind(providers.ClassAmbiguous)
 )
 
 // Harness describes the provider under test and what the test can make its
@@ -288,33 +288,14 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
-// KindOf answers which classified error err is ("" when none).
+// KindOf answers which classified error err is ("" when none): the kinds
+// are the providers.ErrorClass values.
 func KindOf(err error) ErrorKind {
-	var (
-		re *providers.RetryableError
-		rl *providers.RateLimitedError
-		pe *providers.PermanentError
-		al *providers.AuthLostError
-		su *providers.SessionUnavailableError
-		am *providers.AmbiguousError
-	)
-	// The outermost classification wins, as it does in dispatch.
-	switch {
-	case errors.As(err, &am):
-		return KindAmbiguous
-	case errors.As(err, &pe):
-		return KindPermanent
-	case errors.As(err, &al):
-		return KindAuthLost
-	case errors.As(err, &su):
-		return KindSessionUnavailable
-	case errors.As(err, &rl):
-		return KindRateLimited
-	case errors.As(err, &re):
-		return KindRetryable
+	if c := providers.ClassOf(err); c != providers.ClassUnknown {
+		return ErrorKind(c)
 	}
 	return ""
 }
 
 // Classified reports whether err is one of the classified provider errors.
-func Classified(err error) bool { return KindOf(err) != "" }
+func Classified(err error) bool { return providers.Classified(err) }

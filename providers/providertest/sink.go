@@ -16,6 +16,8 @@ type RecordingSink struct {
 	receipts []providers.Receipt
 	inbound  []providers.InboundMessage
 	states   map[string]providers.SessionState
+	bound    []providers.BindProviderIDParams
+	errors   []providers.MarkInboundErrorParams
 	changed  chan struct{}
 }
 
@@ -46,6 +48,24 @@ func (s *RecordingSink) Inbound(ctx context.Context, m providers.InboundMessage)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inbound = append(s.inbound, m)
+	s.notifyLocked()
+	return nil
+}
+
+// BindProviderID implements providers.EventSink.
+func (s *RecordingSink) BindProviderID(ctx context.Context, p providers.BindProviderIDParams) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bound = append(s.bound, p)
+	s.notifyLocked()
+	return nil
+}
+
+// MarkInboundError implements providers.EventSink.
+func (s *RecordingSink) MarkInboundError(ctx context.Context, p providers.MarkInboundErrorParams) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errors = append(s.errors, p)
 	s.notifyLocked()
 	return nil
 }

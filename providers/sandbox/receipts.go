@@ -46,15 +46,14 @@ func (h *receiptHeap) Pop() any {
 // reporting receipts that fall due together in as few sink calls as possible
 // (one per tenant, session and status), like a channel batching its acks.
 type receiptQueue struct {
-	mu     sync.Mutex
-	h      receiptHeap
-	seq    uint64
-	wake   chan struct{}
-	closed chan struct{}
+	mu   sync.Mutex
+	h    receiptHeap
+	seq  uint64
+	wake chan struct{}
 }
 
 func newReceiptQueue() *receiptQueue {
-	return &receiptQueue{wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	return &receiptQueue{wake: make(chan struct{}, 1)}
 }
 
 func (q *receiptQueue) push(r pendingReceipt) {
@@ -68,8 +67,6 @@ func (q *receiptQueue) push(r pendingReceipt) {
 	default:
 	}
 }
-
-func (q *receiptQueue) close() { close(q.closed) }
 
 // due pops every receipt due at now and answers the wait until the next one
 // (negative: none queued).
@@ -106,8 +103,7 @@ func (p *Provider) scheduleReceipts(msg providers.OutboundMessage, id string, at
 	}
 }
 
-func (p *Provider) emitReceipts() {
-	defer close(p.receiptDone)
+func (p *Provider) emitReceipts(ctx context.Context) {
 	q := p.receipts
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -122,7 +118,7 @@ func (p *Provider) emitReceipts() {
 		}
 		timer.Reset(wait)
 		select {
-		case <-q.closed:
+		case <-ctx.Done():
 			return
 		case <-q.wake:
 		case <-timer.C:

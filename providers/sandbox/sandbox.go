@@ -27,6 +27,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Default receipt delays: quick enough for a demo, slow enough to watch a row
@@ -67,22 +68,23 @@ type Config struct {
 
 // Provider is the sandbox channel. It is safe for concurrent use.
 type Provider struct {
+	// The run is the receipt emitter.
+	startstop.BaseStartStop
+
 	cfg Config
 	log *slog.Logger
 
-	mu          sync.Mutex
-	sends       map[string]int
-	total       int
-	failNext    []error
-	failRecip   []recipientFailure
-	sessions    map[string]providers.SessionState
-	typing      map[string]bool
-	markedRead  []providers.MarkReadParams
-	receipts    *receiptQueue
-	closeOnce   sync.Once
-	receiptDone chan struct{}
-	featOnce    sync.Once
-	features    *features
+	mu         sync.Mutex
+	sends      map[string]int
+	total      int
+	failNext   []error
+	failRecip  []recipientFailure
+	sessions   map[string]providers.SessionState
+	typing     map[string]bool
+	markedRead []providers.MarkReadParams
+	receipts   *receiptQueue
+	featOnce   sync.Once
+	features   *features
 }
 
 type recipientFailure struct {
@@ -98,7 +100,9 @@ var (
 	_ providers.TypingIndicator = (*Provider)(nil)
 )
 
-// New returns a sandbox provider. Call Close to stop its receipt goroutine.
+// New returns a sandbox provider, already started: its receipt emitter runs
+// until Stop (or Close), so tests need no Start. Start after a Stop resumes
+// it; receipts queued meanwhile are reported late.
 func New(cfg Config) *Provider {
 	if !cfg.ZeroDelay {
 		if cfg.SentDelay == 0 {
@@ -118,19 +122,16 @@ func New(cfg Config) *Provider {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Provider{
-		cfg:         cfg,
-		log:         log.With("component", "provider.sandbox"),
-		sends:       make(map[string]int),
-		sessions:    make(map[string]providers.SessionState),
-		typing:      make(map[string]bool),
-		receiptDone: make(chan struct{}),
+		cfg:      cfg,
+		log:      log.With("component", "provider.sandbox"),
+		sends:    make(map[string]int),
+		sessions: make(map[string]providers.SessionState),
+		typing:   make(map[string]bool),
 	}
 	if cfg.Sink != nil && !cfg.NoReceipts {
 		p.receipts = newReceiptQueue()
-		go p.emitReceipts()
-	} else {
-		close(p.receiptDone)
 	}
+	_ = p.Start(context.Background()) // never fails
 	return p
 }
 
@@ -141,15 +142,32 @@ func clampZero(d time.Duration) time.Duration {
 	return 0
 }
 
-// Close stops reporting receipts; receipts not yet due are dropped.
-func (p *Provider) Close() {
-	p.closeOnce.Do(func() {
-		if p.receipts != nil {
-			p.receipts.close()
-		}
-	})
-	<-p.receiptDone
+// Start runs the receipt emitter (a no-op while running). Cancelling ctx
+// stops it. Without a sink or with NoReceipts there is nothing to run: the
+// provider stays stopped.
+func (p *Provider) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := p.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	if p.receipts == nil {
+		stopped()
+		return nil
+	}
+	go func() {
+		started()
+		defer stopped()
+		p.emitReceipts(ctx)
+	}()
+	return nil
 }
+
+// Stop stops reporting receipts and waits; receipts not yet due stay
+// queued until the next Start. Idempotent.
+func (p *Provider) Stop() { p.BaseStartStop.Stop() }
+
+// Close is Stop.
+func (p *Provider) Close() { p.Stop() }
 
 // Type implements providers.Provider.
 func (p *Provider) Type() zapbase.ProviderType { return zapbase.ProviderSandbox }
@@ -215,14 +233,14 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 	}
 	if !recipientPattern.MatchString(msg.To) {
 		return providers.SendResult{}, &providers.PermanentError{
-			Code:   "invalid_recipient",
+			Code:   string(zapbase.CodeInvalidRecipient),
 			Reason: "Destinatário inválido: informe o número com DDI e DDD, só dígitos.",
 			Err:    fmt.Errorf("sandbox send: invalid recipient %q", msg.To),
 		}
 	}
 	if msg.Type == zapbase.MessageText && strings.TrimSpace(msg.Content.Text) == "" {
 		return providers.SendResult{}, &providers.PermanentError{
-			Code:   "invalid_content",
+			Code:   string(zapbase.CodeInvalidContent),
 			Reason: "Mensagem de texto vazia.",
 			Err:    errors.New("sandbox send: empty text"),
 		}
@@ -342,16 +360,16 @@ func (p *Provider) SendCounts() map[string]int {
 // Unknown kinds give a retryable error.
 func ErrorOf[K ~string](kind K) error {
 	cause := fmt.Errorf("sandbox: simulated %s failure", string(kind))
-	switch string(kind) {
-	case "rate_limited":
-		return &providers.RateLimitedError{After: time.Second, Scope: providers.ScopeNumber, Code: "sandbox_throttled", Err: cause}
-	case "permanent":
-		return &providers.PermanentError{Code: "sandbox_rejected", Reason: "Mensagem recusada pelo sandbox (falha simulada).", Err: cause}
-	case "auth_lost":
-		return &providers.AuthLostError{Code: "sandbox_auth_lost", Reason: "Sessão do sandbox desconectada (falha simulada).", Err: cause}
-	case "session_unavailable":
+	switch providers.ErrorClass(kind) {
+	case providers.ClassRateLimited:
+		return &providers.RateLimitedError{After: time.Second, Scope: providers.ScopeNumber, Code: string(zapbase.CodeSandboxThrottled), Err: cause}
+	case providers.ClassPermanent:
+		return &providers.PermanentError{Code: string(zapbase.CodeSandboxRejected), Reason: "Mensagem recusada pelo sandbox (falha simulada).", Err: cause}
+	case providers.ClassAuthLost:
+		return &providers.AuthLostError{Code: string(zapbase.CodeSandboxAuthLost), Reason: "Sessão do sandbox desconectada (falha simulada).", Err: cause}
+	case providers.ClassSessionUnavailable:
 		return &providers.SessionUnavailableError{State: providers.StateDisconnected, Err: cause}
-	case "ambiguous":
+	case providers.ClassAmbiguous:
 		return &providers.AmbiguousError{Err: cause}
 	}
 	return &providers.RetryableError{Err: cause}

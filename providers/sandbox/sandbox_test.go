@@ -13,6 +13,7 @@ import (
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/providers/providertest"
 	"github.com/zapbase/zapbase/providers/sandbox"
+	"github.com/zapbase/zapbase/startstop/startstoptest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -96,4 +97,17 @@ func TestSessionsAndInbound(t *testing.T) {
 	require.True(t, p.Typing("s", "5511988887777"))
 	require.NoError(t, p.MarkRead(ctx, providers.MarkReadParams{SessionID: "s", ProviderMessageIDs: []string{id}}))
 	require.Len(t, p.MarkedRead(), 1)
+}
+
+func TestStartStopStress(t *testing.T) {
+	sink := providertest.NewRecordingSink()
+	p := sandbox.New(sandbox.Config{Sink: sink, ZeroDelay: true})
+	startstoptest.Stress(context.Background(), t, p)
+
+	// Receipts queued while stopped are reported once started again.
+	_, err := p.Send(context.Background(), providers.OutboundMessage{TenantID: "t", SessionID: "s", To: "5511988887777", Type: zapbase.MessageText, Content: providers.Content{Text: "oi"}})
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background()))
+	t.Cleanup(p.Close)
+	sink.WaitFor(t, 5*time.Second, "three receipts", func(rs []providers.Receipt, _ []providers.InboundMessage) bool { return len(rs) == 3 })
 }

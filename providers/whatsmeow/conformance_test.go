@@ -32,6 +32,14 @@ func (s teeSink) Inbound(ctx context.Context, m providers.InboundMessage) error 
 	return errors.Join(err, s.rec.Inbound(ctx, m))
 }
 
+func (s teeSink) BindProviderID(ctx context.Context, p providers.BindProviderIDParams) error {
+	return errors.Join(s.db.BindProviderID(ctx, p), s.rec.BindProviderID(ctx, p))
+}
+
+func (s teeSink) MarkInboundError(ctx context.Context, p providers.MarkInboundErrorParams) error {
+	return errors.Join(s.db.MarkInboundError(ctx, p), s.rec.MarkInboundError(ctx, p))
+}
+
 func (s teeSink) SessionState(ctx context.Context, id string, st providers.SessionState) error {
 	err := s.db.SessionState(ctx, id, st)
 	return errors.Join(err, s.rec.SessionState(ctx, id, st))

@@ -107,15 +107,4 @@ func classifyServerCode(code int, err error, timelockUntil *time.Time) error {
 	}
 }
 
-func isClassified(err error) bool {
-	var (
-		r *providers.RetryableError
-		l *providers.RateLimitedError
-		p *providers.PermanentError
-		a *providers.AuthLostError
-		u *providers.SessionUnavailableError
-		m *providers.AmbiguousError
-	)
-	return errors.As(err, &r) || errors.As(err, &l) || errors.As(err, &p) || errors.As(err, &a) ||
-		errors.As(err, &u) || errors.As(err, &m)
-}
+func isClassified(err error) bool { return providers.Classified(err) }

@@ -273,9 +273,7 @@ func TestLifecycleEventsPersistStates(t *testing.T) {
 	c.emit(&events.LoggedOut{Reason: events.ConnectFailureLoggedOut})
 	sink.waitState(t, providers.StateLoggedOut)
 	// The lease is given up: nobody drives a logged-out device.
-	for p.Owns(id) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return !p.Owns(id) }, 30*time.Second, 10*time.Millisecond, "the lease is given up")
 	var leases int
 	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT count(*) FROM wa.session_leases WHERE session_id = $1`, id).Scan(&leases))
 	require.Zero(t, leases)

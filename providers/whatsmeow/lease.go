@@ -1,5 +1,9 @@
 package whatsmeow
 
+// File size: the lease protocol (acquire, renew, shed, watchdog,
+// notifications) and its safety argument read together; the SQL is next to
+// the step it belongs to.
+
 import (
 	"context"
 	"errors"
@@ -11,6 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zapbase/zapbase/backoff"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Lease defaults. A crashed replica's sessions are taken over at most
@@ -63,6 +70,8 @@ type LeaseConfig struct {
 // it always stops driving before the database lets another holder acquire
 // the lease, whatever the offset between the two clocks.
 type LeaseManager struct {
+	startstop.BaseStartStop
+
 	cfg LeaseConfig
 	log *slog.Logger
 
@@ -71,10 +80,9 @@ type LeaseManager struct {
 	held map[string]*heldLease
 	// pinned sessions were acquired explicitly (pairing) and are not shed.
 	pinned map[string]bool
-
-	cancel   context.CancelFunc
-	done     chan struct{}
-	stopOnce sync.Once
+	// abandoning: the run ending now leaves the database as a crash would
+	// (tests).
+	abandoning bool
 }
 
 type heldLease struct {
@@ -142,16 +150,23 @@ func (m *LeaseManager) Held() []string {
 
 // Start registers the holder, runs a first acquisition round and starts the
 // background loops (renew/acquire, deadline watchdog, notifications).
+// Cancelling ctx stops the manager as Stop does; Start on a running manager
+// is a no-op.
 func (m *LeaseManager) Start(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.cancel = cancel
-	m.done = make(chan struct{})
+	ctx, shouldStart, started, stopped := m.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
 	m.mu.Lock()
+	m.abandoning = false
 	m.reportHeldLocked()
 	m.mu.Unlock()
 	if err := m.heartbeat(ctx); err != nil {
-		cancel()
-		close(m.done)
+		interrupted := startstop.Interrupted(ctx)
+		stopped()
+		if interrupted {
+			return nil // a concurrent Stop cut Start short
+		}
 		return fmt.Errorf("register lease holder: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -159,43 +174,51 @@ func (m *LeaseManager) Start(ctx context.Context) error {
 	go func() { defer wg.Done(); m.loop(ctx) }()
 	go func() { defer wg.Done(); m.watchdog(ctx) }()
 	go func() { defer wg.Done(); m.listen(ctx) }()
-	go func() { wg.Wait(); close(m.done) }()
+	go func() {
+		started()
+		defer stopped()
+		wg.Wait()
+		m.release()
+	}()
 	return nil
 }
 
 // Stop stops driving every session, releases the leases (so other replicas
 // take them over at once) and unregisters the holder. Idempotent.
-func (m *LeaseManager) Stop() {
-	m.stopOnce.Do(func() {
-		if m.cancel == nil {
-			return
-		}
-		m.cancel()
-		<-m.done
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+func (m *LeaseManager) Stop() { m.BaseStartStop.Stop() }
+
+// release ends a run: devices stop, and unless abandoning, the leases are
+// given up and the holder unregistered.
+func (m *LeaseManager) release() {
+	m.mu.Lock()
+	abandoning := m.abandoning
+	m.mu.Unlock()
+	if abandoning {
 		for _, id := range m.Held() {
 			m.dropLocal(id)
-			if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE session_id = $1 AND holder = $2`, id, m.cfg.Holder); err != nil {
-				m.log.Warn("release lease", "session_id", id, "error", err)
-			}
 		}
-		if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.lease_holders WHERE holder = $1`, m.cfg.Holder); err != nil {
-			m.log.Warn("unregister holder", "error", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, id := range m.Held() {
+		m.dropLocal(id)
+		if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE session_id = $1 AND holder = $2`, id, m.cfg.Holder); err != nil {
+			m.log.Warn("release lease", "session_id", id, "error", err)
 		}
-	})
+	}
+	if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.lease_holders WHERE holder = $1`, m.cfg.Holder); err != nil {
+		m.log.Warn("unregister holder", "error", err)
+	}
 }
 
 // abandon stops the loops and the devices without touching the database,
 // as a crashed process would (tests).
 func (m *LeaseManager) abandon() {
-	m.stopOnce.Do(func() {
-		m.cancel()
-		<-m.done
-		for _, id := range m.Held() {
-			m.dropLocal(id)
-		}
-	})
+	m.mu.Lock()
+	m.abandoning = true
+	m.mu.Unlock()
+	m.Stop()
 }
 
 // Acquire takes the lease of sessionID now if it is free or expired (or
@@ -481,15 +504,15 @@ func (m *LeaseManager) listen(ctx context.Context) {
 	if m.cfg.OnNotifyFunc == nil {
 		return
 	}
-	b := backoff{Base: 200 * time.Millisecond, Max: 10 * time.Second}
+	b := backoff.Policy{Base: 200 * time.Millisecond, Max: 10 * time.Second}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		err := m.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		d := b.Delay(attempt)
+		d := b.Delay(attempt + 1)
 		m.log.Warn("lease notification listener stopped, retrying", "error", err, "attempt", attempt, "delay", d)
-		if !sleepCtx(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			return
 		}
 	}

@@ -176,17 +176,16 @@ func TestLeaseHolderThatCannotRenewStopsFirst(t *testing.T) {
 	// Another holder cannot take it before the expiry, and can after.
 	other, err := NewLeaseManager(LeaseConfig{Pool: f.pool, Holder: "other", TTL: 2 * time.Second, Tick: 300 * time.Millisecond})
 	require.NoError(t, err)
-	for {
+	require.Eventually(t, func() bool {
 		ok, err := other.Acquire(context.Background(), id)
 		require.NoError(t, err)
 		if ok {
 			var dbNow time.Time
 			require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT now()`).Scan(&dbNow))
 			require.False(t, dbNow.Before(expires))
-			break
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return ok
+	}, 60*time.Second, 50*time.Millisecond, "the other holder acquires after the expiry")
 	require.NoError(t, other.Release(context.Background(), id))
 }
 

@@ -32,7 +32,7 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 		return providers.SendResult{}, err
 	}
 	if msg.TenantID != s.tenantID {
-		return providers.SendResult{}, &providers.PermanentError{Code: "session_not_found", Reason: "Sessão não encontrada.", Err: errSessionNotFound}
+		return providers.SendResult{}, &providers.PermanentError{Code: string(zapbase.CodeSessionNotFound), Reason: "Sessão não encontrada.", Err: errSessionNotFound}
 	}
 	to, err := parseRecipient(msg.To)
 	if err != nil {

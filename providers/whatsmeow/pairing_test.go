@@ -50,9 +50,7 @@ func TestPairingWithQRCodes(t *testing.T) {
 	require.Empty(t, r.QRCode)
 	require.Contains(t, r.Reason, "QR code expirou")
 	require.False(t, c.IsConnected())
-	for p.Owns(id) {
-		waitABit()
-	}
+	require.Eventually(t, func() bool { return !p.Owns(id) }, 30*time.Second, 10*time.Millisecond, "the lease is given up")
 }
 
 func TestPairingSuccessAndPhoneCode(t *testing.T) {
@@ -129,7 +127,5 @@ func TestPairingWhenWhatsAppIsUnreachable(t *testing.T) {
 	require.Equal(t, providers.StatePairingFailed, r.State)
 	require.Equal(t, reasonUnreachable, r.Reason)
 	require.Empty(t, r.QRCode)
-	for p.Owns(id) {
-		waitABit()
-	}
+	require.Eventually(t, func() bool { return !p.Owns(id) }, 30*time.Second, 10*time.Millisecond, "the lease is given up")
 }

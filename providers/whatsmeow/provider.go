@@ -20,6 +20,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Defaults for Config.
@@ -36,17 +37,12 @@ const (
 // reconnected on start (see candidateSQL).
 const reasonManualDisconnect = "Desconectada manualmente"
 
-// MediaStore keeps media received from contacts and answers a URL the
-// frontend can use (Supabase Storage in production).
-type MediaStore interface {
-	Put(ctx context.Context, tenantID, name, mime string, data []byte) (url string, err error)
-}
-
-// MediaGetter is optionally implemented by the MediaStore to serve outbound
-// media referenced by Content.MediaPath.
-type MediaGetter interface {
-	Get(ctx context.Context, tenantID, path string) (data []byte, mime string, err error)
-}
+// MediaStore and MediaGetter are the providers' (one seam for every
+// provider).
+type (
+	MediaStore  = providers.MediaStore
+	MediaGetter = providers.MediaGetter
+)
 
 // Config configures the provider.
 type Config struct {
@@ -104,14 +100,17 @@ type PairingCode struct {
 // Provider is the WhatsApp Web provider (API name "baileys"), built on
 // whatsmeow. It drives the devices whose leases this replica holds.
 type Provider struct {
+	startstop.BaseStartStop
+
 	cfg    Config
 	log    *slog.Logger
 	leases *LeaseManager
 	ffmpeg string
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// ctx is the current run's (set by Start before any session starts);
+	// sessions derive from it.
+	ctx context.Context
+	wg  sync.WaitGroup
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -185,25 +184,39 @@ func (p *Provider) Leases() *LeaseManager { return p.leases }
 func (p *Provider) Owns(sessionID string) bool { return p.leases.Owns(sessionID) }
 
 // Start begins taking leases; every session this replica acquires
-// reconnects. The provider's long-lived context derives from ctx without its
-// cancellation: Stop ends it.
+// reconnects. Cancelling ctx stops the provider as Stop does; Start on a
+// running provider is a no-op.
 func (p *Provider) Start(ctx context.Context) error {
-	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	if err := p.leases.Start(p.ctx); err != nil {
-		p.cancel()
+	ctx, shouldStart, started, stopped := p.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	// Sessions and leases outlive ctx until the leases are given up: devices
+	// disconnect in order (leases first), as Stop always did.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.ctx = runCtx
+	if err := p.leases.Start(runCtx); err != nil {
+		interrupted := startstop.Interrupted(ctx)
+		cancel()
+		stopped()
+		if interrupted {
+			return nil // a concurrent Stop cut Start short
+		}
 		return err
 	}
+	go func() {
+		started()
+		defer stopped()
+		<-ctx.Done()
+		p.leases.Stop()
+		cancel()
+		p.wg.Wait()
+	}()
 	return nil
 }
 
 // Stop disconnects every device, gives the leases up and waits. Idempotent.
-func (p *Provider) Stop() {
-	p.leases.Stop()
-	if p.cancel != nil {
-		p.cancel()
-	}
-	p.wg.Wait()
-}
+func (p *Provider) Stop() { p.BaseStartStop.Stop() }
 
 // Type implements providers.Provider.
 func (p *Provider) Type() zapbase.ProviderType { return zapbase.ProviderBaileys }
@@ -399,10 +412,10 @@ func (p *Provider) Initialize(ctx context.Context, ip providers.InitializeParams
 	s := p.ensureSession(ip.SessionID)
 	if s == nil {
 		_ = p.leases.Release(ctx, ip.SessionID)
-		return providers.SessionState{}, &providers.PermanentError{Code: "session_not_found", Reason: "Sessão não encontrada.", Err: errSessionNotFound}
+		return providers.SessionState{}, &providers.PermanentError{Code: string(zapbase.CodeSessionNotFound), Reason: "Sessão não encontrada.", Err: errSessionNotFound}
 	}
 	if ip.TenantID != "" && ip.TenantID != s.tenantID {
-		return providers.SessionState{}, &providers.PermanentError{Code: "session_not_found", Reason: "Sessão não encontrada.", Err: errSessionNotFound}
+		return providers.SessionState{}, &providers.PermanentError{Code: string(zapbase.CodeSessionNotFound), Reason: "Sessão não encontrada.", Err: errSessionNotFound}
 	}
 	return s.initialize(ctx, ip)
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/zapbase/zapbase/providers"
 )
 
-func waitABit() { time.Sleep(10 * time.Millisecond) }
-
 func TestSendBuildsWhatsAppMessages(t *testing.T) {
 	t.Parallel()
 	f, p, c, _, id := connectedSession(t, func(cfg *Config) { cfg.FFmpegPath = "" })

@@ -1,5 +1,9 @@
 package whatsmeow
 
+// File size: one device session's state machine (connect, pair, reconnect,
+// release) under one mutex; splitting it would separate transitions from
+// the state they guard.
+
 import (
 	"context"
 	"errors"
@@ -12,6 +16,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/providers"
 )
 
@@ -229,7 +234,7 @@ func (s *session) scheduleReconnect(cause error) {
 	attempt := s.attempt
 	s.attempt++
 	s.mu.Unlock()
-	d := backoff{Base: s.p.cfg.ReconnectBase, Max: s.p.cfg.ReconnectMax}.Delay(attempt)
+	d := backoff.Policy{Base: s.p.cfg.ReconnectBase, Max: s.p.cfg.ReconnectMax}.Delay(attempt + 1)
 	s.log.Warn("device disconnected, reconnecting", "attempt", attempt, "delay", d, "error", cause)
 	if cur := s.snapshot(); cur.State != providers.StateDisconnected || cur.Reason != "" {
 		s.persist(providers.SessionState{State: providers.StateDisconnected})
@@ -323,7 +328,7 @@ func (s *session) startPairing(ctx context.Context, ip providers.InitializeParam
 	}
 	code, err := c.PairPhone(ctx, phone)
 	if err != nil {
-		return providers.SessionState{}, &providers.PermanentError{Code: "pair_code_failed", Reason: "O WhatsApp não gerou o código de pareamento; tente pelo QR code.", Err: err}
+		return providers.SessionState{}, &providers.PermanentError{Code: string(zapbase.CodePairCodeFailed), Reason: "O WhatsApp não gerou o código de pareamento; tente pelo QR code.", Err: err}
 	}
 	st = providers.SessionState{State: providers.StatePairing, QRCode: st.QRCode, PairCode: code}
 	s.persist(st)

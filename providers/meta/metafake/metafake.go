@@ -10,6 +10,9 @@
 // hang that makes the client time out after writing the request).
 package metafake
 
+// File size: one fake Graph API server whose handlers share the scripted
+// outcomes and recorded requests; the fixtures live in testdata/.
+
 import (
 	"crypto/hmac"
 	"crypto/rand"

@@ -18,6 +18,8 @@ import (
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/ai/aitest"
+	_ "github.com/zapbase/zapbase/ai/tools/realestate" // the built-in templates
+	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/migrations"
 	"github.com/zapbase/zapbase/providers"

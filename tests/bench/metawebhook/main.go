@@ -55,6 +55,12 @@ type nopSink struct{}
 func (nopSink) Receipt(context.Context, providers.Receipt) error                   { return nil }
 func (nopSink) Inbound(context.Context, providers.InboundMessage) error            { return nil }
 func (nopSink) SessionState(context.Context, string, providers.SessionState) error { return nil }
+func (nopSink) BindProviderID(context.Context, providers.BindProviderIDParams) error {
+	return nil
+}
+func (nopSink) MarkInboundError(context.Context, providers.MarkInboundErrorParams) error {
+	return nil
+}
 
 func main() {
 	conc := flag.Int("c", 48, "concurrent senders")

@@ -1,4 +1,4 @@
-package ai_test
+package realestate_test
 
 import (
 	"encoding/json"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/zapbase/zapbase/ai"
+	"github.com/zapbase/zapbase/ai/tools/realestate"
 )
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
@@ -22,22 +22,22 @@ func round2(v float64) float64 { return math.Round(v*100) / 100 }
 func TestCalculateFinancing(t *testing.T) {
 	cases := []struct {
 		name                          string
-		p                             ai.FinancingParams
+		p                             realestate.FinancingParams
 		first, second, last           float64
 		firstInterest, total, interes float64
 	}{
-		{"price", ai.FinancingParams{Principal: 100000, MonthlyRate: 0.01, Months: 12, System: "PRICE"},
+		{"price", realestate.FinancingParams{Principal: 100000, MonthlyRate: 0.01, Months: 12, System: "PRICE"},
 			8884.88, 8884.88, 8884.88, 1000, 106618.55, 6618.55},
-		{"sac", ai.FinancingParams{Principal: 100000, MonthlyRate: 0.01, Months: 12, System: "sac"},
+		{"sac", realestate.FinancingParams{Principal: 100000, MonthlyRate: 0.01, Months: 12, System: "sac"},
 			9333.33, 9250.00, 8416.67, 1000, 106500.00, 6500.00},
-		{"price without interest", ai.FinancingParams{Principal: 1200, MonthlyRate: 0, Months: 12, System: "PRICE"},
+		{"price without interest", realestate.FinancingParams{Principal: 1200, MonthlyRate: 0, Months: 12, System: "PRICE"},
 			100, 100, 100, 0, 1200, 0},
-		{"sac two months", ai.FinancingParams{Principal: 1000, MonthlyRate: 0.02, Months: 2, System: "SAC"},
+		{"sac two months", realestate.FinancingParams{Principal: 1000, MonthlyRate: 0.02, Months: 2, System: "SAC"},
 			520, 510, 510, 20, 1030, 30},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := ai.CalculateFinancing(tc.p)
+			r, err := realestate.CalculateFinancing(tc.p)
 			require.NoError(t, err)
 			require.Len(t, r.Schedule, tc.p.Months)
 			require.Equal(t, tc.first, round2(r.Schedule[0].Payment))
@@ -57,14 +57,14 @@ func TestCalculateFinancing(t *testing.T) {
 }
 
 func TestCalculateFinancingRejectsBadInput(t *testing.T) {
-	for _, p := range []ai.FinancingParams{
+	for _, p := range []realestate.FinancingParams{
 		{Principal: 0, MonthlyRate: 0.01, Months: 12, System: "SAC"},
 		{Principal: 1000, MonthlyRate: 0.01, Months: 0, System: "SAC"},
 		{Principal: 1000, MonthlyRate: 0.01, Months: 421, System: "SAC"},
 		{Principal: 1000, MonthlyRate: -0.01, Months: 12, System: "SAC"},
 		{Principal: 1000, MonthlyRate: 0.01, Months: 12, System: "ALEMAO"},
 	} {
-		_, err := ai.CalculateFinancing(p)
+		_, err := realestate.CalculateFinancing(p)
 		require.Error(t, err, "%+v", p)
 	}
 }
@@ -81,13 +81,13 @@ func TestFormatBRL(t *testing.T) {
 		-42.1:       "-R$ 42,10",
 	}
 	for v, want := range cases {
-		require.Equal(t, want, ai.FormatBRL(v), "%v", v)
+		require.Equal(t, want, realestate.FormatBRL(v), "%v", v)
 	}
-	require.Equal(t, "1,00%", ai.FormatPercent(ai.MonthlyFromAnnual(math.Pow(1.01, 12)-1)))
+	require.Equal(t, "1,00%", realestate.FormatPercent(realestate.MonthlyFromAnnual(math.Pow(1.01, 12)-1)))
 }
 
 func TestFinancingToolAnswersBothSystems(t *testing.T) {
-	out, err := ai.RunFinancingTool(json.RawMessage(`{"property_value":150000,"down_payment":50000,"monthly_interest_rate":1,"term_months":12}`))
+	out, err := realestate.RunFinancingTool(json.RawMessage(`{"property_value":150000,"down_payment":50000,"monthly_interest_rate":1,"term_months":12}`))
 	require.NoError(t, err)
 	require.Equal(t, "R$ 100.000,00", out["valor_financiado"])
 	require.Equal(t, "R$ 8.884,88", out["price"].(map[string]any)["primeira_parcela"])
@@ -95,16 +95,4 @@ func TestFinancingToolAnswersBothSystems(t *testing.T) {
 	require.Equal(t, "R$ 6.500,00", out["sac"].(map[string]any)["total_juros"])
 	require.Equal(t, "1,00%", out["taxa_mensal"])
 	require.NotContains(t, out, "observacao")
-}
-
-func TestChunk(t *testing.T) {
-	text := "Primeiro parágrafo curto.\n\nSegundo parágrafo. Tem duas frases!\n\n" +
-		"Terceiro parágrafo bem mais longo que o limite. Ele precisa ser dividido em frases. E cada frase cabe."
-	chunks := ai.Chunk(text, 60)
-	require.Greater(t, len(chunks), 2)
-	for _, c := range chunks {
-		require.LessOrEqual(t, len([]rune(c)), 60)
-		require.NotEmpty(t, c)
-	}
-	require.Equal(t, []string{"só um"}, ai.Chunk("só um", 800))
 }
