@@ -18,6 +18,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // ErrStopped is returned by Wake, HandleInserts and Resync once the
@@ -46,9 +47,11 @@ type Dispatcher struct {
 	pacer    *pacer
 	waiters  *waiters
 
+	// The lifecycle (startstop): Start backgrounds a run, Stop (or the
+	// run's context ending) drains it; a stopped dispatcher may start again.
+	startstop.BaseStartStop
+
 	mu        sync.Mutex
-	started   bool
-	stopped   bool
 	accepting bool
 	intake    sync.WaitGroup // Wake/Resync calls admitting rows
 
@@ -118,10 +121,9 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 		cfg: cfg, pool: deps.Pool, registry: deps.Registry, events: deps.Events, inbound: deps.Inbound,
 		handoff: deps.HandoffFunc, log: log.With("component", "dispatch"), obs: obs, tracer: otel.Tracer(tracerName),
 		pacer: newPacer(), waiters: newWaiters(),
-		kick: make(chan struct{}, 1), chats: map[string]*chat{}, holds: map[string]time.Time{}, drainCh: make(chan struct{}),
+		chats: map[string]*chat{}, holds: map[string]time.Time{},
 		idle: make(chan *chat),
-		sem:  make(chan struct{}, cfg.Workers), outcomes: make(chan *outcome, 4*cfg.FlushMax),
-		flushDone: make(chan struct{}),
+		sem:  make(chan struct{}, cfg.Workers),
 	}, nil
 }
 
@@ -129,25 +131,30 @@ func New(cfg Config, deps Deps) (*Dispatcher, error) {
 func (d *Dispatcher) Config() Config { return d.cfg }
 
 // Start checks the database answers, then runs the reconciler and the
-// status writer in the background. The dispatcher's life is governed by
-// Stop, not by ctx (cancelling ctx does not drain in-flight sends).
+// status writer in the background. It follows the shared lifecycle
+// (startstop): a second Start while running is a no-op; Stop — or the end
+// of ctx — stops claiming, puts queued (unsent) messages back to pending,
+// waits for in-flight sends up to DrainTimeout (then cancels them), writes
+// every outcome and only then returns; a stopped dispatcher may start
+// again. cmd/zapbase starts it with a context that outlives the signal, so
+// shutdown happens in order, in Close.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.started {
-		return errors.New("dispatch: already started")
+	ctx, shouldStart, started, stopped := d.StartInit(ctx)
+	if !shouldStart {
+		return nil
 	}
 	if err := d.pool.Ping(ctx); err != nil {
+		interrupted := startstop.Interrupted(ctx)
+		stopped()
+		if interrupted {
+			return nil // a concurrent Stop cut Start short
+		}
 		return fmt.Errorf("dispatch start: %w", err)
 	}
 	if len(d.registry.Types()) == 0 {
 		d.log.Warn("no provider registered: every outbound message will fail with session_unavailable")
 	}
-	base := context.WithoutCancel(ctx)
-	d.runCtx, d.runCancel = context.WithCancel(base)
-	d.sendCtx, d.sendCancel = context.WithCancel(base)
-	d.flushCtx, d.flushStop = context.WithCancel(base)
-	d.started, d.accepting = true, true
+	d.newRun(context.WithoutCancel(ctx))
 	d.loops.Add(1)
 	go d.reconcileLoop()
 	// Scan once right away: rows left by a previous run (or inserted before
@@ -156,19 +163,41 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	go d.flushLoop()
 	d.log.Info("dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers,
 		"reconcile_interval", d.cfg.ReconcileInterval.String(), "lease_holder", d.cfg.LeaseHolder)
+	go func() {
+		started()
+		defer stopped()
+		<-ctx.Done()
+		d.drain()
+	}()
 	return nil
 }
 
-// Stop stops claiming, puts queued (unsent) messages back to pending, waits
-// for in-flight sends up to DrainTimeout (then cancels them), writes every
-// outcome and returns. It is idempotent.
-func (d *Dispatcher) Stop() {
+// newRun makes the state of one run (contexts, channels, queues) before its
+// goroutines start.
+func (d *Dispatcher) newRun(base context.Context) {
+	d.runCtx, d.runCancel = context.WithCancel(base)
+	d.sendCtx, d.sendCancel = context.WithCancel(base)
+	d.flushCtx, d.flushStop = context.WithCancel(base)
+	d.kick = make(chan struct{}, 1)
+	d.outcomes = make(chan *outcome, 4*d.cfg.FlushMax)
+	d.flushDone = make(chan struct{})
+	d.smu.Lock()
+	d.drainCh = make(chan struct{})
+	d.draining = false
+	d.chats = map[string]*chat{}
+	d.inMemory = 0
+	d.smu.Unlock()
 	d.mu.Lock()
-	if !d.started || d.stopped {
-		d.mu.Unlock()
-		return
-	}
-	d.stopped, d.accepting = true, false
+	d.accepting = true
+	d.mu.Unlock()
+}
+
+// drain ends a run: it stops claiming, puts queued (unsent) messages back
+// to pending, waits for in-flight sends up to DrainTimeout (then cancels
+// them) and writes every outcome.
+func (d *Dispatcher) drain() {
+	d.mu.Lock()
+	d.accepting = false
 	d.mu.Unlock()
 	start := time.Now()
 	guard := time.AfterFunc(d.cfg.DrainTimeout+10*time.Second, d.flushStop)

@@ -15,6 +15,7 @@ import (
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/providers/sandbox"
+	"github.com/zapbase/zapbase/startstop/startstoptest"
 )
 
 func TestWakeSendsAndReceiptsWalkToRead(t *testing.T) {
@@ -609,4 +610,21 @@ func TestClaimStoresTheRowsStableProviderID(t *testing.T) {
 	r := e.waitStatus(id, zapbase.StatusSent)
 	require.Equal(t, sb.MessageIDFor(id), r.MessageID)
 	require.NotEqual(t, sb.MessageIDFor(id), sb.MessageIDFor(e.insert(e.tenant, msg{to: "5511988887777", text: "x"})[0]))
+}
+
+// The dispatcher follows the shared lifecycle: concurrent Start and Stop
+// from many goroutines, restarts included, under -race.
+func TestDispatcherStartStopStress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d, err := dispatch.New(testConfig("stress"), dispatch.Deps{Pool: e.pool, Registry: dispatch.NewRegistry(newSandbox(t, sandbox.Config{}))})
+	require.NoError(t, err)
+	startstoptest.Stress(context.Background(), t, d)
+	// Still usable after the storm: a row sent by a fresh run.
+	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
+	require.NoError(t, d.Start(context.Background()))
+	t.Cleanup(d.Stop)
+	id := e.insert(e.tenant, msg{to: "5511988887777", text: "depois do estresse"})[0]
+	require.NoError(t, d.Wake(context.Background(), []string{id}))
+	e.waitStatus(id, zapbase.StatusSent)
 }

@@ -49,38 +49,6 @@ const (
 	foundSending        = "sending"
 )
 
-// ErrorClass names the class of a provider error for metrics: retryable,
-// rate_limited, session_unavailable, auth_lost, ambiguous, permanent or
-// unknown (unclassified).
-func ErrorClass(err error) string {
-	var (
-		am *providers.AmbiguousError
-		pe *providers.PermanentError
-		al *providers.AuthLostError
-		su *providers.SessionUnavailableError
-		rl *providers.RateLimitedError
-		re *providers.RetryableError
-	)
-	switch {
-	case err == nil:
-		return "unknown"
-	case errors.As(err, &am):
-		return "ambiguous"
-	case errors.As(err, &pe):
-		return "permanent"
-	case errors.As(err, &al):
-		return "auth_lost"
-	case errors.As(err, &su):
-		return "session_unavailable"
-	case errors.As(err, &rl):
-		return "rate_limited"
-	case errors.As(err, &re):
-		return "retryable"
-	default:
-		return "unknown"
-	}
-}
-
 type nopObserver struct{}
 
 func (nopObserver) SendAccepted(string, string, time.Duration) {}
@@ -107,7 +75,7 @@ func (d *Dispatcher) observeOutcome(j *job, err error, out *outcome, now time.Ti
 			d.obs.SendFailed(j.tenantID, p)
 		}
 	default:
-		d.obs.SendRetried(j.tenantID, p, ErrorClass(err))
+		d.obs.SendRetried(j.tenantID, p, string(providers.ClassOf(err)))
 	}
 }
 

@@ -133,21 +133,6 @@ func TestObserverCountsReconciledRows(t *testing.T) {
 	require.Equal(t, 2, obs.get("sent/sandbox"))
 }
 
-func TestErrorClass(t *testing.T) {
-	cases := map[string]error{
-		"retryable":           &providers.RetryableError{Err: errors.New("x")},
-		"rate_limited":        &providers.RateLimitedError{Err: errors.New("x")},
-		"session_unavailable": &providers.SessionUnavailableError{},
-		"auth_lost":           &providers.AuthLostError{},
-		"ambiguous":           &providers.AmbiguousError{Err: errors.New("x")},
-		"permanent":           &providers.PermanentError{Code: "x"},
-		"unknown":             errors.New("plain"),
-	}
-	for want, err := range cases {
-		require.Equal(t, want, dispatch.ErrorClass(fmt.Errorf("send: %w", err)), want)
-	}
-}
-
 // The change stream can announce a row a moment before its transaction is
 // visible to other sessions. Such a row must not wait for the reconciler:
 // HandleInserts tries it again shortly. Here the row is announced while its

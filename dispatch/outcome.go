@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/providers"
 )
 
@@ -74,18 +75,20 @@ func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now tim
 		return decision{out: o}
 	}
 	var (
-		am *providers.AmbiguousError
 		pe *providers.PermanentError
 		al *providers.AuthLostError
 		su *providers.SessionUnavailableError
 		rl *providers.RateLimitedError
 		re *providers.RetryableError
 	)
-	switch {
-	case errors.As(err, &am):
+	// The class decides (providers.ClassOf: the same precedence everywhere);
+	// errors.As then reads the class's fields.
+	switch providers.ClassOf(err) {
+	case providers.ClassAmbiguous:
 		return decision{out: failOutcome(j.id, string(zapbase.CodeAmbiguousSend),
 			"O provedor não confirmou o envio a tempo; a mensagem pode ter sido entregue e não será reenviada automaticamente para evitar duplicidade.")}
-	case errors.As(err, &pe):
+	case providers.ClassPermanent:
+		errors.As(err, &pe)
 		code, reason := pe.Code, pe.Reason
 		if errors.Is(err, providers.ErrUnsupported) && code == "" {
 			code = string(zapbase.CodeUnsupported)
@@ -97,7 +100,8 @@ func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now tim
 			reason = "O provedor recusou a mensagem."
 		}
 		return decision{out: failOutcome(j.id, code, reason)}
-	case errors.As(err, &al):
+	case providers.ClassAuthLost:
+		errors.As(err, &al)
 		until := now.Add(d.cfg.AuthLostDelay)
 		reason := al.Reason
 		if reason == "" {
@@ -107,7 +111,8 @@ func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now tim
 			out:        releaseOutcome(j.id, until, string(zapbase.CodeAuthLost), reason),
 			deferUntil: until, blockScope: providers.ScopeNumber, blockUntil: until, authLost: al,
 		}
-	case errors.As(err, &su):
+	case providers.ClassSessionUnavailable:
+		errors.As(err, &su)
 		until := su.Until
 		if until.Before(now) {
 			until = now.Add(d.cfg.SessionRetryDelay)
@@ -121,7 +126,8 @@ func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now tim
 				fmt.Sprintf("Sessão de WhatsApp indisponível (estado: %s); nova tentativa em breve.", su.State)),
 			deferUntil: until, blockScope: providers.ScopeNumber, blockUntil: until,
 		}
-	case errors.As(err, &rl):
+	case providers.ClassRateLimited:
+		errors.As(err, &rl)
 		after := rl.After
 		if after <= 0 {
 			after = d.backoff(1)
@@ -163,16 +169,9 @@ func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now tim
 
 // backoff is base·2^(attempt-1) capped at BackoffMax, with ±20% jitter.
 func (d *Dispatcher) backoff(attempt int) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	b := d.cfg.BackoffBase
-	for i := 1; i < attempt && b < d.cfg.BackoffMax; i++ {
-		b *= 2
-	}
-	if b > d.cfg.BackoffMax {
-		b = d.cfg.BackoffMax
-	}
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(b) * jitter)
+	// The shared exponential ceiling (package backoff), with ±20% jitter
+	// rather than full jitter: a retried message holds its chat's later
+	// messages, so a near-zero delay would just retry into the same fault.
+	ceiling := backoff.Policy{Base: d.cfg.BackoffBase, Max: d.cfg.BackoffMax}.Ceiling(max(attempt, 1))
+	return time.Duration(float64(ceiling) * (0.8 + 0.4*rand.Float64()))
 }

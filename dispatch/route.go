@@ -68,10 +68,10 @@ func (d *Dispatcher) route(c candidate, t *tenantInfo, now time.Time) *decisionR
 		return rt
 	}
 	if t == nil {
-		return fail("tenant_not_found", "A conta (tenant) desta mensagem não existe mais.")
+		return fail(string(zapbase.CodeTenantNotFound), "A conta (tenant) desta mensagem não existe mais.")
 	}
 	if !t.Active {
-		return fail("tenant_inactive", "A conta (tenant) está desativada; a mensagem não foi enviada.")
+		return fail(string(zapbase.CodeTenantInactive), "A conta (tenant) está desativada; a mensagem não foi enviada.")
 	}
 	if c.To == "" {
 		return fail(string(zapbase.CodeInvalidInput), "Mensagem sem destinatário (to_number).")
@@ -157,7 +157,7 @@ func (d *Dispatcher) pickSession(r candidate, t *tenantInfo, now time.Time) (*se
 				continue
 			}
 			if r.Provider.Concrete() && r.Provider != s.Provider {
-				return nil, failOutcome(r.ID, "session_provider_mismatch",
+				return nil, failOutcome(r.ID, string(zapbase.CodeSessionProviderMismatch),
 					fmt.Sprintf("A sessão informada é do provedor %s, mas a mensagem pede %s.", s.Provider, r.Provider))
 			}
 			if d.registry.Get(s.Provider) == nil {
@@ -169,7 +169,7 @@ func (d *Dispatcher) pickSession(r candidate, t *tenantInfo, now time.Time) (*se
 			}
 			return s, nil
 		}
-		return nil, failOutcome(r.ID, "session_not_found", "A sessão de WhatsApp informada não existe ou está desativada.")
+		return nil, failOutcome(r.ID, string(zapbase.CodeSessionNotFound), "A sessão de WhatsApp informada não existe ou está desativada.")
 	}
 
 	var pref zapbase.ProviderType

@@ -201,7 +201,7 @@ func (d *Dispatcher) process(c *chat, j *job) {
 	cancel()
 	if err != nil {
 		pspan.RecordError(err)
-		pspan.SetStatus(codes.Error, ErrorClass(err))
+		pspan.SetStatus(codes.Error, string(providers.ClassOf(err)))
 	} else if res.ProviderMessageID != "" {
 		pspan.SetAttributes(attribute.String("zapbase.provider_message_id", res.ProviderMessageID))
 	}
@@ -243,4 +243,4 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-func classified(err error) bool { return err != nil && ErrorClass(err) != "unknown" }
+func classified(err error) bool { return providers.Classified(err) }

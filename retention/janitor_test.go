@@ -129,11 +129,14 @@ func TestRunOncePrunesOldRowsOnly(t *testing.T) {
 	res, err := j.RunOnce(f.ctx)
 	require.NoError(t, err)
 	require.True(t, res.Ran)
-	require.Equal(t, map[string]int64{TableIdempotencyKeys: 7, TableWebhookInbox: 5, TableLeaseHolders: 1}, res.Pruned)
+	// The change feed and webhook deliveries run too (their defaults), with
+	// nothing old enough to prune.
+	require.Equal(t, map[string]int64{TableIdempotencyKeys: 7, TableWebhookInbox: 5, TableLeaseHolders: 1,
+		TableChangeLog: 0, TableWebhookDeliveries: 0}, res.Pruned)
 	require.Equal(t, map[string]int{TableIdempotencyKeys: 7, TableWebhookInbox: 5, TableLeaseHolders: 1}, obs.pruned)
 	// Bounded batches: 3 + 3 + 1 idempotency rows, 3 + 2 inbox rows.
 	require.Equal(t, []string{"idempotency_keys:3", "idempotency_keys:3", "idempotency_keys:1",
-		"webhook_inbox:3", "webhook_inbox:2", "lease_holders:1"}, batches)
+		"webhook_inbox:3", "webhook_inbox:2", "lease_holders:1", "change_log:0", "webhook_deliveries:0"}, batches)
 
 	require.ElementsMatch(t, []string{"recent-1", "recent-2"}, f.strings(t, `SELECT key FROM wa.idempotency_keys`))
 	require.ElementsMatch(t, []string{"old-unprocessed", "old-received-recently-processed", "new-processed", "new-unprocessed"},
