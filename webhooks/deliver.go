@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Delivery defaults.
@@ -181,7 +182,7 @@ type Deliverer struct {
 	kick     chan struct{}
 	sem      chan struct{}
 	inflight sync.WaitGroup
-	run      runner
+	startstop.BaseStartStop
 	// sendCtx governs attempts in flight: Stop ends claiming first, then
 	// cancels it after DrainTimeout.
 	sendCtx    context.Context
@@ -251,23 +252,33 @@ func (d *Deliverer) Nudge() {
 	}
 }
 
-// Start checks the database answers, then delivers in the background.
+// Start checks the database answers, then delivers in the background. It
+// follows the shared lifecycle (startstop): Stop — or the end of ctx — stops
+// claiming, lets attempts in flight finish for up to DrainTimeout, then
+// cancels the rest (their rows go back to pending at once; after a crash,
+// when their lease expires) and waits; Stop is idempotent and a stopped
+// deliverer may start again.
 func (d *Deliverer) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := d.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
 	if err := d.cfg.Pool.Ping(ctx); err != nil {
+		interrupted := startstop.Interrupted(ctx)
+		stopped()
+		if interrupted {
+			return nil
+		}
 		return fmt.Errorf("webhooks deliverer start: %w", err)
 	}
 	d.sendCtx, d.sendCancel = context.WithCancel(context.WithoutCancel(ctx))
-	if err := d.run.start(ctx, d.loop); err != nil {
-		d.sendCancel()
-		return fmt.Errorf("webhooks deliverer: %w", err)
-	}
+	go func() {
+		started()
+		defer stopped()
+		d.loop(ctx)
+	}()
 	return nil
 }
-
-// Stop stops claiming, lets attempts in flight finish for up to
-// DrainTimeout, then cancels the rest (their rows go back to pending at
-// once; after a crash, when their lease expires) and waits. Idempotent.
-func (d *Deliverer) Stop() { d.run.stop() }
 
 func (d *Deliverer) loop(ctx context.Context) {
 	defer d.drain()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/zapbase/zapbase/startstop"
 )
 
 // Fan-out defaults.
@@ -125,10 +126,10 @@ type FanoutConfig struct {
 
 // Fanout turns change-feed rows into delivery rows.
 type Fanout struct {
-	cfg      FanoutConfig
-	log      *slog.Logger
-	kick     chan struct{}
-	run      runner
+	cfg  FanoutConfig
+	log  *slog.Logger
+	kick chan struct{}
+	startstop.BaseStartStop
 	lastIdle time.Time
 }
 
@@ -180,20 +181,29 @@ func (f *Fanout) Nudge() {
 	}
 }
 
-// Start checks the database answers, then fans out in the background.
+// Start checks the database answers, then fans out in the background
+// (startstop: Stop — or the end of ctx — ends the loop, a step in progress is
+// cancelled and rolls back, and waits for it; idempotent, restartable).
 func (f *Fanout) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := f.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
 	if err := f.cfg.Pool.Ping(ctx); err != nil {
+		interrupted := startstop.Interrupted(ctx)
+		stopped()
+		if interrupted {
+			return nil
+		}
 		return fmt.Errorf("webhooks fanout start: %w", err)
 	}
-	if err := f.run.start(ctx, f.loop); err != nil {
-		return fmt.Errorf("webhooks fanout: %w", err)
-	}
+	go func() {
+		started()
+		defer stopped()
+		f.loop(ctx)
+	}()
 	return nil
 }
-
-// Stop ends the loop (a step in progress is cancelled and rolls back) and
-// waits for it. Idempotent.
-func (f *Fanout) Stop() { f.run.stop() }
 
 func (f *Fanout) loop(ctx context.Context) {
 	timer := time.NewTimer(0)

@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -29,42 +28,4 @@ func TestFullJitterStaysUnderItsCeiling(t *testing.T) {
 		seen[fullJitter(5, base, maxDelay)] = true
 	}
 	require.Greater(t, len(seen), 1)
-}
-
-func TestRunnerLifecycle(t *testing.T) {
-	t.Parallel()
-	var r runner
-	r.stop() // before start: no-op
-	started := make(chan struct{})
-	require.NoError(t, r.start(context.Background(), func(ctx context.Context) {
-		close(started)
-		<-ctx.Done()
-	}))
-	require.Error(t, r.start(context.Background(), func(context.Context) {}), "started twice")
-	<-started
-	done := make(chan struct{})
-	for range 3 {
-		go func() { r.stop(); done <- struct{}{} }()
-	}
-	for range 3 {
-		<-done // every Stop returns once the loop ended
-	}
-	r.stop()
-}
-
-// A cancelled caller context does not end the loop: Stop does.
-func TestRunnerOutlivesStartContext(t *testing.T) {
-	t.Parallel()
-	var r runner
-	ctx, cancel := context.WithCancel(context.Background())
-	ended := make(chan struct{})
-	require.NoError(t, r.start(ctx, func(ctx context.Context) { <-ctx.Done(); close(ended) }))
-	cancel()
-	select {
-	case <-ended:
-		t.Fatal("the loop ended with the start context")
-	default:
-	}
-	r.stop()
-	<-ended
 }
