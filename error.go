@@ -32,6 +32,16 @@ const (
 	CodeInvalidSignature    Code = "invalid_signature"
 )
 
+// Error codes of WhatsApp Web's late-2026 features (issue 19).
+const (
+	// CodeNotOnWhatsApp: the recipient number has no WhatsApp account
+	// (checked with and without Brazil's ninth digit).
+	CodeNotOnWhatsApp Code = "not_on_whatsapp"
+	// CodeUnsupportedByProvider: the session's provider cannot do this
+	// operation (edit, delete, number check…).
+	CodeUnsupportedByProvider Code = "unsupported_by_provider"
+)
+
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese
 // Message. The wrapped cause is for logs only and never shown.
 type Error struct {

@@ -44,6 +44,14 @@ type Client interface {
 	// GetPNForLID resolves a LID to a phone-number JID from the store.
 	GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error)
 	AddEventHandler(h func(evt any))
+	// IsOnWhatsApp asks which phone numbers ("+5511…") have an account.
+	IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error)
+	// SendPasskeyResponse answers events.PairPasskeyRequest with the
+	// browser's WebAuthn assertion.
+	SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error
+	// SendPasskeyConfirmation confirms the code of
+	// events.PairPasskeyConfirmation.
+	SendPasskeyConfirmation(ctx context.Context) error
 }
 
 // NewClientFunc builds a Client for the device with JID jid, or for a new
@@ -170,6 +178,15 @@ func (c *waClient) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, e
 	return c.cli.Store.LIDs.GetPNForLID(ctx, lid)
 }
 func (c *waClient) AddEventHandler(h func(evt any)) { c.cli.AddEventHandler(h) }
+func (c *waClient) IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error) {
+	return c.cli.IsOnWhatsApp(ctx, phones)
+}
+func (c *waClient) SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error {
+	return c.cli.SendPasskeyResponse(ctx, resp)
+}
+func (c *waClient) SendPasskeyConfirmation(ctx context.Context) error {
+	return c.cli.SendPasskeyConfirmation(ctx)
+}
 
 // waLogger adapts slog to whatsmeow's Printf-style logger.
 type waLogger struct {

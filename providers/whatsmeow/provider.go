@@ -314,15 +314,16 @@ type sessionRow struct {
 	Until       *time.Time
 	QRCode      string
 	PairCode    string
+	Passkey     []byte
 }
 
 func (p *Provider) loadSession(ctx context.Context, sessionID string) (sessionRow, error) {
 	var r sessionRow
 	var jid, reason, qr, pair *string
 	err := p.cfg.Pool.QueryRow(ctx, `
-SELECT tenant_id::text, phone_number, device_jid, state, state_reason, state_until, qr_code, pair_code
+SELECT tenant_id::text, phone_number, device_jid, state, state_reason, state_until, qr_code, pair_code, passkey_request
   FROM public.whatsapp_sessions WHERE id = $1 AND provider_type = 'baileys'`, sessionID).
-		Scan(&r.TenantID, &r.PhoneNumber, &jid, &r.State, &reason, &r.Until, &qr, &pair)
+		Scan(&r.TenantID, &r.PhoneNumber, &jid, &r.State, &reason, &r.Until, &qr, &pair, &r.Passkey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fmt.Errorf("session %s: %w", sessionID, errSessionNotFound)
 	}
@@ -409,7 +410,14 @@ func (p *Provider) Status(ctx context.Context, sessionID string) (providers.Sess
 	if err != nil {
 		return providers.SessionState{}, err
 	}
-	return providers.SessionState{State: r.State, Reason: r.Reason, Until: r.Until, QRCode: r.QRCode, PairCode: r.PairCode, JID: r.DeviceJID}, nil
+	st := providers.SessionState{State: r.State, Reason: r.Reason, Until: r.Until, QRCode: r.QRCode, PairCode: r.PairCode, JID: r.DeviceJID}
+	if len(r.Passkey) > 0 {
+		st.PasskeyRequest = r.Passkey
+	}
+	if r.State == providers.StatePasskeyConfirmation {
+		st.PasskeyCode = r.PairCode
+	}
+	return st, nil
 }
 
 // Disconnect implements providers.SessionManager. The owner replica does it;

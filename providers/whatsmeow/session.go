@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -395,6 +396,8 @@ func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first c
 			s.log.Warn("pairing failed", "error", item.Error)
 			s.endPairing(c, st)
 			report(st)
+		case whatsmeow.QRChannelEventPasskeyRequest, whatsmeow.QRChannelEventPasskeyResponse:
+			// The same events reach handleEvent, which persists them.
 		case whatsmeow.QRChannelErrUnexpectedEvent.Event:
 			// Already connected (pairing happened before); events decide.
 		}
@@ -440,6 +443,15 @@ func (s *session) handleEvent(evt any) {
 		jid := s.deviceJID
 		s.mu.Unlock()
 		s.persist(providers.SessionState{State: providers.StateConnected, JID: jid})
+	case *events.PairPasskeyRequest:
+		s.onPasskeyRequest(e)
+	case *events.PairPasskeyConfirmation:
+		s.onPasskeyConfirmation(e)
+	case *events.PairPasskeyError:
+		s.log.Warn("passkey pairing failed", "continuation", e.Continuation, "error", e.Error)
+		s.persist(providers.SessionState{State: providers.StatePairingFailed, Reason: "A verificação da chave de acesso (passkey) falhou; inicie o pareamento de novo."})
+	case *events.RotateADVSecret:
+		s.rotateQR(e.OldSecret, e.NewSecret)
 	case *events.PairSuccess:
 		jid := e.ID.String()
 		s.mu.Lock()
@@ -483,6 +495,21 @@ func (s *session) handleEvent(evt any) {
 	case *events.HistorySync:
 		// History is not imported (default): the rows start at pairing.
 	}
+}
+
+// rotateQR rewrites the stored QR code when WhatsApp rotates the pairing
+// (ADV) secret mid-pairing: the secret is part of the QR payload, so the old
+// code can no longer be scanned and must not stay in the session row.
+// whatsmeow's QR channel re-emits the rotated code too; this replaces the row
+// at once instead of waiting for it.
+func (s *session) rotateQR(oldSecret, newSecret string) {
+	st := s.snapshot()
+	if st.State != providers.StatePairing || st.QRCode == "" || oldSecret == "" || !strings.Contains(st.QRCode, oldSecret) {
+		return
+	}
+	st.QRCode = strings.Replace(st.QRCode, oldSecret, newSecret, 1)
+	s.persist(st)
+	s.announce(PairingCode{QRCode: st.QRCode})
 }
 
 func banReason(code events.TempBanReason) string {

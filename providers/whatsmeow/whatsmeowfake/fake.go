@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -254,6 +255,36 @@ func (c *Client) SendChatPresence(ctx context.Context, to types.JID, composing b
 func (c *Client) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error) {
 	return types.EmptyJID, nil
 }
+
+// IsOnWhatsApp knows every number except those ending in 0000; a
+// Brazilian mobile is known only in its nine-digit form (as WhatsApp knows
+// accounts created after 2016), so the ninth-digit resolution runs for real.
+func (c *Client) IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error) {
+	if !c.IsLoggedIn() {
+		return nil, whatsmeow.ErrNotConnected
+	}
+	out := make([]types.IsOnWhatsAppResponse, 0, len(phones))
+	for _, ph := range phones {
+		digits := strings.TrimPrefix(ph, "+")
+		in := !strings.HasSuffix(digits, "0000")
+		if strings.HasPrefix(digits, "55") && len(digits) == 12 && digits[4] >= '6' {
+			in = false // old eight-digit form of a mobile
+		}
+		jid := types.NewJID(digits, types.DefaultUserServer)
+		out = append(out, types.IsOnWhatsAppResponse{Query: ph, JID: jid, PhoneNumber: jid, IsIn: in})
+	}
+	return out, nil
+}
+
+// SendPasskeyResponse accepts any assertion and asks to compare a code, as
+// WhatsApp does without the handoff proof.
+func (c *Client) SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error {
+	go c.emit(&events.PairPasskeyConfirmation{Code: "FAKE-CODE"})
+	return nil
+}
+
+// SendPasskeyConfirmation accepts the confirmation.
+func (c *Client) SendPasskeyConfirmation(ctx context.Context) error { return nil }
 
 // AddEventHandler registers h for the device's events.
 func (c *Client) AddEventHandler(h func(evt any)) {
