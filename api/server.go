@@ -142,6 +142,8 @@ func New(p Params) *Server {
 	s.registerTenant(r)
 	s.registerWebhooks(r)
 	s.registerAdmin(r)
+	s.registerPasskey(r)
+	s.registerContacts(r)
 	for _, f := range p.RegisterFuncs {
 		f(r)
 	}
