@@ -104,6 +104,13 @@ var (
 		[]string{LabelTenant, LabelAgent, "tool", "result"}}
 )
 
+// WhatsApp Web metrics (providers/whatsmeow).
+var (
+	defWAVersion = Definition{"zapbase_whatsapp_web_version_info", KindGauge, SourceEvent,
+		"Always 1: the WhatsApp Web client version advertised (current) and the one built into whatsmeow (builtin); they differ when the start-up fetch found a newer version.",
+		[]string{"builtin", "current"}}
+)
+
 // Metric definitions read from the database on scrape.
 var (
 	defSessions = Definition{"zapbase_sessions", KindGauge, SourceDatabase,
@@ -159,7 +166,7 @@ func Catalog() []Definition {
 	return []Definition{
 		defSends, defSendLatency, defRetries, defRouted, defQueueDepth, defInFlight,
 		defWakeups, defReconcile, defListenerLag, defListenerState, defLocalSessions,
-		defWebhooks, defRetentionPruned, defAIRequests, defAIModelLatency, defAITokens, defAIResponse, defAITurns, defAIToolCalls,
+		defWebhooks, defRetentionPruned, defWAVersion, defAIRequests, defAIModelLatency, defAITokens, defAIResponse, defAITurns, defAIToolCalls,
 		defSessions, defTenantInfo, defOutstanding, defOldestPending, defExpiredClaims,
 		defInboxBacklog, defInboxOldest, defSlotExists, defSlotActive, defSlotLag,
 		defSlotRetained, defSlotSafe, defSlotWALStatus, defScrapeSuccess, defScrapeDuration,

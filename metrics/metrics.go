@@ -184,6 +184,7 @@ type Metrics struct {
 	aiResponse    *prometheus.HistogramVec
 	aiTurns       *prometheus.CounterVec
 	aiToolCalls   *prometheus.CounterVec
+	waVersion     *prometheus.GaugeVec
 }
 
 // New builds the metrics and registers them.
@@ -244,6 +245,7 @@ func New(opts Options) *Metrics {
 	m.aiResponse = histogram(defAIResponse, aiLatencyBuckets)
 	m.aiTurns = counter(defAITurns)
 	m.aiToolCalls = counter(defAIToolCalls)
+	m.waVersion = gaugeVec(defWAVersion)
 	return m
 }
 
@@ -573,4 +575,14 @@ func ClassOf(err error) string {
 	default:
 		return ClassUnknown
 	}
+}
+
+// WhatsAppWebVersion records the advertised WhatsApp Web version and the
+// built-in one.
+func (m *Metrics) WhatsAppWebVersion(builtin, current string) {
+	if m == nil {
+		return
+	}
+	m.waVersion.Reset()
+	m.waVersion.WithLabelValues(builtin, current).Set(1)
 }

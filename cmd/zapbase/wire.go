@@ -118,6 +118,10 @@ func (m *Main) wire(ctx context.Context) error {
 			log.Warn("ZAPBASE_TEST_WHATSMEOW_FAKE=1: WhatsApp Web uses an offline fake client (tests only)")
 			newClient = whatsmeowfake.New(log).NewClient
 		}
+		fetchVersion := whatsmeow.LatestVersionFunc(&http.Client{Timeout: whatsmeow.DefaultVersionFetchTimeout})
+		if m.cfg.TestWhatsmeowFake {
+			fetchVersion = nil
+		}
 		var onPairing func(whatsmeow.PairingCode)
 		if m.pairingOut != nil {
 			onPairing = (&terminalPairing{w: m.pairingOut}).show
@@ -135,6 +139,9 @@ func (m *Main) wire(ctx context.Context) error {
 			OnLocalSessionsFunc: func(n int) {
 				mt.SetLocalSessions(string(zapbase.ProviderBaileys), n)
 			},
+			// issue 19: current WhatsApp Web version at start (not with the offline fake).
+			FetchVersionFunc: fetchVersion,
+			OnVersionFunc:    func(v whatsmeow.VersionResult) { mt.WhatsAppWebVersion(v.Builtin, v.Using) },
 			OnWakeFunc: func(sessionID string) {
 				if disp != nil {
 					_ = disp.Resync(context.Background())

@@ -91,7 +91,13 @@ type Config struct {
 	// and must return promptly (cmd/zapbase feeds the
 	// zapbase_local_sessions gauge with it).
 	OnLocalSessionsFunc func(n int)
-	Logger              *slog.Logger
+	// FetchVersionFunc, when set, is asked at Start for the current
+	// WhatsApp Web version (LatestVersionFunc in production); the built-in
+	// version stays when it fails (SyncWAVersion). Nil: no fetch.
+	FetchVersionFunc FetchVersionFunc
+	// OnVersionFunc, when set, sees the outcome of that fetch (metrics).
+	OnVersionFunc func(VersionResult)
+	Logger        *slog.Logger
 }
 
 // PairingCode is a QR code or phone pairing code issued for a session.
@@ -187,6 +193,12 @@ func (p *Provider) Owns(sessionID string) bool { return p.leases.Owns(sessionID)
 // cancellation: Stop ends it.
 func (p *Provider) Start(ctx context.Context) error {
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if p.cfg.FetchVersionFunc != nil {
+		res := SyncWAVersion(ctx, p.cfg.FetchVersionFunc, DefaultVersionFetchTimeout, p.log)
+		if p.cfg.OnVersionFunc != nil {
+			p.cfg.OnVersionFunc(res)
+		}
+	}
 	if err := p.leases.Start(p.ctx); err != nil {
 		p.cancel()
 		return err
