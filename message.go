@@ -35,13 +35,17 @@ const (
 	MessageReadMark    MessageType = "read_mark"
 	MessageSystem      MessageType = "system"
 	MessageUnsupported MessageType = "unsupported"
+	// MessageUndecryptable: an inbound message WhatsApp delivered but the
+	// device could not decrypt yet ("aguardando mensagem"); the row is
+	// updated in place when the retry brings the content.
+	MessageUndecryptable MessageType = "undecryptable"
 )
 
 // MessageTypes lists every message type, in documentation order.
 var MessageTypes = []MessageType{
 	MessageText, MessageImage, MessageVideo, MessageAudio, MessageVoice, MessageDocument,
 	MessageSticker, MessageLocation, MessageContacts, MessageTemplate, MessageInteractive,
-	MessageReaction, MessageReadMark, MessageSystem, MessageUnsupported,
+	MessageReaction, MessageReadMark, MessageSystem, MessageUnsupported, MessageUndecryptable,
 }
 
 // Valid reports whether t is a known message type.

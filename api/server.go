@@ -144,6 +144,7 @@ func New(p Params) *Server {
 	s.registerAdmin(r)
 	s.registerPasskey(r)
 	s.registerContacts(r)
+	s.registerMessageEdits(r)
 	for _, f := range p.RegisterFuncs {
 		f(r)
 	}

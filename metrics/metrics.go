@@ -185,6 +185,7 @@ type Metrics struct {
 	aiTurns       *prometheus.CounterVec
 	aiToolCalls   *prometheus.CounterVec
 	waVersion     *prometheus.GaugeVec
+	undecryptable *prometheus.CounterVec
 }
 
 // New builds the metrics and registers them.
@@ -246,6 +247,7 @@ func New(opts Options) *Metrics {
 	m.aiTurns = counter(defAITurns)
 	m.aiToolCalls = counter(defAIToolCalls)
 	m.waVersion = gaugeVec(defWAVersion)
+	m.undecryptable = counter(defUndecryptable)
 	return m
 }
 
@@ -585,4 +587,12 @@ func (m *Metrics) WhatsAppWebVersion(builtin, current string) {
 	}
 	m.waVersion.Reset()
 	m.waVersion.WithLabelValues(builtin, current).Set(1)
+}
+
+// WhatsAppUndecryptable counts an inbound message that arrived undecryptable.
+func (m *Metrics) WhatsAppUndecryptable() {
+	if m == nil {
+		return
+	}
+	m.undecryptable.WithLabelValues().Inc()
 }

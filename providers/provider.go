@@ -196,6 +196,35 @@ type NumberCheck struct {
 	Cached bool `json:"cached"`
 }
 
+// MessageEditor edits a message already sent (WhatsApp Web: text within
+// WhatsApp's edit window).
+type MessageEditor interface {
+	EditMessage(ctx context.Context, p EditParams) (SendResult, error)
+}
+
+// EditParams name the message to edit and its new text.
+type EditParams struct {
+	TenantID, SessionID string
+	// Chat is the message's recipient (to_number).
+	Chat              string
+	ProviderMessageID string
+	// Type is the message's type; Text replaces its text.
+	Type zapbase.MessageType
+	Text string
+}
+
+// MessageRevoker deletes a sent message for everyone.
+type MessageRevoker interface {
+	RevokeMessage(ctx context.Context, p RevokeParams) error
+}
+
+// RevokeParams name the message to delete.
+type RevokeParams struct {
+	TenantID, SessionID string
+	Chat                string
+	ProviderMessageID   string
+}
+
 // PasskeyResponder completes a pairing that asked for a passkey
 // (state StatePasskeyRequired) with the browser's WebAuthn assertion, the
 // JSON of the PublicKeyCredential that navigator.credentials.get() returned.

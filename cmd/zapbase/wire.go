@@ -140,8 +140,9 @@ func (m *Main) wire(ctx context.Context) error {
 				mt.SetLocalSessions(string(zapbase.ProviderBaileys), n)
 			},
 			// issue 19: current WhatsApp Web version at start (not with the offline fake).
-			FetchVersionFunc: fetchVersion,
-			OnVersionFunc:    func(v whatsmeow.VersionResult) { mt.WhatsAppWebVersion(v.Builtin, v.Using) },
+			FetchVersionFunc:    fetchVersion,
+			OnVersionFunc:       func(v whatsmeow.VersionResult) { mt.WhatsAppWebVersion(v.Builtin, v.Using) },
+			OnUndecryptableFunc: mt.WhatsAppUndecryptable,
 			OnWakeFunc: func(sessionID string) {
 				if disp != nil {
 					_ = disp.Resync(context.Background())

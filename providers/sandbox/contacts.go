@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/zapbase/zapbase/providers"
 )
@@ -35,3 +36,21 @@ func (p *Provider) CheckNumbers(ctx context.Context, sessionID string, numbers [
 	}
 	return out, nil
 }
+
+var (
+	_ providers.MessageEditor  = (*Provider)(nil)
+	_ providers.MessageRevoker = (*Provider)(nil)
+)
+
+// EditMessage implements providers.MessageEditor: the simulated phone
+// accepts every edit of a sent text (the API updates the row).
+func (p *Provider) EditMessage(ctx context.Context, ep providers.EditParams) (providers.SendResult, error) {
+	if strings.TrimSpace(ep.Text) == "" {
+		return providers.SendResult{}, &providers.PermanentError{Code: "invalid_content", Reason: "Texto da edição vazio.", Err: providers.ErrUnsupported}
+	}
+	return providers.SendResult{ProviderMessageID: ep.ProviderMessageID, Timestamp: time.Now()}, nil
+}
+
+// RevokeMessage implements providers.MessageRevoker: the simulated phone
+// accepts every deletion for everyone.
+func (p *Provider) RevokeMessage(ctx context.Context, rp providers.RevokeParams) error { return nil }

@@ -19,3 +19,13 @@ func TestCheckNumbers(t *testing.T) {
 		{Input: "abc"},
 	}, got)
 }
+
+func TestEditAndRevoke(t *testing.T) {
+	p := &Provider{}
+	res, err := p.EditMessage(context.Background(), providers.EditParams{ProviderMessageID: "sb-1", Text: "novo"})
+	require.NoError(t, err)
+	require.Equal(t, "sb-1", res.ProviderMessageID)
+	_, err = p.EditMessage(context.Background(), providers.EditParams{ProviderMessageID: "sb-1", Text: " "})
+	require.Error(t, err)
+	require.NoError(t, p.RevokeMessage(context.Background(), providers.RevokeParams{ProviderMessageID: "sb-1"}))
+}

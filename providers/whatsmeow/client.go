@@ -14,6 +14,7 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 )
 
@@ -52,6 +53,9 @@ type Client interface {
 	// SendPasskeyConfirmation confirms the code of
 	// events.PairPasskeyConfirmation.
 	SendPasskeyConfirmation(ctx context.Context) error
+	// DecryptSecretEncryptedMessage decrypts the SecretEncryptedMessage
+	// form of edits with the original message's secret.
+	DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error)
 }
 
 // NewClientFunc builds a Client for the device with JID jid, or for a new
@@ -183,6 +187,9 @@ func (c *waClient) IsOnWhatsApp(ctx context.Context, phones []string) ([]types.I
 }
 func (c *waClient) SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error {
 	return c.cli.SendPasskeyResponse(ctx, resp)
+}
+func (c *waClient) DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error) {
+	return c.cli.DecryptSecretEncryptedMessage(ctx, evt)
 }
 func (c *waClient) SendPasskeyConfirmation(ctx context.Context) error {
 	return c.cli.SendPasskeyConfirmation(ctx)

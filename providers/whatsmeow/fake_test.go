@@ -13,6 +13,8 @@ import (
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
@@ -169,6 +171,16 @@ func (f *fakeClient) SendPasskeyResponse(ctx context.Context, resp *types.WebAut
 	defer f.mu.Unlock()
 	f.passkeys = append(f.passkeys, resp)
 	return nil
+}
+
+// DecryptSecretEncryptedMessage "decrypts" by reading the ciphertext as
+// the plaintext protobuf (the real cipher is whatsmeow's, not under test).
+func (f *fakeClient) DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error) {
+	var m waE2E.Message
+	if err := proto.Unmarshal(evt.Message.GetSecretEncryptedMessage().GetEncPayload(), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 func (f *fakeClient) SendPasskeyConfirmation(ctx context.Context) error {
 	f.mu.Lock()

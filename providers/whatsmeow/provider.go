@@ -97,7 +97,10 @@ type Config struct {
 	FetchVersionFunc FetchVersionFunc
 	// OnVersionFunc, when set, sees the outcome of that fetch (metrics).
 	OnVersionFunc func(VersionResult)
-	Logger        *slog.Logger
+	// OnUndecryptableFunc, when set, is called for every message that
+	// arrived undecryptable (metrics). It must return promptly.
+	OnUndecryptableFunc func()
+	Logger              *slog.Logger
 }
 
 // PairingCode is a QR code or phone pairing code issued for a session.

@@ -434,6 +434,8 @@ func (s *session) handleEvent(evt any) {
 		}
 	case *events.Receipt:
 		s.handleReceipt(e)
+	case *events.UndecryptableMessage:
+		s.persistUndecryptable(e)
 	case *events.Connected:
 		// device_jid keeps the full device JID (with its device number):
 		// it is the store's key, so a restart or another replica loads

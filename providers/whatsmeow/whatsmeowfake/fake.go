@@ -283,6 +283,11 @@ func (c *Client) SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnRe
 	return nil
 }
 
+// DecryptSecretEncryptedMessage has no message secrets.
+func (c *Client) DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error) {
+	return nil, whatsmeow.ErrNotSecretEncryptedMessage
+}
+
 // SendPasskeyConfirmation accepts the confirmation.
 func (c *Client) SendPasskeyConfirmation(ctx context.Context) error { return nil }
 
