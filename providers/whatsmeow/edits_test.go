@@ -135,3 +135,24 @@ func TestOutboundEditAndRevoke(t *testing.T) {
 	require.Equal(t, waE2E.ProtocolMessage_REVOKE, m.Msg.GetProtocolMessage().GetType())
 	require.Equal(t, "3EB0MINE", m.Msg.GetProtocolMessage().GetKey().GetID())
 }
+
+// In LID-addressed groups whatsmeow fills SenderAlt from the stanza's
+// participant_pn: the row's sender is the phone number, linked to the LID.
+func TestGroupSenderAltFromParticipantPN(t *testing.T) {
+	t.Parallel()
+	f, _, c, sink, id := connectedSession(t)
+	lid, _ := types.ParseJID(contactLID)
+	group := types.NewJID("120363000000000001", types.GroupServer)
+	c.emit(&events.Message{Info: types.MessageInfo{MessageSource: types.MessageSource{
+		Chat: group, Sender: lid, SenderAlt: types.NewJID(contactPN, types.DefaultUserServer), IsGroup: true,
+		AddressingMode: types.AddressingModeLID,
+	}, ID: "3EB0GROUP", Timestamp: time.Unix(1767225600, 0)}, Message: &waE2E.Message{Conversation: proto.String("oi grupo")}})
+	sink.waitInbound(t)
+	r := f.inboundRow(t, "3EB0GROUP")
+	require.Equal(t, contactPN, r.From)
+	require.Equal(t, contactLID, r.Meta["fromAlt"])
+	require.Equal(t, group.String(), r.Meta["chat"])
+	var pn string
+	require.NoError(t, f.pool.QueryRow(context.Background(), `SELECT phone_number FROM wa.contact_identities WHERE session_id = $1 AND lid = $2`, id, contactLID).Scan(&pn))
+	require.Equal(t, contactPN, pn)
+}
