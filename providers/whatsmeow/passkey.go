@@ -112,9 +112,9 @@ func (p *Provider) ConfirmPasskey(ctx context.Context, sessionID string) (provid
 	if err := c.SendPasskeyConfirmation(ctx); err != nil {
 		return providers.SessionState{}, classifySendError(fmt.Errorf("send passkey confirmation: %w", err), nil)
 	}
-	st := providers.SessionState{State: providers.StatePairing, Reason: "Código confirmado; concluindo o pareamento."}
-	s.persist(st)
-	return st, nil
+	// The state moves with WhatsApp's answer (PairSuccess, then Connected):
+	// writing one here could overwrite it.
+	return s.snapshot(), nil
 }
 
 // passkeySession returns the pairing session of this replica in state want.

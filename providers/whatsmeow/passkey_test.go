@@ -83,8 +83,9 @@ func TestPasskeyLinking(t *testing.T) {
 	c.mu.Lock()
 	require.Equal(t, 1, c.confirmed)
 	c.mu.Unlock()
+	c.emit(&events.PairSuccess{ID: types.NewADJID(ownPN, 0, 4)})
 	r := f.sessionRow(t, id)
-	require.Equal(t, providers.StatePairing, r.State)
+	require.Equal(t, providers.StateConnecting, r.State)
 	var left []byte
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT passkey_request FROM public.whatsapp_sessions WHERE id = $1`, id).Scan(&left))
 	require.Nil(t, left, "the challenge is cleared once the passkey states end")

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"go.mau.fi/util/jsonbytes"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
@@ -44,7 +45,13 @@ type Devices struct {
 	QRInterval time.Duration
 	// QRCodes is how many codes are shown before pairing times out.
 	QRCodes int
-	Logger  *slog.Logger
+	// PasskeyJID, when set, makes unpaired devices link with a passkey, as
+	// WhatsApp asks accounts that have one: right after the first QR code
+	// the device emits events.PairPasskeyRequest; SendPasskeyResponse
+	// answers events.PairPasskeyConfirmation; SendPasskeyConfirmation pairs
+	// the device as PasskeyJID (events.PairSuccess, then Connected).
+	PasskeyJID string
+	Logger     *slog.Logger
 }
 
 // New returns Devices with defaults.
@@ -84,15 +91,23 @@ type Client struct {
 	connected bool
 	conn      uint64 // increments per connection
 	qr        chan whatsmeow.QRChannelItem
+	paired    chan struct{} // closed when a passkey pairing completes
 }
 
 var _ wm.Client = (*Client)(nil)
 
+// id is the device JID (empty until paired); a passkey pairing sets it.
+func (c *Client) id() types.JID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.jid
+}
+
 func (c *Client) device() string {
-	if c.jid.IsEmpty() {
-		return "unpaired"
+	if j := c.id(); !j.IsEmpty() {
+		return j.String()
 	}
-	return c.jid.String()
+	return "unpaired"
 }
 
 // Connect "opens the socket": a paired device reports Connected, an
@@ -116,7 +131,7 @@ func (c *Client) Connect(ctx context.Context) error {
 		<-ctx.Done()
 		c.drop(conn)
 	}()
-	if c.jid.IsEmpty() {
+	if c.id().IsEmpty() {
 		if qr != nil {
 			go c.showQR(ctx, qr)
 		}
@@ -147,6 +162,25 @@ func (c *Client) showQR(ctx context.Context, qr chan whatsmeow.QRChannelItem) {
 		select {
 		case qr <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: code, Timeout: c.d.QRInterval}:
 		case <-ctx.Done():
+			return
+		}
+		if i == 0 && c.d.PasskeyJID != "" {
+			// The phone scanned the code; WhatsApp asks for the passkey.
+			c.emit(&events.PairPasskeyRequest{PublicKey: &types.WebAuthnPublicKey{
+				Challenge: jsonbytes.UnpaddedURLBytes("fake-challenge"), Timeout: 60000, RelyingPartID: "whatsapp.com",
+				UserVerification: "required",
+			}})
+			c.mu.Lock()
+			paired := c.paired
+			c.mu.Unlock()
+			select {
+			case <-paired:
+				select {
+				case qr <- whatsmeow.QRChannelSuccess:
+				case <-ctx.Done():
+				}
+			case <-ctx.Done():
+			}
 			return
 		}
 		t := time.NewTimer(c.d.QRInterval)
@@ -185,14 +219,14 @@ func (c *Client) IsConnected() bool {
 }
 
 // IsLoggedIn: paired devices are logged in while connected.
-func (c *Client) IsLoggedIn() bool { return !c.jid.IsEmpty() && c.IsConnected() }
+func (c *Client) IsLoggedIn() bool { return !c.id().IsEmpty() && c.IsConnected() }
 
 // OwnID answers the device's phone-number JID.
-func (c *Client) OwnID() (types.JID, types.JID) { return c.jid.ToNonAD(), types.EmptyJID }
+func (c *Client) OwnID() (types.JID, types.JID) { return c.id().ToNonAD(), types.EmptyJID }
 
 // GetQRChannel returns the channel of QR codes shown once connected.
 func (c *Client) GetQRChannel(ctx context.Context) (<-chan whatsmeow.QRChannelItem, error) {
-	if !c.jid.IsEmpty() {
+	if !c.id().IsEmpty() {
 		return nil, whatsmeow.ErrQRStoreContainsID
 	}
 	c.mu.Lock()
@@ -201,6 +235,7 @@ func (c *Client) GetQRChannel(ctx context.Context) (<-chan whatsmeow.QRChannelIt
 		return nil, whatsmeow.ErrQRAlreadyConnected
 	}
 	c.qr = make(chan whatsmeow.QRChannelItem, 1)
+	c.paired = make(chan struct{})
 	return c.qr, nil
 }
 
@@ -288,8 +323,25 @@ func (c *Client) DecryptSecretEncryptedMessage(ctx context.Context, evt *events.
 	return nil, whatsmeow.ErrNotSecretEncryptedMessage
 }
 
-// SendPasskeyConfirmation accepts the confirmation.
-func (c *Client) SendPasskeyConfirmation(ctx context.Context) error { return nil }
+// SendPasskeyConfirmation pairs the device as Devices.PasskeyJID.
+func (c *Client) SendPasskeyConfirmation(ctx context.Context) error {
+	jid, err := types.ParseJID(c.d.PasskeyJID)
+	if err != nil {
+		return fmt.Errorf("whatsmeowfake: passkey jid: %w", err)
+	}
+	c.mu.Lock()
+	c.jid = jid
+	paired := c.paired
+	c.mu.Unlock()
+	go func() {
+		c.emit(&events.PairSuccess{ID: jid})
+		if paired != nil {
+			close(paired)
+		}
+		c.emit(&events.Connected{})
+	}()
+	return nil
+}
 
 // AddEventHandler registers h for the device's events.
 func (c *Client) AddEventHandler(h func(evt any)) {
