@@ -61,6 +61,8 @@ func (s *session) onPasskeyConfirmation(e *events.PairPasskeyConfirmation) {
 // (the sink knows nothing of passkey_request; the trigger of migration
 // 000100 clears it once the session leaves the passkey states).
 func (s *session) persistPasskey(st providers.SessionState) {
+	s.pairMu.Lock()
+	defer s.pairMu.Unlock()
 	s.setState(st)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 	defer cancel()

@@ -41,6 +41,9 @@ type session struct {
 	timer     *time.Timer
 	// connCancel ends the context of the current connection.
 	connCancel context.CancelFunc
+	// pairMu orders the writes of pairing codes and passkey states, so a
+	// QR code in flight never overwrites a passkey request.
+	pairMu sync.Mutex
 }
 
 func newSession(p *Provider, id string, row sessionRow) *session {
@@ -367,8 +370,18 @@ func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first c
 		}
 		switch item.Event {
 		case whatsmeow.QRChannelEventCode:
-			st := providers.SessionState{State: providers.StatePairing, QRCode: item.Code, PairCode: s.snapshot().PairCode}
+			// Once a passkey is asked the QR was scanned: a code still in
+			// flight must not move the session back to pairing.
+			s.pairMu.Lock()
+			cur := s.snapshot()
+			if cur.State == providers.StatePasskeyRequired || cur.State == providers.StatePasskeyConfirmation {
+				s.pairMu.Unlock()
+				report(cur)
+				continue
+			}
+			st := providers.SessionState{State: providers.StatePairing, QRCode: item.Code, PairCode: cur.PairCode}
 			s.persist(st)
+			s.pairMu.Unlock()
 			s.announce(PairingCode{QRCode: item.Code})
 			report(st)
 		case whatsmeow.QRChannelSuccess.Event:
@@ -505,6 +518,8 @@ func (s *session) handleEvent(evt any) {
 // whatsmeow's QR channel re-emits the rotated code too; this replaces the row
 // at once instead of waiting for it.
 func (s *session) rotateQR(oldSecret, newSecret string) {
+	s.pairMu.Lock()
+	defer s.pairMu.Unlock()
 	st := s.snapshot()
 	if st.State != providers.StatePairing || st.QRCode == "" || oldSecret == "" || !strings.Contains(st.QRCode, oldSecret) {
 		return
