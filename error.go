@@ -125,6 +125,13 @@ func Reason(code Code) string {
 	return reasons[CodeInternal]
 }
 
+// Error codes of WhatsApp Web's late-2026 features (issue 19).
+const (
+	// CodeNotOnWhatsApp: the recipient number has no WhatsApp account
+	// (checked with and without Brazil's ninth digit).
+	CodeNotOnWhatsApp Code = "not_on_whatsapp"
+)
+
 // Error is an error meant for users: a stable Code and a Brazilian Portuguese
 // Message. The wrapped cause is for logs only and never shown.
 type Error struct {

@@ -39,13 +39,17 @@ const (
 	// decrypted vote on one, inbound only, tied to the poll's row.
 	MessagePoll     MessageType = "poll"
 	MessagePollVote MessageType = "poll_vote"
+	// MessageUndecryptable: an inbound message WhatsApp delivered but the
+	// device could not decrypt yet ("aguardando mensagem"); the row is
+	// updated in place when the retry brings the content.
+	MessageUndecryptable MessageType = "undecryptable"
 )
 
 // MessageTypes lists every message type, in documentation order.
 var MessageTypes = []MessageType{
 	MessageText, MessageImage, MessageVideo, MessageAudio, MessageVoice, MessageDocument,
 	MessageSticker, MessageLocation, MessageContacts, MessageTemplate, MessageInteractive,
-	MessageReaction, MessageReadMark, MessageSystem, MessageUnsupported,
+	MessageReaction, MessageReadMark, MessageSystem, MessageUnsupported, MessageUndecryptable,
 	MessagePoll, MessagePollVote,
 }
 

@@ -130,6 +130,8 @@ type envOpts struct {
 	sendWait time.Duration
 	// register adds operations of other packages (RegisterFuncs).
 	register []func(*api.Router)
+	// extra registers more providers (by type) next to the sandbox fake.
+	extra map[zapbase.ProviderType]providers.Provider
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -166,6 +168,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		Waker:                 e.waker,
 		SendWait:              o.sendWait,
 		RegisterFuncs:         o.register,
+	}
+	for k, v := range o.extra {
+		p.Providers[k] = v
 	}
 	if !o.noWaiter {
 		p.Waiter = fakeWaiter{pool}

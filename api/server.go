@@ -159,6 +159,9 @@ func New(p Params) *Server {
 	s.registerContactProfile(r)
 	s.registerSessionSettings(r)
 	s.registerSandboxSim(r)
+	s.registerPasskey(r)
+	s.registerContacts(r)
+	s.registerMessageEdits(r)
 	for _, f := range p.RegisterFuncs {
 		f(r)
 	}

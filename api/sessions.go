@@ -37,8 +37,11 @@ type SessionInfo struct {
 	Until       *time.Time `json:"until,omitempty"`
 	QRCode      string     `json:"qrCode,omitempty" doc:"QR code a escanear (WhatsApp Web, estado pairing)"`
 	PairCode    string     `json:"pairCode,omitempty" doc:"Código de pareamento (WhatsApp Web)"`
-	ConnectedAt *time.Time `json:"connectedAt,omitempty"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	// PasskeyRequest: WebAuthn options while state is passkey_required.
+	PasskeyRequest json.RawMessage `json:"passkeyRequest,omitempty" doc:"Opções WebAuthn (publicKey de navigator.credentials.get) no estado passkey_required"`
+	PasskeyCode    string          `json:"passkeyCode,omitempty" doc:"Código a comparar com o do celular no estado passkey_confirmation"`
+	ConnectedAt    *time.Time      `json:"connectedAt,omitempty"`
+	UpdatedAt      time.Time       `json:"updatedAt"`
 }
 
 // SessionList answers GET /sessions/status.
@@ -230,6 +233,7 @@ func (s *Server) disconnectSession(ctx context.Context, phone string, logout boo
 
 func applyState(info *SessionInfo, st providers.SessionState) {
 	info.State, info.Reason, info.Until, info.QRCode, info.PairCode = st.State, st.Reason, st.Until, st.QRCode, st.PairCode
+	info.PasskeyRequest, info.PasskeyCode = st.PasskeyRequest, st.PasskeyCode
 }
 
 const sessionSelect = `SELECT id, phone_number, provider_type, state, coalesce(state_reason, ''), state_until,

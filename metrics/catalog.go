@@ -104,6 +104,16 @@ var (
 		[]string{LabelTenant, LabelAgent, "tool", "result"}}
 )
 
+// WhatsApp Web metrics (providers/whatsmeow).
+var (
+	defWAVersion = Definition{"zapbase_whatsapp_web_version_info", KindGauge, SourceEvent,
+		"Always 1: the WhatsApp Web client version advertised (current) and the one built into whatsmeow (builtin); they differ when the start-up fetch found a newer version.",
+		[]string{"builtin", "current"}}
+	defUndecryptable = Definition{"zapbase_whatsapp_undecryptable_total", KindCounter, SourceEvent,
+		"Inbound WhatsApp Web messages that arrived undecryptable (stored as 'aguardando mensagem' and filled in place when the retry brings the content).",
+		nil}
+)
+
 // Metric definitions read from the database on scrape.
 var (
 	defSessions = Definition{"zapbase_sessions", KindGauge, SourceDatabase,
@@ -159,7 +169,7 @@ func Catalog() []Definition {
 	return []Definition{
 		defSends, defSendLatency, defRetries, defRouted, defQueueDepth, defInFlight,
 		defWakeups, defReconcile, defListenerLag, defListenerState, defLocalSessions,
-		defWebhooks, defRetentionPruned, defAIRequests, defAIModelLatency, defAITokens, defAIResponse, defAITurns, defAIToolCalls,
+		defWebhooks, defRetentionPruned, defWAVersion, defUndecryptable, defAIRequests, defAIModelLatency, defAITokens, defAIResponse, defAITurns, defAIToolCalls,
 		defSessions, defTenantInfo, defOutstanding, defOldestPending, defExpiredClaims,
 		defInboxBacklog, defInboxOldest, defSlotExists, defSlotActive, defSlotLag,
 		defSlotRetained, defSlotSafe, defSlotWALStatus, defScrapeSuccess, defScrapeDuration,

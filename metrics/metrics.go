@@ -196,6 +196,8 @@ type Metrics struct {
 
 	// Outgoing webhooks (issue 21; outhooks.go).
 	outgoingWebhooks *prometheus.CounterVec
+	waVersion     *prometheus.GaugeVec
+	undecryptable *prometheus.CounterVec
 }
 
 // New builds the metrics and registers them.
@@ -257,6 +259,8 @@ func New(opts Options) *Metrics {
 	m.aiTurns = counter(defAITurns)
 	m.aiToolCalls = counter(defAIToolCalls)
 	m.outgoingWebhooks = counter(defOutgoingWebhookAttempts)
+	m.waVersion = gaugeVec(defWAVersion)
+	m.undecryptable = counter(defUndecryptable)
 	return m
 }
 
@@ -561,3 +565,20 @@ func (m *Metrics) AIToolCall(tenant, agent, tool string, ok bool) {
 // ClassOf maps a provider error to its error class label
 // (providers.ClassOf).
 func ClassOf(err error) string { return string(providers.ClassOf(err)) }
+// WhatsAppWebVersion records the advertised WhatsApp Web version and the
+// built-in one.
+func (m *Metrics) WhatsAppWebVersion(builtin, current string) {
+	if m == nil {
+		return
+	}
+	m.waVersion.Reset()
+	m.waVersion.WithLabelValues(builtin, current).Set(1)
+}
+
+// WhatsAppUndecryptable counts an inbound message that arrived undecryptable.
+func (m *Metrics) WhatsAppUndecryptable() {
+	if m == nil {
+		return
+	}
+	m.undecryptable.WithLabelValues().Inc()
+}

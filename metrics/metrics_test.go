@@ -362,6 +362,8 @@ func TestCatalogMatchesRegistry(t *testing.T) {
 	m.AIResponse("t", time.Second)
 	m.AIToolCall("t", "a", "handoff_to_human", true)
 	m.WebhookAttempt(metrics.OutgoingWebhookDelivered)
+	m.WhatsAppWebVersion("2.3000.1", "2.3000.2")
+	m.WhatsAppUndecryptable()
 
 	fams, err := m.Registry().Gather()
 	require.NoError(t, err)

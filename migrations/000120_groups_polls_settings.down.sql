@@ -7,5 +7,5 @@ ALTER TABLE public.messages DROP CONSTRAINT messages_message_type_check;
 UPDATE public.messages SET message_type = 'unsupported' WHERE message_type IN ('poll', 'poll_vote');
 ALTER TABLE public.messages ADD CONSTRAINT messages_message_type_check CHECK (message_type IN (
   'text', 'image', 'video', 'audio', 'voice', 'document', 'sticker', 'location',
-  'contacts', 'template', 'interactive', 'reaction', 'read_mark', 'system', 'unsupported'));
+  'contacts', 'template', 'interactive', 'reaction', 'read_mark', 'system', 'unsupported', 'undecryptable'));
 COMMIT;

@@ -10,7 +10,7 @@ ALTER TABLE public.messages DROP CONSTRAINT messages_message_type_check;
 ALTER TABLE public.messages ADD CONSTRAINT messages_message_type_check CHECK (message_type IN (
   'text', 'image', 'video', 'audio', 'voice', 'document', 'sticker', 'location',
   'contacts', 'template', 'interactive', 'reaction', 'read_mark', 'system', 'unsupported',
-  'poll', 'poll_vote'));
+  'undecryptable', 'poll', 'poll_vote'));
 
 -- The votes of one poll, for tallies (GET /messages/{id}/poll-votes).
 CREATE INDEX messages_poll_votes_idx ON public.messages (tenant_id, ((content -> 'pollVote' ->> 'pollRowId')), created_at)

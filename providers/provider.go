@@ -211,6 +211,68 @@ type MediaUploader interface {
 	UploadMedia(ctx context.Context, sessionID string, mimeType string, data []byte) (mediaID string, err error)
 }
 
+// NumberChecker tells which phone numbers have a WhatsApp account, and the
+// number WhatsApp knows them by (Brazil's ninth digit).
+type NumberChecker interface {
+	CheckNumbers(ctx context.Context, sessionID string, numbers []string) ([]NumberCheck, error)
+}
+
+// NumberCheck is the answer for one number given to CheckNumbers.
+type NumberCheck struct {
+	// Input is the number as given.
+	Input string `json:"input"`
+	// Valid is false when Input is not an international phone number.
+	Valid bool `json:"valid"`
+	// Number is Input as international digits.
+	Number     string `json:"number,omitempty"`
+	OnWhatsApp bool   `json:"onWhatsApp"`
+	// WhatsAppNumber is the number WhatsApp knows (with or without the
+	// ninth digit); messages to Number go there.
+	WhatsAppNumber string `json:"whatsAppNumber,omitempty"`
+	JID            string `json:"jid,omitempty"`
+	// Cached reports that the answer came from the session's cache.
+	Cached bool `json:"cached"`
+}
+
+// MessageEditor edits a message already sent (WhatsApp Web: text within
+// WhatsApp's edit window).
+type MessageEditor interface {
+	EditMessage(ctx context.Context, p EditParams) (SendResult, error)
+}
+
+// EditParams name the message to edit and its new text.
+type EditParams struct {
+	TenantID, SessionID string
+	// Chat is the message's recipient (to_number).
+	Chat              string
+	ProviderMessageID string
+	// Type is the message's type; Text replaces its text.
+	Type zapbase.MessageType
+	Text string
+}
+
+// MessageRevoker deletes a sent message for everyone.
+type MessageRevoker interface {
+	RevokeMessage(ctx context.Context, p RevokeParams) error
+}
+
+// RevokeParams name the message to delete.
+type RevokeParams struct {
+	TenantID, SessionID string
+	Chat                string
+	ProviderMessageID   string
+}
+
+// PasskeyResponder completes a pairing that asked for a passkey
+// (state StatePasskeyRequired) with the browser's WebAuthn assertion, the
+// JSON of the PublicKeyCredential that navigator.credentials.get() returned.
+type PasskeyResponder interface {
+	SendPasskeyResponse(ctx context.Context, sessionID string, credential json.RawMessage) (SessionState, error)
+	// ConfirmPasskey confirms that the code of StatePasskeyConfirmation
+	// matches the one on the phone, finishing the pairing.
+	ConfirmPasskey(ctx context.Context, sessionID string) (SessionState, error)
+}
+
 // SessionManager is implemented by providers with a session lifecycle.
 type SessionManager interface {
 	// Initialize starts (or resumes) the session and answers its state; for
@@ -243,6 +305,12 @@ type SessionState struct {
 	QRCode   string     `json:"qrCode,omitempty"`
 	PairCode string     `json:"pairCode,omitempty"`
 	JID      string     `json:"jid,omitempty"`
+	// PasskeyRequest holds the WebAuthn request options (the publicKey of
+	// navigator.credentials.get) while State is StatePasskeyRequired.
+	PasskeyRequest json.RawMessage `json:"passkeyRequest,omitempty"`
+	// PasskeyCode is the code to compare with the phone's in state
+	// StatePasskeyConfirmation.
+	PasskeyCode string `json:"passkeyCode,omitempty"`
 }
 
 // Session states shared by providers.
@@ -260,6 +328,12 @@ const (
 	StateUnreachable    = "unreachable"
 	StateBlocked        = "blocked"
 	StatePairingFailed  = "pairing_failed"
+	// StatePasskeyRequired: WhatsApp asks the account's passkey to link the
+	// device; SessionState.PasskeyRequest carries the WebAuthn options.
+	StatePasskeyRequired = "passkey_required"
+	// StatePasskeyConfirmation: the passkey was accepted; the code shown in
+	// SessionState.PasskeyCode must match the phone's.
+	StatePasskeyConfirmation = "passkey_confirmation"
 )
 
 // Usable reports whether a session in state s can send now.

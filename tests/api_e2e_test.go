@@ -440,7 +440,7 @@ VALUES ($1, $2, '5511988887777', '{"text":"oi"}', 'sandbox', 'sent', 'sbx-1') RE
 
 	// 404 / 405 are problems too.
 	in.call("GET", "/api/v1/nope", nil, nil).problem(t, 404, "not_found")
-	in.call("DELETE", "/api/v1/messages/text", nil, nil).problem(t, 405, "method_not_allowed")
+	in.call("PUT", "/api/v1/messages/text", nil, nil).problem(t, 405, "method_not_allowed")
 
 	// Audit trail of mutations, without secrets.
 	var audits int

@@ -143,6 +143,10 @@ func (m *Main) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		fetchVersion := whatsmeow.LatestVersionFunc(&http.Client{Timeout: whatsmeow.DefaultVersionFetchTimeout})
+		if m.cfg.TestWhatsmeowFake {
+			fetchVersion = nil
+		}
 		var onPairing func(whatsmeow.PairingCode)
 		if m.pairingOut != nil {
 			onPairing = (&terminalPairing{w: m.pairingOut}).show
@@ -160,6 +164,10 @@ func (m *Main) build(ctx context.Context) error {
 			OnLocalSessionsFunc: func(n int) {
 				mt.SetLocalSessions(string(zapbase.ProviderBaileys), n)
 			},
+			// issue 19: current WhatsApp Web version at start (not with the offline fake).
+			FetchVersionFunc:    fetchVersion,
+			OnVersionFunc:       func(v whatsmeow.VersionResult) { mt.WhatsAppWebVersion(v.Builtin, v.Using) },
+			OnUndecryptableFunc: mt.WhatsAppUndecryptable,
 			OnWakeFunc: func(sessionID string) {
 				_ = disp.Resync(context.Background())
 			},

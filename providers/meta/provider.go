@@ -501,6 +501,13 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 		err := p.MarkRead(ctx, providers.MarkReadParams{TenantID: msg.TenantID, SessionID: msg.SessionID, ProviderMessageIDs: ids})
 		return providers.SendResult{Timestamp: p.now()}, err
 	}
+	// Send to the number Meta's wa_id showed for this contact (Brazil's
+	// ninth digit): the answer of an earlier send or the contact's webhook.
+	if waID, err := p.store.canonicalWaID(ctx, sess.TenantID, sess.SessionID, msg.To); err != nil {
+		p.log.Warn("look up canonical wa_id", "tenant_id", sess.TenantID, "error", err)
+	} else if waID != "" {
+		msg.To = waID
+	}
 	body, err := buildMessage(msg)
 	if err != nil {
 		return providers.SendResult{}, err

@@ -138,6 +138,15 @@ func TestSendKeysContactOnReturnedWaID(t *testing.T) {
 	require.Equal(t, "552187654321", res.RecipientID)
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM wa.meta_contacts WHERE wa_id = '552187654321'`))
 	require.Zero(t, e.count(`SELECT count(*) FROM wa.meta_contacts WHERE wa_id = '5521987654321'`))
+
+	// The next send goes to the number Meta showed (wa_id), not the input.
+	_, err = e.prov.Send(e.ctx, providers.OutboundMessage{TenantID: e.tenantID, SessionID: e.session,
+		To: "5521987654321", Type: zapbase.MessageText, Content: providers.Content{Text: "De novo"}, Attempt: 1})
+	require.NoError(t, err)
+	sends := e.fake.Sends()
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(sends[len(sends)-1], &got))
+	require.Equal(t, "+552187654321", got["to"])
 }
 
 func TestSendOutsideWindowNeedsTemplate(t *testing.T) {

@@ -476,6 +476,31 @@ func normalizePhone(s string) string {
 	return nonDigits.ReplaceAllString(s, "")
 }
 
+// canonicalWaID answers the wa_id Meta uses for the phone number to when
+// it is another form of it (Brazil's ninth digit), else "". BSUIDs and
+// unknown contacts answer "".
+func (s *store) canonicalWaID(ctx context.Context, tenantID, sessionID, to string) (string, error) {
+	if isBSUID(to) {
+		return "", nil
+	}
+	vars := phoneVariants(to)
+	if len(vars) < 2 {
+		return "", nil
+	}
+	var waID string
+	err := s.pool.QueryRow(ctx, `
+SELECT wa_id FROM wa.meta_contacts
+ WHERE tenant_id = $1 AND session_id = $2 AND wa_id = ANY($3)
+ ORDER BY last_inbound_at DESC NULLS LAST LIMIT 1`, tenantID, sessionID, vars).Scan(&waID)
+	if errors.Is(err, pgx.ErrNoRows) || waID == vars[0] {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find canonical wa_id: %w", err)
+	}
+	return waID, nil
+}
+
 // phoneVariants lists the forms a number may take in Meta's wa_id: Brazil's
 // mobile ninth digit is dropped for old accounts ("5521987654321" →
 // "552187654321"), so both are tried.

@@ -14,6 +14,7 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 )
 
@@ -44,6 +45,17 @@ type Client interface {
 	// GetPNForLID resolves a LID to a phone-number JID from the store.
 	GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error)
 	AddEventHandler(h func(evt any))
+	// IsOnWhatsApp asks which phone numbers ("+5511…") have an account.
+	IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error)
+	// SendPasskeyResponse answers events.PairPasskeyRequest with the
+	// browser's WebAuthn assertion.
+	SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error
+	// SendPasskeyConfirmation confirms the code of
+	// events.PairPasskeyConfirmation.
+	SendPasskeyConfirmation(ctx context.Context) error
+	// DecryptSecretEncryptedMessage decrypts the SecretEncryptedMessage
+	// form of edits with the original message's secret.
+	DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error)
 }
 
 // NewClientFunc builds a Client for the device with JID jid, or for a new
@@ -170,6 +182,18 @@ func (c *waClient) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, e
 	return c.cli.Store.LIDs.GetPNForLID(ctx, lid)
 }
 func (c *waClient) AddEventHandler(h func(evt any)) { c.cli.AddEventHandler(h) }
+func (c *waClient) IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error) {
+	return c.cli.IsOnWhatsApp(ctx, phones)
+}
+func (c *waClient) SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error {
+	return c.cli.SendPasskeyResponse(ctx, resp)
+}
+func (c *waClient) DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error) {
+	return c.cli.DecryptSecretEncryptedMessage(ctx, evt)
+}
+func (c *waClient) SendPasskeyConfirmation(ctx context.Context) error {
+	return c.cli.SendPasskeyConfirmation(ctx)
+}
 
 // waLogger adapts slog to whatsmeow's Printf-style logger.
 type waLogger struct {

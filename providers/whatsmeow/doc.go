@@ -41,4 +41,19 @@
 // Dispatch generates the id (NewMessageID, WhatsApp Web format "3EB0…") and
 // stores it before sending; Send passes it to whatsmeow so a resend reuses
 // it. Errors are classified at this edge (errors.go).
+//
+// Before the first send to a phone number the provider asks IsOnWhatsApp
+// for every form of it (Brazil's ninth digit, brazil.go) and caches the
+// answer per session in wa.recipient_resolutions (resolve.go); a number
+// without an account fails with code not_on_whatsapp. The JID a message
+// actually went to (SendResponse.Chat, usually the LID) is recorded there
+// and answered as SendResult.RecipientID.
+//
+// # Changes after arrival
+//
+// Undecryptable messages become 'undecryptable' rows filled in place by the
+// retry; edits (ProtocolMessage and SecretEncryptedMessage forms) and
+// deletions for everyone update the target row (edits.go). Passkey linking
+// (passkey.go) and the client version fetched at start (version.go) complete
+// the late-2026 WhatsApp Web support.
 package whatsmeow

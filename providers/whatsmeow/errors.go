@@ -9,13 +9,14 @@ import (
 
 	"go.mau.fi/whatsmeow"
 
+	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
 )
 
 // Stable error codes for PermanentError.Code / AuthLostError.Code.
 const (
 	CodeInvalidRecipient = "invalid_recipient"
-	CodeNotOnWhatsApp    = "recipient_not_on_whatsapp"
+	CodeNotOnWhatsApp    = string(zapbase.CodeNotOnWhatsApp)
 	CodeUnsupportedType  = "unsupported_message_type"
 	CodeInvalidContent   = "invalid_content"
 	CodeVoiceFormat      = "voice_format_unsupported"

@@ -148,14 +148,15 @@ func TestInboundMessagesBecomeRows(t *testing.T) {
 				require.Equal(t, "3EB0TARGET", r.Content.TargetMessageID)
 			}},
 		{"3EB0REVOKE", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum(),
-			Key: &waCommon.MessageKey{ID: proto.String("3EB0TEXT")}}},
+			Key: &waCommon.MessageKey{ID: proto.String("3EB0NEVERSTORED")}}},
 			func(t *testing.T, r row) {
+				// A target this session never stored: kept as a system row.
 				require.Equal(t, "system", r.Type)
-				require.Equal(t, "3EB0TEXT", r.Content.TargetMessageID)
+				require.Equal(t, "3EB0NEVERSTORED", r.Content.TargetMessageID)
 				require.JSONEq(t, `{"event":"revoke"}`, string(r.Content.Raw))
 			}},
 		{"3EB0EDIT", &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(),
-			Key: &waCommon.MessageKey{ID: proto.String("3EB0TEXT")}, EditedMessage: &waE2E.Message{Conversation: proto.String("oi!")}}},
+			Key: &waCommon.MessageKey{ID: proto.String("3EB0NEVERSTORED")}, EditedMessage: &waE2E.Message{Conversation: proto.String("oi!")}}},
 			func(t *testing.T, r row) {
 				require.Equal(t, "system", r.Type)
 				require.Equal(t, "oi!", r.Content.Text)

@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
@@ -43,6 +46,11 @@ type fakeClient struct {
 	presence []bool
 	logouts  int
 	pairCode string
+	// known are the numbers IsOnWhatsApp finds (digits); nil: every number.
+	known     map[string]bool
+	checks    [][]string
+	passkeys  []*types.WebAuthnResponse
+	confirmed int
 }
 
 type sentMessage struct {
@@ -110,7 +118,12 @@ func (f *fakeClient) SendMessage(ctx context.Context, to types.JID, msg *waE2E.M
 		return whatsmeow.SendResponse{}, f.sendErr
 	}
 	f.sent = append(f.sent, sentMessage{To: to, Msg: msg, ID: id})
-	return whatsmeow.SendResponse{ID: id, Timestamp: time.Unix(1767225600, 0)}, nil
+	resp := whatsmeow.SendResponse{ID: id, Timestamp: time.Unix(1767225600, 0), Chat: to}
+	if to.Server == types.DefaultUserServer && f.known != nil {
+		// Like whatsmeow, send to the LID IsOnWhatsApp stored for the number.
+		resp.Chat = types.NewJID("1"+to.User, types.HiddenUserServer)
+	}
+	return resp, nil
 }
 func (f *fakeClient) Upload(ctx context.Context, data []byte, mt whatsmeow.MediaType) (whatsmeow.UploadResponse, error) {
 	f.mu.Lock()
@@ -138,6 +151,42 @@ func (f *fakeClient) SendChatPresence(ctx context.Context, to types.JID, composi
 }
 func (f *fakeClient) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error) {
 	return types.EmptyJID, nil
+}
+func (f *fakeClient) IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks = append(f.checks, append([]string(nil), phones...))
+	out := make([]types.IsOnWhatsAppResponse, 0, len(phones))
+	for _, ph := range phones {
+		digits := strings.TrimPrefix(ph, "+")
+		pn := types.NewJID(digits, types.DefaultUserServer)
+		in := f.known == nil || f.known[digits]
+		// WhatsApp answers the LID as JID and the number as pn_jid.
+		out = append(out, types.IsOnWhatsAppResponse{Query: ph, JID: types.NewJID("1"+digits, types.HiddenUserServer), PhoneNumber: pn, IsIn: in})
+	}
+	return out, nil
+}
+func (f *fakeClient) SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.passkeys = append(f.passkeys, resp)
+	return nil
+}
+
+// DecryptSecretEncryptedMessage "decrypts" by reading the ciphertext as
+// the plaintext protobuf (the real cipher is whatsmeow's, not under test).
+func (f *fakeClient) DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error) {
+	var m waE2E.Message
+	if err := proto.Unmarshal(evt.Message.GetSecretEncryptedMessage().GetEncPayload(), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+func (f *fakeClient) SendPasskeyConfirmation(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.confirmed++
+	return nil
 }
 func (f *fakeClient) AddEventHandler(h func(evt any)) {
 	f.mu.Lock()

@@ -44,6 +44,11 @@ func (s *session) inboundWorker() {
 func (s *session) persistInbound(parent context.Context, e *events.Message) {
 	ctx, cancel := context.WithTimeout(parent, 2*time.Minute)
 	defer cancel()
+	// Edits and deletions change the target row instead of adding one
+	// (a target this session never stored falls back to a system row).
+	if e.Message != nil && s.applyChange(ctx, s.currentClient(), e) {
+		return
+	}
 	m, media, ok := mapMessage(e)
 	if !ok || s.ignored(ctx, e) {
 		return
@@ -62,6 +67,12 @@ func (s *session) persistInbound(parent context.Context, e *events.Message) {
 	}
 	if media != nil {
 		s.storeMedia(ctx, c, &m, media)
+	}
+	// The real content of a message that arrived undecryptable.
+	if filled, err := s.fillUndecryptable(ctx, m); err != nil {
+		s.log.Warn("fill undecryptable message", "error", err)
+	} else if filled {
+		return
 	}
 	if err := s.p.cfg.Sink.Inbound(ctx, m); err != nil {
 		span.RecordError(err)

@@ -45,6 +45,15 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 		}
 		return providers.SendResult{Timestamp: time.Now()}, nil
 	}
+	// A phone number is resolved to the JID WhatsApp knows before the first
+	// send (Brazil's ninth digit); a number without an account fails here.
+	number := ""
+	if to.Server == types.DefaultUserServer && !strings.Contains(msg.To, "@") {
+		number = to.User
+		if to, err = p.resolveRecipient(ctx, s, c, to); err != nil {
+			return providers.SendResult{}, err
+		}
+	}
 	wm, err := p.buildMessage(ctx, c, s, to, msg)
 	if err != nil {
 		return providers.SendResult{}, err
@@ -61,9 +70,16 @@ func (p *Provider) Send(ctx context.Context, msg providers.OutboundMessage) (pro
 	if res.ProviderMessageID == "" {
 		res.ProviderMessageID = id
 	}
-	if to.Server == types.HiddenUserServer || to.Server == types.DefaultUserServer {
-		res.RecipientID = to.String()
+	// whatsmeow sends to a phone number's LID when it knows one: record the
+	// JID the message actually went to.
+	sentTo := to
+	if !resp.Chat.IsEmpty() {
+		sentTo = resp.Chat.ToNonAD()
 	}
+	if sentTo.Server == types.HiddenUserServer || sentTo.Server == types.DefaultUserServer {
+		res.RecipientID = sentTo.String()
+	}
+	p.recordSentTo(ctx, s, number, sentTo)
 	return res, nil
 }
 

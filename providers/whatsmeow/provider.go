@@ -87,6 +87,15 @@ type Config struct {
 	// and must return promptly (cmd/zapbase feeds the
 	// zapbase_local_sessions gauge with it).
 	OnLocalSessionsFunc func(n int)
+	// FetchVersionFunc, when set, is asked at Start for the current
+	// WhatsApp Web version (LatestVersionFunc in production); the built-in
+	// version stays when it fails (SyncWAVersion). Nil: no fetch.
+	FetchVersionFunc FetchVersionFunc
+	// OnVersionFunc, when set, sees the outcome of that fetch (metrics).
+	OnVersionFunc func(VersionResult)
+	// OnUndecryptableFunc, when set, is called for every message that
+	// arrived undecryptable (metrics). It must return promptly.
+	OnUndecryptableFunc func()
 	Logger              *slog.Logger
 }
 
@@ -195,6 +204,12 @@ func (p *Provider) Start(ctx context.Context) error {
 	// disconnect in order (leases first), as Stop always did.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.ctx = runCtx
+	if p.cfg.FetchVersionFunc != nil {
+		res := SyncWAVersion(ctx, p.cfg.FetchVersionFunc, DefaultVersionFetchTimeout, p.log)
+		if p.cfg.OnVersionFunc != nil {
+			p.cfg.OnVersionFunc(res)
+		}
+	}
 	if err := p.leases.Start(runCtx); err != nil {
 		interrupted := startstop.Interrupted(ctx)
 		cancel()
@@ -332,15 +347,16 @@ type sessionRow struct {
 	Until       *time.Time
 	QRCode      string
 	PairCode    string
+	Passkey     []byte
 }
 
 func (p *Provider) loadSession(ctx context.Context, sessionID string) (sessionRow, error) {
 	var r sessionRow
 	var jid, reason, qr, pair *string
 	err := p.cfg.Pool.QueryRow(ctx, `
-SELECT tenant_id::text, phone_number, device_jid, state, state_reason, state_until, qr_code, pair_code
+SELECT tenant_id::text, phone_number, device_jid, state, state_reason, state_until, qr_code, pair_code, passkey_request
   FROM public.whatsapp_sessions WHERE id = $1 AND provider_type = 'baileys'`, sessionID).
-		Scan(&r.TenantID, &r.PhoneNumber, &jid, &r.State, &reason, &r.Until, &qr, &pair)
+		Scan(&r.TenantID, &r.PhoneNumber, &jid, &r.State, &reason, &r.Until, &qr, &pair, &r.Passkey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fmt.Errorf("session %s: %w", sessionID, errSessionNotFound)
 	}
@@ -427,7 +443,14 @@ func (p *Provider) Status(ctx context.Context, sessionID string) (providers.Sess
 	if err != nil {
 		return providers.SessionState{}, err
 	}
-	return providers.SessionState{State: r.State, Reason: r.Reason, Until: r.Until, QRCode: r.QRCode, PairCode: r.PairCode, JID: r.DeviceJID}, nil
+	st := providers.SessionState{State: r.State, Reason: r.Reason, Until: r.Until, QRCode: r.QRCode, PairCode: r.PairCode, JID: r.DeviceJID}
+	if len(r.Passkey) > 0 {
+		st.PasskeyRequest = r.Passkey
+	}
+	if r.State == providers.StatePasskeyConfirmation {
+		st.PasskeyCode = r.PairCode
+	}
+	return st, nil
 }
 
 // Disconnect implements providers.SessionManager. The owner replica does it;

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,9 @@ type session struct {
 	timer     *time.Timer
 	// connCancel ends the context of the current connection.
 	connCancel context.CancelFunc
+	// pairMu orders the writes of pairing codes and passkey states, so a
+	// QR code in flight never overwrites a passkey request.
+	pairMu sync.Mutex
 }
 
 func newSession(p *Provider, id string, row sessionRow) *session {
@@ -371,8 +375,18 @@ func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first c
 		}
 		switch item.Event {
 		case whatsmeow.QRChannelEventCode:
-			st := providers.SessionState{State: providers.StatePairing, QRCode: item.Code, PairCode: s.snapshot().PairCode}
+			// Once a passkey is asked the QR was scanned: a code still in
+			// flight must not move the session back to pairing.
+			s.pairMu.Lock()
+			cur := s.snapshot()
+			if cur.State == providers.StatePasskeyRequired || cur.State == providers.StatePasskeyConfirmation {
+				s.pairMu.Unlock()
+				report(cur)
+				continue
+			}
+			st := providers.SessionState{State: providers.StatePairing, QRCode: item.Code, PairCode: cur.PairCode}
 			s.persist(st)
+			s.pairMu.Unlock()
 			s.announce(PairingCode{QRCode: item.Code})
 			report(st)
 		case whatsmeow.QRChannelSuccess.Event:
@@ -400,6 +414,8 @@ func (s *session) consumeQR(c Client, qr <-chan whatsmeow.QRChannelItem, first c
 			s.log.Warn("pairing failed", "error", item.Error)
 			s.endPairing(c, st)
 			report(st)
+		case whatsmeow.QRChannelEventPasskeyRequest, whatsmeow.QRChannelEventPasskeyResponse:
+			// The same events reach handleEvent, which persists them.
 		case whatsmeow.QRChannelErrUnexpectedEvent.Event:
 			// Already connected (pairing happened before); events decide.
 		}
@@ -436,6 +452,8 @@ func (s *session) handleEvent(evt any) {
 		}
 	case *events.Receipt:
 		s.handleReceipt(e)
+	case *events.UndecryptableMessage:
+		s.persistUndecryptable(e)
 	case *events.Connected:
 		// device_jid keeps the full device JID (with its device number):
 		// it is the store's key, so a restart or another replica loads
@@ -446,6 +464,15 @@ func (s *session) handleEvent(evt any) {
 		s.mu.Unlock()
 		s.persist(providers.SessionState{State: providers.StateConnected, JID: jid})
 		go s.onConnectedFeatures()
+	case *events.PairPasskeyRequest:
+		s.onPasskeyRequest(e)
+	case *events.PairPasskeyConfirmation:
+		s.onPasskeyConfirmation(e)
+	case *events.PairPasskeyError:
+		s.log.Warn("passkey pairing failed", "continuation", e.Continuation, "error", e.Error)
+		s.persist(providers.SessionState{State: providers.StatePairingFailed, Reason: "A verificação da chave de acesso (passkey) falhou; inicie o pareamento de novo."})
+	case *events.RotateADVSecret:
+		s.rotateQR(e.OldSecret, e.NewSecret)
 	case *events.PairSuccess:
 		jid := e.ID.String()
 		s.mu.Lock()
@@ -491,6 +518,23 @@ func (s *session) handleEvent(evt any) {
 	default:
 		s.handleFeatureEvent(evt) // calls, presence (settings.go)
 	}
+}
+
+// rotateQR rewrites the stored QR code when WhatsApp rotates the pairing
+// (ADV) secret mid-pairing: the secret is part of the QR payload, so the old
+// code can no longer be scanned and must not stay in the session row.
+// whatsmeow's QR channel re-emits the rotated code too; this replaces the row
+// at once instead of waiting for it.
+func (s *session) rotateQR(oldSecret, newSecret string) {
+	s.pairMu.Lock()
+	defer s.pairMu.Unlock()
+	st := s.snapshot()
+	if st.State != providers.StatePairing || st.QRCode == "" || oldSecret == "" || !strings.Contains(st.QRCode, oldSecret) {
+		return
+	}
+	st.QRCode = strings.Replace(st.QRCode, oldSecret, newSecret, 1)
+	s.persist(st)
+	s.announce(PairingCode{QRCode: st.QRCode})
 }
 
 func banReason(code events.TempBanReason) string {

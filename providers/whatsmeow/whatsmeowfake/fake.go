@@ -25,9 +25,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
+	"go.mau.fi/util/jsonbytes"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
@@ -52,6 +54,13 @@ type Devices struct {
 
 	mu      sync.Mutex
 	showing map[string]*Client // QR code on screen → its unpaired device
+
+	// PasskeyJID, when set, makes unpaired devices link with a passkey, as
+	// WhatsApp asks accounts that have one: right after the first QR code
+	// the device emits events.PairPasskeyRequest; SendPasskeyResponse
+	// answers events.PairPasskeyConfirmation; SendPasskeyConfirmation pairs
+	// the device as PasskeyJID (events.PairSuccess, then Connected).
+	PasskeyJID string
 }
 
 // New returns Devices with defaults.
@@ -135,22 +144,30 @@ type Client struct {
 	d   *Devices
 	jid types.JID
 
-	mu        sync.Mutex
-	handlers  []func(any)
-	connected bool
-	conn      uint64 // increments per connection
-	qr        chan whatsmeow.QRChannelItem
-	rotate    chan struct{}
-	paired    chan types.JID
+	mu            sync.Mutex
+	handlers      []func(any)
+	connected     bool
+	conn          uint64 // increments per connection
+	qr            chan whatsmeow.QRChannelItem
+	rotate        chan struct{}
+	paired        chan types.JID
+	passkeyPaired chan struct{} // closed when a passkey pairing completes
 }
 
 var _ wm.Client = (*Client)(nil)
 
+// id is the device JID (empty until paired); a passkey pairing sets it.
+func (c *Client) id() types.JID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.jid
+}
+
 func (c *Client) device() string {
-	if c.jid.IsEmpty() {
-		return "unpaired"
+	if j := c.id(); !j.IsEmpty() {
+		return j.String()
 	}
-	return c.jid.String()
+	return "unpaired"
 }
 
 // Connect "opens the socket": a paired device reports Connected, an
@@ -174,7 +191,7 @@ func (c *Client) Connect(ctx context.Context) error {
 		<-ctx.Done()
 		c.drop(conn)
 	}()
-	if c.jid.IsEmpty() {
+	if c.id().IsEmpty() {
 		if qr != nil {
 			go c.showQR(ctx, qr)
 		}
@@ -212,6 +229,25 @@ func (c *Client) showQR(ctx context.Context, qr chan whatsmeow.QRChannelItem) {
 			return
 		}
 		c.d.show(code, c)
+		if i == 0 && c.d.PasskeyJID != "" {
+			// The phone scanned the code; WhatsApp asks for the passkey.
+			c.emit(&events.PairPasskeyRequest{PublicKey: &types.WebAuthnPublicKey{
+				Challenge: jsonbytes.UnpaddedURLBytes("fake-challenge"), Timeout: 60000, RelyingPartID: "whatsapp.com",
+				UserVerification: "required",
+			}})
+			c.mu.Lock()
+			passkeyPaired := c.passkeyPaired
+			c.mu.Unlock()
+			select {
+			case <-passkeyPaired:
+				select {
+				case qr <- whatsmeow.QRChannelSuccess:
+				case <-ctx.Done():
+				}
+			case <-ctx.Done():
+			}
+			return
+		}
 		t := time.NewTimer(c.d.QRInterval)
 		select {
 		case <-t.C:
@@ -266,14 +302,14 @@ func (c *Client) IsConnected() bool {
 }
 
 // IsLoggedIn: paired devices are logged in while connected.
-func (c *Client) IsLoggedIn() bool { return !c.jid.IsEmpty() && c.IsConnected() }
+func (c *Client) IsLoggedIn() bool { return !c.id().IsEmpty() && c.IsConnected() }
 
 // OwnID answers the device's phone-number JID.
-func (c *Client) OwnID() (types.JID, types.JID) { return c.jid.ToNonAD(), types.EmptyJID }
+func (c *Client) OwnID() (types.JID, types.JID) { return c.id().ToNonAD(), types.EmptyJID }
 
 // GetQRChannel returns the channel of QR codes shown once connected.
 func (c *Client) GetQRChannel(ctx context.Context) (<-chan whatsmeow.QRChannelItem, error) {
-	if !c.jid.IsEmpty() {
+	if !c.id().IsEmpty() {
 		return nil, whatsmeow.ErrQRStoreContainsID
 	}
 	c.mu.Lock()
@@ -284,6 +320,7 @@ func (c *Client) GetQRChannel(ctx context.Context) (<-chan whatsmeow.QRChannelIt
 	c.qr = make(chan whatsmeow.QRChannelItem, 1)
 	c.rotate = make(chan struct{}, 1)
 	c.paired = make(chan types.JID, 1)
+	c.passkeyPaired = make(chan struct{})
 	return c.qr, nil
 }
 
@@ -361,6 +398,58 @@ func (c *Client) SendChatPresence(ctx context.Context, to types.JID, composing b
 // GetPNForLID knows no LIDs.
 func (c *Client) GetPNForLID(ctx context.Context, lid types.JID) (types.JID, error) {
 	return types.EmptyJID, nil
+}
+
+// IsOnWhatsApp knows every number except those ending in 0000; a
+// Brazilian mobile is known only in its nine-digit form (as WhatsApp knows
+// accounts created after 2016), so the ninth-digit resolution runs for real.
+func (c *Client) IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error) {
+	if !c.IsLoggedIn() {
+		return nil, whatsmeow.ErrNotConnected
+	}
+	out := make([]types.IsOnWhatsAppResponse, 0, len(phones))
+	for _, ph := range phones {
+		digits := strings.TrimPrefix(ph, "+")
+		in := !strings.HasSuffix(digits, "0000")
+		if strings.HasPrefix(digits, "55") && len(digits) == 12 && digits[4] >= '6' {
+			in = false // old eight-digit form of a mobile
+		}
+		jid := types.NewJID(digits, types.DefaultUserServer)
+		out = append(out, types.IsOnWhatsAppResponse{Query: ph, JID: jid, PhoneNumber: jid, IsIn: in})
+	}
+	return out, nil
+}
+
+// SendPasskeyResponse accepts any assertion and asks to compare a code, as
+// WhatsApp does without the handoff proof.
+func (c *Client) SendPasskeyResponse(ctx context.Context, resp *types.WebAuthnResponse) error {
+	go c.emit(&events.PairPasskeyConfirmation{Code: "FAKE-CODE"})
+	return nil
+}
+
+// DecryptSecretEncryptedMessage has no message secrets.
+func (c *Client) DecryptSecretEncryptedMessage(ctx context.Context, evt *events.Message) (*waE2E.Message, error) {
+	return nil, whatsmeow.ErrNotSecretEncryptedMessage
+}
+
+// SendPasskeyConfirmation pairs the device as Devices.PasskeyJID.
+func (c *Client) SendPasskeyConfirmation(ctx context.Context) error {
+	jid, err := types.ParseJID(c.d.PasskeyJID)
+	if err != nil {
+		return fmt.Errorf("whatsmeowfake: passkey jid: %w", err)
+	}
+	c.mu.Lock()
+	c.jid = jid
+	passkeyPaired := c.passkeyPaired
+	c.mu.Unlock()
+	go func() {
+		c.emit(&events.PairSuccess{ID: jid})
+		if passkeyPaired != nil {
+			close(passkeyPaired)
+		}
+		c.emit(&events.Connected{})
+	}()
+	return nil
 }
 
 // AddEventHandler registers h for the device's events.
