@@ -100,8 +100,8 @@ func (d *Dispatcher) flush(batch []*outcome) {
 const flushSQL = `
 WITH v AS (
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[],
-                       $9::timestamptz[], $10::bool[], $12::timestamptz[])
-         AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund, sent_at)
+                       $9::timestamptz[], $10::bool[], $12::timestamptz[], $13::text[])
+         AS v(id, status, message_id, provider, session_id, from_number, error_code, error_reason, next_attempt_at, refund, sent_at, sent_to)
 ), locked AS (
   SELECT m.id FROM public.messages m JOIN v ON v.id = m.id
    WHERE m.status = 'sending' AND m.claimed_by = $11
@@ -119,6 +119,8 @@ UPDATE public.messages m
        attempts = m.attempts - CASE WHEN v.refund THEN 1 ELSE 0 END,
        sent_at = CASE WHEN v.status = 'sent' THEN coalesce(m.sent_at, v.sent_at, now()) ELSE m.sent_at END,
        failed_at = CASE WHEN v.status = 'failed' THEN coalesce(m.failed_at, now()) ELSE m.failed_at END,
+       metadata = CASE WHEN v.sent_to IS NULL THEN m.metadata
+                       ELSE m.metadata || jsonb_build_object('sentTo', v.sent_to) END,
        claimed_by = NULL, claim_expires_at = NULL
   FROM v JOIN locked USING (id)
  WHERE m.id = v.id AND m.status = 'sending' AND m.claimed_by = $11`
@@ -131,15 +133,16 @@ func (d *Dispatcher) writeOutcomes(ctx context.Context, batch []*outcome) error 
 		ids, statuses                            = make([]string, n), make([]string, n)
 		mids, provs, sess, froms, codes, reasons = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 		nexts, sentAts                           = make([]*time.Time, n), make([]*time.Time, n)
+		sentTos                                  = make([]*string, n)
 		refunds                                  = make([]bool, n)
 	)
 	for i, o := range os {
 		ids[i], statuses[i] = o.id, string(o.status)
 		mids[i], provs[i], sess[i], froms[i] = o.messageID, o.provider, o.sessionID, o.from
 		codes[i], reasons[i], nexts[i], refunds[i] = o.errorCode, o.errorReason, o.nextAttemptAt, o.refund
-		sentAts[i] = o.sentAt
+		sentAts[i], sentTos[i] = o.sentAt, o.sentTo
 	}
-	_, err := d.pool.Exec(ctx, flushSQL, pgx.QueryExecModeCacheDescribe, ids, statuses, mids, provs, sess, froms, codes, reasons, nexts, refunds, d.cfg.Owner, sentAts)
+	_, err := d.pool.Exec(ctx, flushSQL, pgx.QueryExecModeCacheDescribe, ids, statuses, mids, provs, sess, froms, codes, reasons, nexts, refunds, d.cfg.Owner, sentAts, sentTos)
 	if err != nil {
 		return fmt.Errorf("write %d message outcomes: %w", n, err)
 	}

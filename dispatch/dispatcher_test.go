@@ -628,3 +628,29 @@ func TestDispatcherStartStopStress(t *testing.T) {
 	require.NoError(t, d.Wake(context.Background(), []string{id}))
 	e.waitStatus(id, zapbase.StatusSent)
 }
+
+// resolving answers, like WhatsApp Web after resolving Brazil's ninth
+// digit, that the message went to another id than the row's number.
+type resolving struct{ *sandbox.Provider }
+
+func (p resolving) Send(ctx context.Context, m providers.OutboundMessage) (providers.SendResult, error) {
+	res, err := p.Provider.Send(ctx, m)
+	res.RecipientID = "5511988887777@s.whatsapp.net"
+	return res, err
+}
+
+// The id the channel actually sent to is kept on the row (metadata.sentTo).
+func TestSentToIsStoredOnTheRow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.newSession(e.tenant, "5511900000001", zapbase.ProviderSandbox, "connected")
+	cfg := testConfig("sent-to")
+	cfg.ReconcileInterval = time.Hour
+	d := e.start(cfg, dispatch.Deps{Registry: dispatch.NewRegistry(resolving{newSandbox(t, sandbox.Config{})})})
+	id := e.insert(e.tenant, msg{to: "551188887777", text: "oi"})[0]
+	require.NoError(t, d.Wake(context.Background(), []string{id}))
+	e.waitStatus(id, zapbase.StatusSent)
+	var sentTo string
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT metadata->>'sentTo' FROM public.messages WHERE id = $1`, id).Scan(&sentTo))
+	require.Equal(t, "5511988887777@s.whatsapp.net", sentTo)
+}

@@ -23,6 +23,10 @@ type outcome struct {
 	nextAttemptAt          *time.Time
 	// sentAt is when the provider accepted the message (status sent).
 	sentAt *time.Time
+	// sentTo is the channel's id of the recipient the message actually went
+	// to (Meta's wa_id, the JID WhatsApp Web resolved: Brazil's ninth
+	// digit, a LID), stored in metadata.sentTo when it differs from to.
+	sentTo *string
 	// refund gives the claim's attempt back (the message was not sent).
 	refund bool
 }
@@ -69,6 +73,9 @@ func (d *Dispatcher) decide(j *job, res providers.SendResult, err error, now tim
 			at = now
 		}
 		o := &outcome{id: j.id, status: zapbase.StatusSent, sentAt: &at}
+		if res.RecipientID != "" && res.RecipientID != j.to {
+			o.sentTo = &res.RecipientID
+		}
 		if mid != "" {
 			o.messageID = &mid
 		}
