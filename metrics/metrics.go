@@ -196,8 +196,8 @@ type Metrics struct {
 
 	// Outgoing webhooks (issue 21; outhooks.go).
 	outgoingWebhooks *prometheus.CounterVec
-	waVersion     *prometheus.GaugeVec
-	undecryptable *prometheus.CounterVec
+	waVersion        *prometheus.GaugeVec
+	undecryptable    *prometheus.CounterVec
 }
 
 // New builds the metrics and registers them.
@@ -565,6 +565,7 @@ func (m *Metrics) AIToolCall(tenant, agent, tool string, ok bool) {
 // ClassOf maps a provider error to its error class label
 // (providers.ClassOf).
 func ClassOf(err error) string { return string(providers.ClassOf(err)) }
+
 // WhatsAppWebVersion records the advertised WhatsApp Web version and the
 // built-in one.
 func (m *Metrics) WhatsAppWebVersion(builtin, current string) {
