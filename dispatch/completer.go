@@ -28,6 +28,14 @@ func (d *Dispatcher) flushLoop() {
 		}
 		batch := []*outcome{o}
 		closed := false
+		var (
+			window <-chan time.Time
+			timer  *time.Timer
+		)
+		if d.cfg.FlushWait > 0 {
+			timer = time.NewTimer(d.cfg.FlushWait)
+			window = timer.C
+		}
 	drain:
 		for len(batch) < d.cfg.FlushMax {
 			select {
@@ -38,8 +46,25 @@ func (d *Dispatcher) flushLoop() {
 				}
 				batch = append(batch, o)
 			default:
-				break drain
+				// Nothing ready: wait for company until the window ends
+				// (none configured: write now).
+				if window == nil {
+					break drain
+				}
+				select {
+				case o, ok := <-d.outcomes:
+					if !ok {
+						closed = true
+						break drain
+					}
+					batch = append(batch, o)
+				case <-window:
+					break drain
+				}
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		d.flush(batch)
 		if closed {

@@ -137,7 +137,8 @@
 // # Batching
 //
 // Claims are batched by construction (one read and one UPDATE per wake or
-// scan; the listener passes what arrived together, with no timer).
+// scan; the listener passes what arrived within 2 ms). The status writer
+// waits up to FlushWait (5 ms) for company before writing a small batch.
 // Outcomes go to one writer goroutine that flushes what accumulated while
 // its previous write ran (group commit, up to FlushMax rows per UPDATE …
 // FROM unnest), retrying while the database is unreachable for up to half

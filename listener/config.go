@@ -21,7 +21,7 @@ const (
 	// to 60 s and hosted projects may lower it.
 	MaxStatusInterval   = 10 * time.Second
 	DefaultMaxBatch     = 500
-	DefaultBatchWait    = 0
+	DefaultBatchWait    = 2 * time.Millisecond
 	DefaultMaxPending   = 100_000
 	DefaultReconnectMin = time.Second
 	DefaultReconnectMax = 30 * time.Second
@@ -78,10 +78,11 @@ type Config struct {
 	// MaxBatch is the most ids passed to one HandleInserts call (default 500).
 	MaxBatch int
 	// BatchWait is how long the first pending id may wait for more to join
-	// its batch. The default (0, or −1) is no wait: a batch goes to the
-	// handler as soon as it is complete, and while the handler is busy ids
-	// accumulate, so batches grow with load without a timer on the latency
-	// path.
+	// its batch (0: the default, 2 ms; −1: no wait). While the handler is
+	// busy ids accumulate regardless, so batches grow with load. Measured
+	// on 2 CPUs at 1,000 msg/s (tests/bench): no wait costs ~25% more CPU
+	// per message (one claim per one or two rows) and, the machine busier,
+	// a worse p99 than 2 ms; 5 ms saves a little more CPU but adds to p50.
 	BatchWait time.Duration
 	// MaxPending stops reading the stream while this many ids wait for the
 	// handler (default 100000); status updates continue meanwhile.
@@ -133,8 +134,11 @@ func (c *Config) Validate() error {
 	if c.MaxBatch < 0 {
 		return fmt.Errorf("listener: MaxBatch %d must be positive", c.MaxBatch)
 	}
-	if c.BatchWait <= 0 {
+	switch {
+	case c.BatchWait == 0:
 		c.BatchWait = DefaultBatchWait
+	case c.BatchWait < 0:
+		c.BatchWait = 0
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = DefaultMaxPending

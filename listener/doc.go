@@ -21,8 +21,8 @@
 // Changes arrive as transactions (Begin, Relation, Insert…, Commit). The
 // unit of acknowledgement is a transaction's end LSN. A transaction's ids
 // go to Handler.HandleInserts; several transactions that arrive together
-// are grouped into one call (up to MaxBatch ids; no timer by default: a
-// batch is what arrived together, and while the handler is busy ids accumulate),
+// are grouped into one call (up to MaxBatch ids; the first id waits at
+// most BatchWait, 2 ms, for company; while the handler is busy ids accumulate),
 // and a transaction larger than MaxBatch is split over several calls.
 //
 //   - The listener reports to the server (standby status update, flush
