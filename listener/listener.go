@@ -481,7 +481,7 @@ func (l *Listener) stream(ctx context.Context, conn *pgconn.PgConn, start LSN) e
 				launch(tr.next(l.cfg.MaxBatch))
 			case wait <= 0 && len(in) == 0:
 				// Nothing else already received: go now. What the reader
-				// already queued joins the batch first (no timer).
+				// already queued joins the batch first.
 				launch(tr.next(l.cfg.MaxBatch))
 			case wait > 0 && batchTimer == nil:
 				batchTimer = time.After(wait)
