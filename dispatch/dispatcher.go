@@ -139,37 +139,27 @@ func (d *Dispatcher) Config() Config { return d.cfg }
 // again. cmd/zapbase starts it with a context that outlives the signal, so
 // shutdown happens in order, in Close.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	ctx, shouldStart, started, stopped := d.StartInit(ctx)
-	if !shouldStart {
-		return nil
-	}
-	if err := d.pool.Ping(ctx); err != nil {
-		interrupted := startstop.Interrupted(ctx)
-		stopped()
-		if interrupted {
-			return nil // a concurrent Stop cut Start short
+	return d.StartFunc(ctx, func(ctx context.Context) error {
+		if err := d.pool.Ping(ctx); err != nil {
+			return fmt.Errorf("dispatch start: %w", err)
 		}
-		return fmt.Errorf("dispatch start: %w", err)
-	}
-	if len(d.registry.Types()) == 0 {
-		d.log.Warn("no provider registered: every outbound message will fail with session_unavailable")
-	}
-	d.newRun(context.WithoutCancel(ctx))
-	d.loops.Add(1)
-	go d.reconcileLoop()
-	// Scan once right away: rows left by a previous run (or inserted before
-	// the change stream is up) do not wait a whole interval.
-	d.kickReconciler()
-	go d.flushLoop()
-	d.log.Info("dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers,
-		"reconcile_interval", d.cfg.ReconcileInterval.String(), "lease_holder", d.cfg.LeaseHolder)
-	go func() {
-		started()
-		defer stopped()
+		if len(d.registry.Types()) == 0 {
+			d.log.Warn("no provider registered: every outbound message will fail with session_unavailable")
+		}
+		d.newRun(context.WithoutCancel(ctx))
+		d.loops.Add(1)
+		go d.reconcileLoop()
+		// Scan once right away: rows left by a previous run (or inserted
+		// before the change stream is up) do not wait a whole interval.
+		d.kickReconciler()
+		go d.flushLoop()
+		d.log.Info("dispatcher started", "owner", d.cfg.Owner, "workers", d.cfg.Workers,
+			"reconcile_interval", d.cfg.ReconcileInterval.String(), "lease_holder", d.cfg.LeaseHolder)
+		return nil
+	}, func(ctx context.Context) {
 		<-ctx.Done()
 		d.drain()
-	}()
-	return nil
+	})
 }
 
 // newRun makes the state of one run (contexts, channels, queues) before its

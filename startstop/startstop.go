@@ -116,6 +116,34 @@ func (s *BaseStartStop) StartInit(ctx context.Context) (_ context.Context, shoul
 	return ctx, true, started, stopped
 }
 
+// StartFunc is the usual Start written once: preflight runs with the
+// service's context and fails fast (the service is stopped again; a
+// failure caused by a concurrent Stop returns nil), then run goes to the
+// background and the run ends when run returns — run returns once ctx is
+// done. A second Start while running is a no-op.
+func (s *BaseStartStop) StartFunc(ctx context.Context, preflight func(ctx context.Context) error, run func(ctx context.Context)) error {
+	ctx, shouldStart, started, stopped := s.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	if preflight != nil {
+		if err := preflight(ctx); err != nil {
+			interrupted := Interrupted(ctx)
+			stopped()
+			if interrupted {
+				return nil
+			}
+			return err
+		}
+	}
+	go func() {
+		started()
+		defer stopped()
+		run(ctx)
+	}()
+	return nil
+}
+
 // Stop cancels the running service's context and waits until the run has
 // called stopped. A no-op when the service is not running.
 func (s *BaseStartStop) Stop() {

@@ -89,3 +89,19 @@ func TestStopBeforeStart(t *testing.T) {
 func TestStress(t *testing.T) {
 	startstoptest.Stress(context.Background(), t, &loop{})
 }
+
+// StartFunc: a failing preflight leaves the service stopped and says why;
+// a passing one backgrounds run until Stop.
+func TestStartFunc(t *testing.T) {
+	var s startstop.BaseStartStop
+	boom := errors.New("boom")
+	require.ErrorIs(t, s.StartFunc(context.Background(), func(context.Context) error { return boom }, func(context.Context) {}), boom)
+	require.False(t, s.Running())
+	ran := make(chan struct{})
+	require.NoError(t, s.StartFunc(context.Background(), nil, func(ctx context.Context) { close(ran); <-ctx.Done() }))
+	<-ran
+	require.True(t, s.Running())
+	require.NoError(t, s.StartFunc(context.Background(), nil, func(context.Context) { t.Error("second run") }), "a no-op while running")
+	s.Stop()
+	require.False(t, s.Running())
+}

@@ -259,25 +259,13 @@ func (d *Deliverer) Nudge() {
 // when their lease expires) and waits; Stop is idempotent and a stopped
 // deliverer may start again.
 func (d *Deliverer) Start(ctx context.Context) error {
-	ctx, shouldStart, started, stopped := d.StartInit(ctx)
-	if !shouldStart {
-		return nil
-	}
-	if err := d.cfg.Pool.Ping(ctx); err != nil {
-		interrupted := startstop.Interrupted(ctx)
-		stopped()
-		if interrupted {
-			return nil
+	return d.StartFunc(ctx, func(ctx context.Context) error {
+		if err := d.cfg.Pool.Ping(ctx); err != nil {
+			return fmt.Errorf("webhooks deliverer start: %w", err)
 		}
-		return fmt.Errorf("webhooks deliverer start: %w", err)
-	}
-	d.sendCtx, d.sendCancel = context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		started()
-		defer stopped()
-		d.loop(ctx)
-	}()
-	return nil
+		d.sendCtx, d.sendCancel = context.WithCancel(context.WithoutCancel(ctx))
+		return nil
+	}, d.loop)
 }
 
 func (d *Deliverer) loop(ctx context.Context) {

@@ -185,24 +185,12 @@ func (f *Fanout) Nudge() {
 // (startstop: Stop — or the end of ctx — ends the loop, a step in progress is
 // cancelled and rolls back, and waits for it; idempotent, restartable).
 func (f *Fanout) Start(ctx context.Context) error {
-	ctx, shouldStart, started, stopped := f.StartInit(ctx)
-	if !shouldStart {
-		return nil
-	}
-	if err := f.cfg.Pool.Ping(ctx); err != nil {
-		interrupted := startstop.Interrupted(ctx)
-		stopped()
-		if interrupted {
-			return nil
+	return f.StartFunc(ctx, func(ctx context.Context) error {
+		if err := f.cfg.Pool.Ping(ctx); err != nil {
+			return fmt.Errorf("webhooks fanout start: %w", err)
 		}
-		return fmt.Errorf("webhooks fanout start: %w", err)
-	}
-	go func() {
-		started()
-		defer stopped()
-		f.loop(ctx)
-	}()
-	return nil
+		return nil
+	}, f.loop)
 }
 
 func (f *Fanout) loop(ctx context.Context) {
