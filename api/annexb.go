@@ -157,7 +157,7 @@ func recordContent(typ zapbase.MessageType, c providers.Content) RecordContent {
 }
 
 func isZeroContent(c providers.Content) bool {
-	return c.PreviewURL == false && c.ReplyTo == "" && c.MediaID == "" && c.MimeType == "" && c.Filename == "" &&
+	return !c.PreviewURL && c.ReplyTo == "" && c.MediaID == "" && c.MimeType == "" && c.Filename == "" &&
 		c.SizeBytes == 0 && c.Seconds == 0 && c.Name == "" && c.Address == "" && c.Emoji == "" && c.TargetMessageID == "" &&
 		len(c.Contacts) == 0 && c.Template == nil && len(c.Interactive) == 0
 }

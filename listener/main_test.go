@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -196,15 +195,6 @@ func startListener(t *testing.T, cfg listener.Config) *listener.Listener {
 func waitRole(t *testing.T, l *listener.Listener, role listener.Role) {
 	t.Helper()
 	eventually(t, "role "+string(role), func() bool { return l.Status().Role == role })
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func replaceDB(t *testing.T, rawURL, name string) string {
