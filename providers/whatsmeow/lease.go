@@ -203,9 +203,11 @@ func (m *LeaseManager) release() {
 	defer cancel()
 	for _, id := range m.Held() {
 		m.dropLocal(id)
-		if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE session_id = $1 AND holder = $2`, id, m.cfg.Holder); err != nil {
-			m.log.Warn("release lease", "session_id", id, "error", err)
-		}
+	}
+	// Every lease of this holder, not only the ones it knew: an acquisition
+	// cut short by Stop may have committed its row without recording it.
+	if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE holder = $1`, m.cfg.Holder); err != nil {
+		m.log.Warn("release leases", "error", err)
 	}
 	if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.lease_holders WHERE holder = $1`, m.cfg.Holder); err != nil {
 		m.log.Warn("unregister holder", "error", err)
