@@ -1,0 +1,25 @@
+package store
+
+import "github.com/zapbase/zapbase"
+
+// SQL literals of the zapbase constants, for splicing into statements
+// (quoted, ready to use: `status = ` + sqlPending). Add one here rather than
+// writing the value in a statement.
+const (
+	sqlPending   = `'` + string(zapbase.StatusPending) + `'`
+	sqlSending   = `'` + string(zapbase.StatusSending) + `'`
+	sqlSent      = `'` + string(zapbase.StatusSent) + `'`
+	sqlDelivered = `'` + string(zapbase.StatusDelivered) + `'`
+	sqlRead      = `'` + string(zapbase.StatusRead) + `'`
+	sqlPlayed    = `'` + string(zapbase.StatusPlayed) + `'`
+	sqlFailed    = `'` + string(zapbase.StatusFailed) + `'`
+	sqlReceived  = `'` + string(zapbase.StatusReceived) + `'`
+
+	sqlOutbound = `'` + string(zapbase.DirectionOutbound) + `'`
+	sqlInbound  = `'` + string(zapbase.DirectionInbound) + `'`
+
+	sqlBaileys = `'` + string(zapbase.ProviderBaileys) + `'`
+	sqlMeta    = `'` + string(zapbase.ProviderMeta) + `'`
+	sqlSandbox = `'` + string(zapbase.ProviderSandbox) + `'`
+	sqlAuto    = `'` + string(zapbase.ProviderAuto) + `'`
+)
