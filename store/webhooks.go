@@ -7,7 +7,9 @@ package store
 type WebhookSubscriptionQuery struct{ db DB }
 
 // WebhookSubscriptions returns the queries over wa.webhook_subscriptions.
-func (s *Store) WebhookSubscriptions() WebhookSubscriptionQuery { return WebhookSubscriptionQuery{s.db} }
+func (s *Store) WebhookSubscriptions() WebhookSubscriptionQuery {
+	return WebhookSubscriptionQuery{s.db}
+}
 
 // WebhookCursorQuery runs the statements over wa.webhook_cursor.
 type WebhookCursorQuery struct{ db DB }
