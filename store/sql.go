@@ -22,4 +22,13 @@ const (
 	sqlMeta    = `'` + string(zapbase.ProviderMeta) + `'`
 	sqlSandbox = `'` + string(zapbase.ProviderSandbox) + `'`
 	sqlAuto    = `'` + string(zapbase.ProviderAuto) + `'`
+
+	sqlReadMark = `'` + string(zapbase.MessageReadMark) + `'`
+	sqlPoll     = `'` + string(zapbase.MessagePoll) + `'`
+	sqlPollVote = `'` + string(zapbase.MessagePollVote) + `'`
+
+	// sqlSessionDisconnected is providers.StateDisconnected (the state of a
+	// session row before its first start); the providers package is not a
+	// dependency of the data layer.
+	sqlSessionDisconnected = `'disconnected'`
 )
