@@ -107,7 +107,7 @@ SELECT id, status, provider, updated_at, to_number, message_id, error_code, erro
   FROM public.messages WHERE tenant_id = $1 AND `
 
 const (
-	statusByIDSQL         = statusColumnsSQL + `id::text = $2
+	statusByIDSQL = statusColumnsSQL + `id::text = $2
  ORDER BY created_at DESC LIMIT 1`
 	statusByProviderIDSQL = statusColumnsSQL + `message_id = $2
  ORDER BY created_at DESC LIMIT 1`
