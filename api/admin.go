@@ -13,6 +13,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/pgerr"
+	"github.com/zapbase/zapbase/store"
 )
 
 // CreateTenantRequest is POST /admin/tenants.
@@ -98,12 +99,8 @@ func (s *Server) registerAdmin(r *Router) {
 		if b.MaxSessions == 0 {
 			b.MaxSessions = 10
 		}
-		var t TenantInfo
-		err := s.p.Pool.QueryRow(ctx, `INSERT INTO public.tenants (client_id, name, default_provider, rate_limit_per_minute, max_sessions)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, client_id, name, default_provider, rate_limit_per_minute, max_sessions, is_active, created_at`,
-			b.ClientID, b.Name, b.DefaultProvider, b.RateLimitPerMinute, b.MaxSessions).Scan(&t.ID, &t.ClientID, &t.Name,
-			&t.DefaultProvider, &t.RateLimitPerMinute, &t.MaxSessions, &t.IsActive, &t.CreatedAt)
+		row, err := s.p.Store.Tenants().Create(ctx, store.CreateTenantParams{ClientID: b.ClientID, Name: b.Name,
+			DefaultProvider: b.DefaultProvider, RateLimitPerMinute: b.RateLimitPerMinute, MaxSessions: b.MaxSessions})
 		if isUniqueViolation(err) {
 			return nil, NewProblem(http.StatusConflict, zapbase.CodeTenantExists, "Já existe um tenant com este clientId.",
 				FieldError{Location: "body.clientId", Message: "já existe", Value: b.ClientID})
@@ -111,7 +108,8 @@ RETURNING id, client_id, name, default_provider, rate_limit_per_minute, max_sess
 		if err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: t.ID, Action: "admin.tenant.create", Target: t.ClientID})
+		t := TenantInfo(row)
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: t.ID, Action: "admin.tenant.create", Target: t.ClientID})
 		return &struct{ Body TenantInfo }{t}, nil
 	})
 
@@ -131,15 +129,14 @@ RETURNING id, client_id, name, default_provider, rate_limit_per_minute, max_sess
 		if role == "" {
 			role = string(zapbase.RoleMember)
 		}
-		_, err := s.p.Pool.Exec(ctx, `INSERT INTO public.tenant_members (tenant_id, user_id, role) VALUES ($1, $2, $3)
-ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Body.UserID, role)
+		err := s.p.Store.Members().Upsert(ctx, tid, in.Body.UserID, role)
 		if pgerr.IsForeignKeyViolation(err) {
 			return nil, errNotFound(zapbase.CodeUserNotFound, "Usuário não encontrado no Supabase Auth.")
 		}
 		if err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: tid, Action: "admin.member.add", Target: in.Body.UserID, Details: map[string]any{"role": role}})
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: tid, Action: "admin.member.add", Target: in.Body.UserID, Details: map[string]any{"role": role}})
 		return &struct{ Body Member }{Member{UserID: in.Body.UserID, Role: role}}, nil
 	})
 
@@ -154,14 +151,14 @@ ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Bo
 		if p != nil {
 			return nil, p
 		}
-		tag, err := s.p.Pool.Exec(ctx, `DELETE FROM public.tenant_members WHERE tenant_id = $1 AND user_id = $2`, tid, in.UserID)
+		removed, err := s.p.Store.Members().Remove(ctx, tid, in.UserID)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		if tag.RowsAffected() == 0 {
+		if !removed {
 			return nil, errNotFound(zapbase.CodeMemberNotFound, "Este usuário não é membro do tenant.")
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: tid, Action: "admin.member.remove", Target: in.UserID})
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: tid, Action: "admin.member.remove", Target: in.UserID})
 		return nil, nil
 	})
 
@@ -179,12 +176,13 @@ ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`, tid, in.Bo
 		}
 		key := APIKeyPrefix + randomToken(32)
 		out := APIKeyCreated{Name: in.Body.Name, Key: key, Prefix: key[:len(APIKeyPrefix)+8]}
-		err := s.p.Pool.QueryRow(ctx, `INSERT INTO wa.api_keys (tenant_id, name, prefix, key_hash, created_by)
-VALUES ($1, $2, $3, $4, 'admin') RETURNING id, created_at`, tid, in.Body.Name, out.Prefix, hashAPIKey(key)).Scan(&out.ID, &out.CreatedAt)
+		var err error
+		out.ID, out.CreatedAt, err = s.p.Store.APIKeys().Create(ctx, store.CreateAPIKeyParams{TenantID: tid, Name: in.Body.Name,
+			Prefix: out.Prefix, Hash: hashAPIKey(key)})
 		if err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: tid, Action: "admin.api_key.create", Target: out.ID,
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: tid, Action: "admin.api_key.create", Target: out.ID,
 			Details: map[string]any{"name": out.Name, "prefix": out.Prefix}})
 		return &struct{ Body APIKeyCreated }{out}, nil
 	})
@@ -200,14 +198,14 @@ VALUES ($1, $2, $3, $4, 'admin') RETURNING id, created_at`, tid, in.Body.Name, o
 		if p != nil {
 			return nil, p
 		}
-		tag, err := s.p.Pool.Exec(ctx, `UPDATE wa.api_keys SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`, tid, in.KeyID)
+		revoked, err := s.p.Store.APIKeys().Revoke(ctx, tid, in.KeyID)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		if tag.RowsAffected() == 0 {
+		if !revoked {
 			return nil, errNotFound(zapbase.CodeAPIKeyNotFound, "Chave de API não encontrada (ou já revogada).")
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: tid, Action: "admin.api_key.revoke", Target: in.KeyID})
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: tid, Action: "admin.api_key.revoke", Target: in.KeyID})
 		return nil, nil
 	})
 
@@ -238,19 +236,17 @@ VALUES ($1, $2, $3, $4, 'admin') RETURNING id, created_at`, tid, in.Body.Name, o
 		if err != nil {
 			return nil, Internal(err)
 		}
-		if _, err := s.p.Pool.Exec(ctx, `INSERT INTO wa.tenant_secrets (tenant_id, name, key_id, ciphertext) VALUES ($1, $2, $3, $4)
-ON CONFLICT (tenant_id, name) DO UPDATE SET key_id = EXCLUDED.key_id, ciphertext = EXCLUDED.ciphertext, updated_at = now()`,
-			tid, webhookSecretName, keyID, sealed); err != nil {
+		if err := s.p.Store.TenantSecrets().Upsert(ctx, store.SealedSecret{TenantID: tid, Name: webhookSecretName,
+			KeyID: keyID, Ciphertext: sealed}); err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: tid, Action: "admin.webhook_secret.set", Target: in.ClientID})
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: tid, Action: "admin.webhook_secret.set", Target: in.ClientID})
 		return &struct{ Body WebhookSecretSet }{WebhookSecretSet{Secret: secret}}, nil
 	})
 }
 
 func (s *Server) tenantID(ctx context.Context, clientID string) (string, *Problem) {
-	var id string
-	err := s.p.Pool.QueryRow(ctx, `SELECT id FROM public.tenants WHERE client_id = $1`, clientID).Scan(&id)
+	id, err := s.p.Store.Tenants().IDByClientID(ctx, clientID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", errNotFound(zapbase.CodeTenantNotFound, "Tenant não encontrado.")
 	}

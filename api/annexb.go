@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -80,34 +81,23 @@ func (s *Server) registerMessageRecord(tags []string) {
 		MessageID string `path:"messageId" minLength:"1" maxLength:"256" doc:"Id da mensagem (UUID do zapbase ou id do provedor)"`
 	}) (*struct{ Body MessageRecord }, error) {
 		t := MustTenant(ctx)
-		col := "m.message_id"
-		if _, err := uuid.Parse(in.MessageID); err == nil {
-			col = "m.id::text"
-		}
-		var m MessageRecord
-		var c providers.Content
-		var errCode, errReason *string
-		var agentRef *string
-		var aiDone, agentWrote bool
-		err := s.p.Pool.QueryRow(ctx, `
-SELECT m.id, m.tenant_id, m.session_id, m.message_id,
-       coalesce(m.from_number, CASE WHEN m.direction = 'outbound' THEN s.phone_number END),
-       coalesce(m.to_number, CASE WHEN m.direction = 'inbound' THEN s.phone_number END),
-       m.message_type, m.content, m.provider, m.ai_processed, m.agent_id IS NOT NULL AND m.metadata ? 'ai',
-       coalesce(a.slug, a.id::text), m.created_at, m.status, m.direction, m.updated_at, m.error_code, m.error_reason
-  FROM public.messages m
-  LEFT JOIN public.whatsapp_sessions s ON s.tenant_id = m.tenant_id AND s.id = m.session_id
-  LEFT JOIN public.ai_agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id
- WHERE m.tenant_id = $1 AND `+col+` = $2
- ORDER BY m.created_at DESC LIMIT 1`, t.ID, in.MessageID).Scan(&m.ID, &m.TenantID, &m.SessionID, &m.MessageID, &m.From, &m.To,
-			&m.Type, &c, &m.Metadata.Provider, &aiDone, &agentWrote, &agentRef, &m.Metadata.Timestamp, &m.Metadata.DeliveryStatus,
-			&m.Metadata.Direction, &m.Metadata.UpdatedAt, &errCode, &errReason)
+		_, uerr := uuid.Parse(in.MessageID)
+		r, err := s.p.Store.Messages().Record(ctx, t.ID, in.MessageID, uerr == nil)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errNotFound("message_not_found", "Mensagem não encontrada neste tenant.")
 		}
 		if err != nil {
 			return nil, Internal(err)
 		}
+		var c providers.Content
+		if err := json.Unmarshal(r.Content, &c); err != nil {
+			return nil, Internal(err)
+		}
+		m := MessageRecord{ID: r.ID, TenantID: r.TenantID, SessionID: r.SessionID, MessageID: r.ProviderMessageID,
+			From: r.From, To: r.To, Type: r.Type}
+		m.Metadata.Provider, m.Metadata.Timestamp, m.Metadata.DeliveryStatus = r.Provider, r.CreatedAt, r.Status
+		m.Metadata.Direction, m.Metadata.UpdatedAt = r.Direction, r.UpdatedAt
+		agentRef, aiDone, agentWrote, errCode, errReason := r.AgentRef, r.AIProcessed, r.AgentWrote, r.ErrorCode, r.ErrorReason
 		m.Metadata.AgentID = agentRef
 		m.Metadata.AIProcessed = aiDone
 		if m.Metadata.Direction == string(zapbase.DirectionOutbound) {

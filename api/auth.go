@@ -13,9 +13,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Tenant is the authenticated caller's tenant, in the request context of
@@ -151,21 +151,16 @@ func (s *Server) authenticate(ctx context.Context, authz, apiKey, clientID strin
 	if !zapbase.ValidClientID(clientID) {
 		return Tenant{}, NewProblem(http.StatusUnauthorized, zapbase.CodeUnknownTenant, "Tenant desconhecido.")
 	}
-	var t Tenant
-	var role *string
-	var active bool
-	err = s.p.Pool.QueryRow(ctx, `
-SELECT t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_minute, t.is_active, m.role
-  FROM public.tenants t
-  LEFT JOIN public.tenant_members m ON m.tenant_id = t.id AND m.user_id = $2
- WHERE t.client_id = $1`, clientID, claims.UserID()).Scan(&t.ID, &t.ClientID, &t.Name, &t.DefaultProvider,
-		&t.RateLimitPerMinute, &active, &role)
+	row, err := s.p.Store.Tenants().AuthForUser(ctx, clientID, claims.UserID())
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, NewProblem(http.StatusUnauthorized, zapbase.CodeUnknownTenant, "Tenant desconhecido.")
 	}
 	if err != nil {
 		return Tenant{}, Internal(err)
 	}
+	t := Tenant{ID: row.ID, ClientID: row.ClientID, Name: row.Name, DefaultProvider: row.DefaultProvider,
+		RateLimitPerMinute: row.RateLimitPerMinute}
+	role, active := row.Role, row.IsActive
 	if role == nil {
 		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeForbidden, "Você não é membro deste tenant.")
 	}
@@ -189,21 +184,16 @@ func (s *Server) authenticateAPIKey(ctx context.Context, key, clientID string) (
 	if !strings.HasPrefix(key, APIKeyPrefix) || len(key) > 200 {
 		return Tenant{}, errUnauthorized("Chave de API inválida.")
 	}
-	var t Tenant
-	var keyID string
-	var active bool
-	err := s.p.Pool.QueryRow(ctx, `
-UPDATE wa.api_keys k SET last_used_at = now()
-  FROM public.tenants t
- WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND t.id = k.tenant_id
-RETURNING k.id, t.id, t.client_id, t.name, t.default_provider, t.rate_limit_per_minute, t.is_active`,
-		hashAPIKey(key)).Scan(&keyID, &t.ID, &t.ClientID, &t.Name, &t.DefaultProvider, &t.RateLimitPerMinute, &active)
+	k, err := s.p.Store.APIKeys().Use(ctx, hashAPIKey(key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, errUnauthorized("Chave de API inválida ou revogada.")
 	}
 	if err != nil {
 		return Tenant{}, Internal(err)
 	}
+	t := Tenant{ID: k.ID, ClientID: k.ClientID, Name: k.Name, DefaultProvider: k.DefaultProvider,
+		RateLimitPerMinute: k.RateLimitPerMinute}
+	keyID, active := k.KeyID, k.IsActive
 	if clientID != "" && clientID != t.ClientID {
 		return Tenant{}, NewProblem(http.StatusForbidden, zapbase.CodeForbidden, "A chave de API não pertence ao tenant informado em X-Client-Id.")
 	}
@@ -232,17 +222,10 @@ func (s *Server) adminAuth(hctx huma.Context, next func(huma.Context)) {
 	next(hctx)
 }
 
-// Rate limiting: GCRA over wa.rate_limits. A tenant may burst its whole
-// per-minute allowance, then one request every 60s/limit.
+// Rate limiting: GCRA over wa.rate_limits (store.RateLimitQuery). A
+// tenant may burst its whole per-minute allowance, then one request every
+// 60s/limit.
 const rateWindow = time.Minute
-
-const rateLimitSQL = `
-INSERT INTO wa.rate_limits AS r (tenant_id, tat)
-VALUES ($1, now() + make_interval(secs => $2))
-ON CONFLICT (tenant_id) DO UPDATE
-   SET tat = greatest(r.tat, now()) + make_interval(secs => $2)
- WHERE greatest(r.tat, now()) + make_interval(secs => $2) - now() <= make_interval(secs => $3)
-RETURNING true`
 
 func (s *Server) rateLimit(ctx context.Context, t Tenant) *Problem {
 	limit := t.RateLimitPerMinute
@@ -250,25 +233,7 @@ func (s *Server) rateLimit(ctx context.Context, t Tenant) *Problem {
 		limit = zapbase.DefaultRateLimitPerMinute
 	}
 	interval := rateWindow.Seconds() / float64(limit)
-	// Every request of a tenant updates the same row, so the row lock is
-	// held until the commit: waiting for the WAL flush there serialised all
-	// of a tenant's requests behind one fsync each (~15 ms per request at
-	// saturation, measured by tests/bench). The limiter's state needs no
-	// durability — after a database crash a tenant at worst gets part of a
-	// minute's allowance again — so this transaction commits
-	// asynchronously (set_config(…, true): for it alone, one round trip).
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
-	b.Queue(rateLimitSQL, t.ID, interval, rateWindow.Seconds())
-	br := s.p.Pool.SendBatch(ctx, b)
-	var ok bool
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&ok)
-	}
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
+	err := s.p.Store.RateLimits().Take(ctx, t.ID, interval, rateWindow.Seconds())
 	if err == nil {
 		return nil
 	}
@@ -280,9 +245,7 @@ func (s *Server) rateLimit(ctx context.Context, t Tenant) *Problem {
 		}
 		return nil
 	}
-	var wait float64
-	_ = s.p.Pool.QueryRow(ctx, `SELECT extract(epoch FROM (tat + make_interval(secs => $2) - make_interval(secs => $3)) - now())::float8
-  FROM wa.rate_limits WHERE tenant_id = $1`, t.ID, interval, rateWindow.Seconds()).Scan(&wait)
+	wait, _ := s.p.Store.RateLimits().RetryAfter(ctx, t.ID, interval, rateWindow.Seconds())
 	secs := int(math.Ceil(wait))
 	if secs < 1 {
 		secs = 1
@@ -301,12 +264,10 @@ type auditEntry struct {
 	Details  map[string]any
 }
 
-// dbExecer is a pool or a transaction.
-type dbExecer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func (s *Server) audit(ctx context.Context, db dbExecer, e auditEntry) {
+// audit writes e through st: the server's store, or one bound to the
+// transaction of the change it records. A failure is logged, never
+// answered.
+func (s *Server) audit(ctx context.Context, st *store.Store, e auditEntry) {
 	ri := reqInfoFrom(ctx)
 	actor, reqID := "system", ""
 	if ri != nil {
@@ -327,9 +288,8 @@ func (s *Server) audit(ctx context.Context, db dbExecer, e auditEntry) {
 		e.Result = "ok"
 	}
 	details, _ := json.Marshal(e.Details)
-	if _, err := db.Exec(ctx, `INSERT INTO wa.audit_log (tenant_id, actor, action, target, request_id, result, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, nullIfEmpty(e.TenantID), actor, e.Action, nullIfEmpty(e.Target),
-		nullIfEmpty(reqID), e.Result, details); err != nil {
+	if err := st.AuditLog().Insert(ctx, store.AuditParams{TenantID: nullIfEmpty(e.TenantID), Actor: actor, Action: e.Action,
+		Target: nullIfEmpty(e.Target), RequestID: nullIfEmpty(reqID), Result: e.Result, Details: details}); err != nil {
 		s.log.Error("write audit log", "error", err, "action", e.Action, "tenant_id", e.TenantID, "request_id", reqID)
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // ChatPath is a chat addressed in the path: a contact or a group.
@@ -156,10 +156,7 @@ func (s *Server) registerChats(r *Router) {
 			}
 			out.MessageIDs = append(out.MessageIDs, bySender[sender]...)
 		}
-		if _, err := s.p.Pool.Exec(ctx, `
-UPDATE public.messages SET status = 'read', read_at = now()
- WHERE tenant_id = $1 AND session_id = $2 AND direction = 'inbound' AND status = 'received' AND message_id = ANY($3)`,
-			t.ID, info.SessionID, out.MessageIDs); err != nil {
+		if err := s.p.Store.Messages().MarkInboundRead(ctx, t.ID, info.SessionID, out.MessageIDs); err != nil {
 			return nil, Internal(err)
 		}
 		out.Marked = len(out.MessageIDs)
@@ -176,23 +173,14 @@ func (s *Server) unreadMessages(ctx context.Context, t Tenant, sessionID, chat s
 	if len(ids) > 0 {
 		filter = ids
 	}
-	rows, err := s.p.Pool.Query(ctx, `
-SELECT message_id, coalesce(from_number, '') FROM public.messages
- WHERE tenant_id = $1 AND session_id = $2 AND direction = 'inbound' AND status = 'received' AND message_id IS NOT NULL
-   AND CASE WHEN $3 LIKE '%@g.us' THEN metadata ->> 'chat' = $3
-            ELSE (from_number = $3 OR metadata ->> 'chat' = $3) AND NOT coalesce((metadata ->> 'isGroup')::boolean, false) END
-   AND ($4::text[] IS NULL OR message_id = ANY($4))
- ORDER BY created_at DESC LIMIT 100`, t.ID, sessionID, chat, filter)
+	rows, err := s.p.Store.Messages().ListUnread(ctx, store.UnreadParams{TenantID: t.ID, SessionID: sessionID, Chat: chat,
+		ProviderMessageIDs: filter})
 	if err != nil {
 		return nil, Internal(err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (unreadMessage, error) {
-		var m unreadMessage
-		err := r.Scan(&m.id, &m.sender)
-		return m, err
-	})
-	if err != nil {
-		return nil, Internal(err)
+	var list []unreadMessage
+	for _, r := range rows {
+		list = append(list, unreadMessage{id: r.ProviderMessageID, sender: r.Sender})
 	}
 	if len(ids) > 0 && len(list) == 0 {
 		return nil, errNotFound(zapbase.CodeNotFound, "Nenhuma das mensagens informadas está recebida e não lida nesta conversa.")

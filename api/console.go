@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Read endpoints the console needs (and any frontend may use): the user's
@@ -110,18 +112,31 @@ type DashboardPoint struct {
 	LatencyP50Ms *float64  `json:"latencyP50Ms"`
 }
 
-const messageColumns = `id, direction, message_type, content, status, provider, session_id,
-       coalesce(CASE WHEN direction = 'inbound' THEN from_number ELSE to_number END, ''),
-       coalesce(error_code, ''), coalesce(error_reason, ''), agent_id, created_at, updated_at`
-
-func scanMessage(row pgx.CollectableRow) (Message, error) {
-	var m Message
-	err := row.Scan(&m.ID, &m.Direction, &m.Type, &m.Content, &m.Status, &m.Provider, &m.SessionID, &m.Contact,
-		&m.ErrorCode, &m.ErrorReason, &m.AgentID, &m.CreatedAt, &m.UpdatedAt)
+// consoleMessage maps a store row to the console's shape: stored media is
+// flagged, its path and the provider's raw payload stay server-side.
+func consoleMessage(r store.ConsoleMessage) (Message, error) {
+	m := Message{ID: r.ID, Direction: r.Direction, Type: r.Type, Status: r.Status, Provider: r.Provider,
+		SessionID: r.SessionID, Contact: r.Contact, ErrorCode: r.ErrorCode, ErrorReason: r.ErrorReason, AgentID: r.AgentID,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if err := json.Unmarshal(r.Content, &m.Content); err != nil {
+		return m, err
+	}
 	m.HasMedia = m.Content.MediaPath != ""
 	m.Content.MediaPath = "" // store paths stay server-side
 	m.Content.Raw = nil
-	return m, err
+	return m, nil
+}
+
+func consoleMessages(rows []store.ConsoleMessage) ([]Message, error) {
+	var out []Message
+	for _, r := range rows {
+		m, err := consoleMessage(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 func (s *Server) registerConsoleAPI(r *Router) {
@@ -146,15 +161,13 @@ func (s *Server) registerConsoleAPI(r *Router) {
 			return nil, errUnauthorized("Token inválido ou expirado.").WithCause(err)
 		}
 		out := MeTenants{UserID: claims.UserID(), Email: claims.Email, Tenants: []MemberTenant{}}
-		rows, err := s.p.Pool.Query(ctx, `SELECT t.client_id, t.name, m.role FROM public.tenant_members m
-  JOIN public.tenants t ON t.id = m.tenant_id
- WHERE m.user_id = $1 AND t.is_active ORDER BY t.name, t.client_id`, out.UserID)
+		rows, err := s.p.Store.Members().TenantsOf(ctx, out.UserID)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[MemberTenant])
-		if err != nil {
-			return nil, Internal(err)
+		var list []MemberTenant
+		for _, r := range rows {
+			list = append(list, MemberTenant(r))
 		}
 		if list != nil {
 			out.Tenants = list
@@ -175,52 +188,18 @@ func (s *Server) registerConsoleAPI(r *Router) {
 		}
 	}, error) {
 		t := MustTenant(ctx)
-		rows, err := s.p.Pool.Query(ctx, `
-WITH last AS (
-  SELECT DISTINCT ON (m.contact) m.*
-    FROM (SELECT *, CASE WHEN direction = 'inbound' THEN from_number ELSE to_number END AS contact
-            FROM public.messages
-           WHERE tenant_id = $1 AND message_type <> 'read_mark') m
-   WHERE coalesce(m.contact, '') <> ''
-   ORDER BY m.contact, m.created_at DESC, m.seq DESC
-), conv AS (
-  -- The session of the conversation: the last one a message of it used
-  -- (a row not dispatched yet has none).
-  SELECT l.*, coalesce(l.session_id, (SELECT ms.session_id FROM public.messages ms
-           WHERE ms.tenant_id = $1 AND ms.session_id IS NOT NULL
-             AND ((ms.direction = 'inbound' AND ms.from_number = l.contact) OR (ms.direction = 'outbound' AND ms.to_number = l.contact))
-           ORDER BY ms.created_at DESC LIMIT 1)) AS conv_session
-    FROM last l
-)
-SELECT l.id, l.direction, l.message_type, l.content, l.status, l.provider, l.conv_session, l.contact,
-       coalesce(l.error_code, ''), coalesce(l.error_reason, ''), l.agent_id, l.created_at, l.updated_at,
-       coalesce((SELECT mm.metadata->>'pushName' FROM public.messages mm
-                  WHERE mm.tenant_id = $1 AND mm.direction = 'inbound' AND mm.from_number = l.contact
-                    AND mm.metadata ? 'pushName' ORDER BY mm.created_at DESC LIMIT 1), ''),
-       (SELECT count(*) FROM public.messages mi
-         WHERE mi.tenant_id = $1 AND mi.direction = 'inbound' AND mi.from_number = l.contact
-           AND mi.created_at > coalesce((SELECT max(mo.created_at) FROM public.messages mo
-                 WHERE mo.tenant_id = $1 AND mo.direction = 'outbound' AND mo.to_number = l.contact), '-infinity'))::int,
-       coalesce(c.state, ''), c.agent_id
-  FROM conv l
-  LEFT JOIN public.ai_conversations c ON c.tenant_id = $1 AND c.session_id IS NOT DISTINCT FROM l.conv_session AND c.contact = l.contact
- ORDER BY l.created_at DESC
- LIMIT $2`, t.ID, in.Limit)
+		rows, err := s.p.Store.Messages().ListConversations(ctx, t.ID, in.Limit)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ConversationSummary, error) {
-			var c ConversationSummary
-			m := &c.LastMessage
-			err := row.Scan(&m.ID, &m.Direction, &m.Type, &m.Content, &m.Status, &m.Provider, &m.SessionID, &m.Contact,
-				&m.ErrorCode, &m.ErrorReason, &m.AgentID, &m.CreatedAt, &m.UpdatedAt, &c.PushName, &c.Unanswered, &c.AIState, &c.AgentID)
-			m.HasMedia = m.Content.MediaPath != ""
-			m.Content.MediaPath, m.Content.Raw = "", nil
-			c.Contact, c.SessionID, c.UpdatedAt = m.Contact, m.SessionID, m.CreatedAt
-			return c, err
-		})
-		if err != nil {
-			return nil, Internal(err)
+		var list []ConversationSummary
+		for _, r := range rows {
+			m, err := consoleMessage(r.Last)
+			if err != nil {
+				return nil, Internal(err)
+			}
+			list = append(list, ConversationSummary{Contact: m.Contact, SessionID: m.SessionID, PushName: r.PushName,
+				LastMessage: m, Unanswered: r.Unanswered, AIState: r.AIState, AgentID: r.AgentID, UpdatedAt: m.CreatedAt})
 		}
 		out := &struct {
 			Body struct {
@@ -252,24 +231,12 @@ SELECT l.id, l.direction, l.message_type, l.content, l.status, l.provider, l.con
 		if in.SessionID != "" {
 			sess = &in.SessionID
 		}
-		rows, err := s.p.Pool.Query(ctx, `SELECT * FROM (
-SELECT `+messageColumns+`, seq FROM public.messages
- WHERE tenant_id = $1 AND message_type <> 'read_mark'
-   AND ((direction = 'inbound' AND from_number = $2) OR (direction = 'outbound' AND to_number = $2))
-   AND ($3::uuid IS NULL OR session_id = $3::uuid)
- ORDER BY created_at DESC, seq DESC LIMIT $4) x ORDER BY created_at, seq`, t.ID, in.Contact, sess, in.Limit)
+		rows, err := s.p.Store.Messages().Timeline(ctx, store.TimelineParams{TenantID: t.ID, Contact: in.Contact,
+			SessionID: sess, Limit: in.Limit})
 		if err != nil {
 			return nil, Internal(err)
 		}
-		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Message, error) {
-			var m Message
-			var seq int64
-			err := row.Scan(&m.ID, &m.Direction, &m.Type, &m.Content, &m.Status, &m.Provider, &m.SessionID, &m.Contact,
-				&m.ErrorCode, &m.ErrorReason, &m.AgentID, &m.CreatedAt, &m.UpdatedAt, &seq)
-			m.HasMedia = m.Content.MediaPath != ""
-			m.Content.MediaPath, m.Content.Raw = "", nil
-			return m, err
-		})
+		list, err := consoleMessages(rows)
 		if err != nil {
 			return nil, Internal(err)
 		}
@@ -294,14 +261,14 @@ SELECT `+messageColumns+`, seq FROM public.messages
 		MessageID string `path:"messageId" format:"uuid"`
 	}) (*struct{ Body Message }, error) {
 		t := MustTenant(ctx)
-		rows, err := s.p.Pool.Query(ctx, `SELECT `+messageColumns+` FROM public.messages WHERE tenant_id = $1 AND id = $2`, t.ID, in.MessageID)
-		if err != nil {
-			return nil, Internal(err)
-		}
-		m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
+		r, err := s.p.Store.Messages().ConsoleByID(ctx, t.ID, in.MessageID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errNotFound("message_not_found", "Mensagem não encontrada neste tenant.")
 		}
+		if err != nil {
+			return nil, Internal(err)
+		}
+		m, err := consoleMessage(r)
 		if err != nil {
 			return nil, Internal(err)
 		}
@@ -319,9 +286,7 @@ SELECT `+messageColumns+`, seq FROM public.messages
 		MessageID string `path:"messageId" format:"uuid"`
 	}) (*huma.StreamResponse, error) {
 		t := MustTenant(ctx)
-		var path, mimeType string
-		err := s.p.Pool.QueryRow(ctx, `SELECT coalesce(content->>'mediaPath', ''), coalesce(content->>'mimeType', '')
-  FROM public.messages WHERE tenant_id = $1 AND id = $2`, t.ID, in.MessageID).Scan(&path, &mimeType)
+		path, mimeType, err := s.p.Store.Messages().MediaRef(ctx, t.ID, in.MessageID)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && path == "") {
 			return nil, errNotFound("media_not_found", "Esta mensagem não tem mídia guardada.")
 		}
@@ -367,18 +332,13 @@ SELECT `+messageColumns+`, seq FROM public.messages
 			u := time.Now().AddDate(100, 0, 0)
 			state, until = "handoff", &u
 		}
-		var c ConversationInfo
-		err := s.p.Pool.QueryRow(ctx, `
-INSERT INTO public.ai_conversations (tenant_id, session_id, contact, state, paused_until)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (tenant_id, session_id, contact) DO UPDATE
-   SET state = EXCLUDED.state, paused_until = EXCLUDED.paused_until, consecutive_replies = 0, updated_at = now()
-RETURNING id, agent_id, session_id, contact, state, paused_until`, t.ID, in.Body.SessionID, in.Body.Contact, state, until).Scan(
-			&c.ID, &c.AgentID, &c.SessionID, &c.Contact, &c.State, &c.PausedUntil)
+		row, err := s.p.Store.Conversations().SetHandoff(ctx, store.HandoffParams{TenantID: t.ID, SessionID: in.Body.SessionID,
+			Contact: in.Body.Contact, State: state, PausedUntil: until})
 		if err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{Action: "conversation.handoff", Target: c.ID, Details: map[string]any{"to": in.Body.To}})
+		c := ConversationInfo(row)
+		s.audit(ctx, s.p.Store, auditEntry{Action: "conversation.handoff", Target: c.ID, Details: map[string]any{"to": in.Body.To}})
 		return &struct{ Body ConversationInfo }{c}, nil
 	})
 
@@ -403,11 +363,11 @@ RETURNING id, agent_id, session_id, contact, state, paused_until`, t.ID, in.Body
 			Type: zapbase.MessageText, Content: providers.Content{Text: in.Body.Text}, Timestamp: time.Now()}); err != nil {
 			return nil, Internal(err)
 		}
-		rows, err := s.p.Pool.Query(ctx, `SELECT `+messageColumns+` FROM public.messages WHERE tenant_id = $1 AND message_id = $2`, t.ID, id)
+		r, err := s.p.Store.Messages().ConsoleByProviderID(ctx, t.ID, id)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		m, err := pgx.CollectExactlyOneRow(rows, scanMessage)
+		m, err := consoleMessage(r)
 		if err != nil {
 			return nil, Internal(err)
 		}
@@ -471,116 +431,47 @@ func qrPNG(code string) ([]byte, error) {
 }
 
 func (s *Server) sessionByID(ctx context.Context, t Tenant, id string) (SessionInfo, *Problem) {
-	rows, err := s.p.Pool.Query(ctx, sessionSelect+` WHERE tenant_id = $1 AND id = $2`, t.ID, id)
-	if err != nil {
-		return SessionInfo{}, Internal(err)
-	}
-	info, err := pgx.CollectExactlyOneRow(rows, scanSession)
+	row, err := s.p.Store.Sessions().ByID(ctx, t.ID, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SessionInfo{}, errNotFound("session_not_found", "Sessão não encontrada neste tenant.")
 	}
 	if err != nil {
 		return SessionInfo{}, Internal(err)
 	}
-	return info, nil
+	return sessionInfo(row), nil
 }
 
 func (s *Server) dashboard(ctx context.Context, tenantID string, hours int) (Dashboard, error) {
 	d := Dashboard{Hours: hours, Sessions: map[string]int64{}, ProviderMix: map[string]int64{}, SessionProviders: map[string]int64{}}
-	err := s.p.Pool.QueryRow(ctx, `
-WITH w AS (SELECT now() - make_interval(hours => $2) AS since),
-out AS (
-  SELECT m.* FROM public.messages m, w WHERE m.tenant_id = $1 AND m.direction = 'outbound' AND m.created_at >= w.since
-     AND m.message_type <> 'read_mark'
-)
-SELECT count(*) FILTER (WHERE status IN ('sent', 'delivered', 'read', 'played')),
-       count(*) FILTER (WHERE status = 'failed'),
-       count(*) FILTER (WHERE status IN ('pending', 'sending')),
-       (SELECT count(*) FROM public.messages m, w WHERE m.tenant_id = $1 AND m.direction = 'inbound' AND m.created_at >= w.since),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at) * 1000) FILTER (WHERE sent_at IS NOT NULL),
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at) * 1000) FILTER (WHERE sent_at IS NOT NULL),
-       count(*) FILTER (WHERE agent_id IS NOT NULL)
-  FROM out`, tenantID, hours).Scan(&d.Sent, &d.Failed, &d.InFlight, &d.Received, &d.LatencyP50Ms, &d.LatencyP95Ms, &d.AIReplies)
+	msgs := s.p.Store.Messages()
+	tot, err := msgs.DashboardTotals(ctx, tenantID, hours)
 	if err != nil {
 		return d, err
 	}
+	d.Sent, d.Failed, d.InFlight, d.Received = tot.Sent, tot.Failed, tot.InFlight, tot.Received
+	d.LatencyP50Ms, d.LatencyP95Ms, d.AIReplies = tot.LatencyP50Ms, tot.LatencyP95Ms, tot.AIReplies
 	if d.Sent+d.Failed > 0 {
 		r := float64(d.Sent) / float64(d.Sent+d.Failed)
 		d.SuccessRate = &r
 	}
 	// AI response time: each AI reply against the latest inbound message of
 	// its conversation before it.
-	err = s.p.Pool.QueryRow(ctx, `
-SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)
-  FROM (SELECT extract(epoch FROM r.created_at - i.created_at) * 1000 AS ms
-          FROM public.messages r
-          CROSS JOIN LATERAL (SELECT created_at FROM public.messages i
-                 WHERE i.tenant_id = r.tenant_id AND i.direction = 'inbound' AND i.from_number = r.to_number
-                   AND i.session_id IS NOT DISTINCT FROM r.session_id AND i.created_at <= r.created_at
-                 ORDER BY i.created_at DESC LIMIT 1) i
-         WHERE r.tenant_id = $1 AND r.direction = 'outbound' AND r.agent_id IS NOT NULL
-           AND r.created_at >= now() - make_interval(hours => $2)) x`, tenantID, hours).Scan(&d.AIResponseP50Ms, &d.AIResponseP95Ms)
-	if err != nil {
+	if d.AIResponseP50Ms, d.AIResponseP95Ms, err = msgs.AIResponseTimes(ctx, tenantID, hours); err != nil {
 		return d, err
 	}
-	rows, err := s.p.Pool.Query(ctx, `SELECT provider, count(*) FROM public.messages
- WHERE tenant_id = $1 AND direction = 'outbound' AND created_at >= now() - make_interval(hours => $2) AND provider <> 'auto'
- GROUP BY provider`, tenantID, hours)
-	if err != nil {
+	if d.ProviderMix, err = msgs.ProviderMix(ctx, tenantID, hours); err != nil {
 		return d, err
 	}
-	if err := collectCounts(rows, d.ProviderMix); err != nil {
-		return d, err
-	}
-	rows, err = s.p.Pool.Query(ctx, `SELECT state, count(*) FROM public.whatsapp_sessions WHERE tenant_id = $1 AND is_active GROUP BY state`, tenantID)
-	if err != nil {
-		return d, err
-	}
-	if err := collectCounts(rows, d.Sessions); err != nil {
+	if d.Sessions, err = s.p.Store.Sessions().CountActiveByState(ctx, tenantID); err != nil {
 		return d, err
 	}
 	d.ActiveSessions = d.Sessions[providers.StateConnected]
-	rows, err = s.p.Pool.Query(ctx, `SELECT provider_type, count(*) FROM public.whatsapp_sessions WHERE tenant_id = $1 AND is_active GROUP BY provider_type`, tenantID)
-	if err != nil {
+	if d.SessionProviders, err = s.p.Store.Sessions().CountActiveByProvider(ctx, tenantID); err != nil {
 		return d, err
 	}
-	if err := collectCounts(rows, d.SessionProviders); err != nil {
-		return d, err
+	series, err := msgs.HourlySeries(ctx, tenantID, hours)
+	for _, p := range series {
+		d.Series = append(d.Series, DashboardPoint(p))
 	}
-	rows, err = s.p.Pool.Query(ctx, `
-WITH hours AS (
-  SELECT generate_series(date_trunc('hour', now()) - make_interval(hours => $2 - 1), date_trunc('hour', now()), interval '1 hour') AS hour
-)
-SELECT h.hour,
-       count(m.id) FILTER (WHERE m.direction = 'outbound' AND m.status IN ('sent', 'delivered', 'read', 'played')),
-       count(m.id) FILTER (WHERE m.direction = 'outbound' AND m.status = 'failed'),
-       count(m.id) FILTER (WHERE m.direction = 'inbound'),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM m.sent_at - m.created_at) * 1000)
-         FILTER (WHERE m.direction = 'outbound' AND m.sent_at IS NOT NULL)
-  FROM hours h
-  LEFT JOIN public.messages m ON m.tenant_id = $1 AND m.created_at >= h.hour AND m.created_at < h.hour + interval '1 hour'
-       AND m.message_type <> 'read_mark'
- GROUP BY h.hour ORDER BY h.hour`, tenantID, hours)
-	if err != nil {
-		return d, err
-	}
-	d.Series, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (DashboardPoint, error) {
-		var p DashboardPoint
-		err := row.Scan(&p.Hour, &p.Sent, &p.Failed, &p.Received, &p.LatencyP50Ms)
-		return p, err
-	})
 	return d, err
-}
-
-func collectCounts(rows pgx.Rows, into map[string]int64) error {
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var n int64
-		if err := rows.Scan(&k, &n); err != nil {
-			return err
-		}
-		into[k] = n
-	}
-	return rows.Err()
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Server-sent events (GET /api/v1/events).
@@ -109,7 +109,7 @@ type ChangeEvent struct {
 // Its poll loop runs only while streams are open. It is safe for
 // concurrent use.
 type EventHub struct {
-	pool     *pgxpool.Pool
+	store    *store.Store
 	log      *slog.Logger
 	interval time.Duration
 
@@ -128,16 +128,16 @@ type eventSub struct {
 	reason string
 }
 
-// NewEventHub returns a hub reading pool's change feed every interval (0:
-// DefaultEventPollInterval).
-func NewEventHub(pool *pgxpool.Pool, log *slog.Logger, interval time.Duration) *EventHub {
+// NewEventHub returns a hub reading the change feed through st every
+// interval (0: DefaultEventPollInterval).
+func NewEventHub(st *store.Store, log *slog.Logger, interval time.Duration) *EventHub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if interval <= 0 {
 		interval = DefaultEventPollInterval
 	}
-	return &EventHub{pool: pool, log: log.With("component", "events"), interval: interval,
+	return &EventHub{store: st, log: log.With("component", "events"), interval: interval,
 		subs: map[*eventSub]struct{}{}}
 }
 
@@ -197,15 +197,14 @@ func (h *EventHub) unsubscribe(s *eventSub) {
 // head is the last final row of the feed.
 func (h *EventHub) head(ctx context.Context) (EventCursor, error) {
 	var c EventCursor
-	var tx string
-	err := h.pool.QueryRow(ctx, `SELECT txid::text, id FROM wa.change_log
- WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid DESC, id DESC LIMIT 1`).Scan(&tx, &c.ID)
+	tx, id, err := h.store.ChangeLog().Head(ctx)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return EventCursor{}, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("read change feed head: %w", err)
+		return c, err
 	}
+	c.ID = id
 	c.TxID, err = strconv.ParseUint(tx, 10, 64)
 	return c, err
 }
@@ -213,9 +212,7 @@ func (h *EventHub) head(ctx context.Context) (EventCursor, error) {
 // pruned reports whether the feed's oldest row is past c: rows between
 // them may have been deleted by retention.
 func (h *EventHub) pruned(ctx context.Context, c EventCursor) bool {
-	var tx string
-	var id int64
-	err := h.pool.QueryRow(ctx, `SELECT txid::text, id FROM wa.change_log ORDER BY txid, id LIMIT 1`).Scan(&tx, &id)
+	tx, id, err := h.store.ChangeLog().Oldest(ctx)
 	if err != nil {
 		return false // empty feed (nothing missed) or a failed read (the catch-up reports it)
 	}
@@ -224,40 +221,31 @@ func (h *EventHub) pruned(ctx context.Context, c EventCursor) bool {
 	return c.Less(first)
 }
 
-const changeColumns = `txid::text, id, tenant_id, topic, session_id, message_id, chat, data, created_at`
-
 // readFeed reads final rows after from (optionally one tenant's, and up to
 // upTo inclusive), in feed order.
-func readFeed(ctx context.Context, pool *pgxpool.Pool, from EventCursor, tenantID string, upTo *EventCursor, limit int) ([]ChangeEvent, error) {
-	q := `SELECT ` + changeColumns + ` FROM wa.change_log
- WHERE (txid, id) > ($1::text::xid8, $2::bigint)
-   AND txid < pg_snapshot_xmin(pg_current_snapshot())
-   AND ($3::uuid IS NULL OR tenant_id = $3::uuid)
-   AND ($4::text IS NULL OR (txid, id) <= ($4::text::xid8, $5::bigint))
- ORDER BY txid, id LIMIT $6`
-	var tenant, upTx *string
-	var upID int64
+func readFeed(ctx context.Context, st *store.Store, from EventCursor, tenantID string, upTo *EventCursor, limit int) ([]ChangeEvent, error) {
+	p := store.ReadFeedParams{AfterTxID: strconv.FormatUint(from.TxID, 10), AfterID: from.ID, Limit: limit}
 	if tenantID != "" {
-		tenant = &tenantID
+		p.TenantID = &tenantID
 	}
 	if upTo != nil {
 		s := strconv.FormatUint(upTo.TxID, 10)
-		upTx, upID = &s, upTo.ID
+		p.UpToTxID, p.UpToID = &s, upTo.ID
 	}
-	rows, err := pool.Query(ctx, q, strconv.FormatUint(from.TxID, 10), from.ID, tenant, upTx, upID, limit)
+	rows, err := st.ChangeLog().Read(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("read change feed: %w", err)
+		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ChangeEvent, error) {
-		var e ChangeEvent
-		var tx string
-		if err := row.Scan(&tx, &e.Cursor.ID, &e.TenantID, &e.Topic, &e.SessionID, &e.MessageID, &e.Chat, &e.Data, &e.CreatedAt); err != nil {
-			return e, err
+	out := make([]ChangeEvent, 0, len(rows))
+	for _, r := range rows {
+		e := ChangeEvent{Cursor: EventCursor{ID: r.ID}, TenantID: r.TenantID, Topic: r.Topic, SessionID: r.SessionID,
+			MessageID: r.MessageID, Chat: r.Chat, Data: r.Data, CreatedAt: r.CreatedAt}
+		if e.Cursor.TxID, err = strconv.ParseUint(r.TxID, 10, 64); err != nil {
+			return nil, err
 		}
-		var err error
-		e.Cursor.TxID, err = strconv.ParseUint(tx, 10, 64)
-		return e, err
-	})
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func (h *EventHub) loop() {
@@ -274,7 +262,7 @@ func (h *EventHub) loop() {
 		h.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		batch, err := readFeed(ctx, h.pool, from, "", nil, eventBatch)
+		batch, err := readFeed(ctx, h.store, from, "", nil, eventBatch)
 		cancel()
 		if err != nil {
 			h.log.Warn("poll change feed", "error", err)
@@ -402,7 +390,7 @@ func (s *Server) stream(hctx huma.Context, t Tenant, sub *eventSub, head EventCu
 	if resume != nil && resume.Less(head) {
 		from, sent := *resume, 0
 		for {
-			batch, err := readFeed(ctx, s.p.Pool, from, t.ID, &head, eventBatch)
+			batch, err := readFeed(ctx, s.p.Store, from, t.ID, &head, eventBatch)
 			if err != nil {
 				s.log.Warn("events catch-up", "error", err, "tenant_id", t.ID)
 				return // the client reconnects and tries again

@@ -15,6 +15,7 @@ import (
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/providers/sandbox"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
@@ -66,7 +67,7 @@ func newFeatureEnv(t *testing.T) *featureEnv {
 	meta := &metaLike{fakeProvider: &fakeProvider{typ: zapbase.ProviderMeta, types: []zapbase.MessageType{zapbase.MessageText, zapbase.MessageInteractive}}}
 	e := &env{t: t, pool: pool, waker: &recWaker{}, logBuf: &syncBuffer{}}
 	e.srv = httptest.NewServer(api.NewHandler(api.Params{
-		Pool: pool, Logger: slogJSON(e.logBuf), Verifier: ver, SendWait: -1,
+		Pool: pool, Store: store.New(pool), Logger: slogJSON(e.logBuf), Verifier: ver, SendWait: -1,
 		Providers: map[zapbase.ProviderType]providers.Provider{zapbase.ProviderSandbox: sb, zapbase.ProviderMeta: meta},
 	}))
 	t.Cleanup(e.srv.Close)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
@@ -31,14 +30,11 @@ func (s *Server) featureSession(ctx context.Context, t Tenant, from string) (Ses
 			return info, nil, p
 		}
 	} else {
-		rows, err := s.p.Pool.Query(ctx, sessionSelect+` WHERE tenant_id = $1 AND is_active ORDER BY created_at LIMIT 2`, t.ID)
+		rows, err := s.p.Store.Sessions().FirstActive(ctx, t.ID)
 		if err != nil {
 			return info, nil, Internal(err)
 		}
-		list, err := pgx.CollectRows(rows, scanSession)
-		if err != nil {
-			return info, nil, Internal(err)
-		}
+		list := sessionInfos(rows)
 		switch len(list) {
 		case 0:
 			return info, nil, errNotFound("session_not_found", "O tenant não tem sessão ativa.")
@@ -408,5 +404,5 @@ func (s *Server) auditFeature(ctx context.Context, action, target string, err er
 	if err != nil {
 		result = "error"
 	}
-	s.audit(ctx, s.p.Pool, auditEntry{Action: action, Target: target, Result: result, Details: details})
+	s.audit(ctx, s.p.Store, auditEntry{Action: action, Target: target, Result: result, Details: details})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/zapbase/zapbase/media"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 	"github.com/zapbase/zapbase/supabase/supabasetest"
@@ -158,7 +159,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	require.NoError(t, err)
 	t.Cleanup(ver.Close)
 	p := api.Params{
-		Pool: pool, Logger: slogJSON(e.logBuf),
+		Pool: pool, Store: store.New(pool), Logger: slogJSON(e.logBuf),
 		Providers:             map[zapbase.ProviderType]providers.Provider{zapbase.ProviderSandbox: e.prov},
 		Verifier:              ver,
 		Box:                   e.box,

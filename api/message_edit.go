@@ -34,16 +34,10 @@ type sentRow struct {
 }
 
 func (s *Server) loadSentRow(ctx context.Context, t Tenant, messageID string) (sentRow, *Problem) {
-	col := "message_id"
-	if _, err := uuid.Parse(messageID); err == nil {
-		col = "id::text"
-	}
-	var r sentRow
-	var sess, to, pid *string
-	err := s.p.Pool.QueryRow(ctx, `
-SELECT id::text, session_id::text, to_number, message_id, provider, message_type FROM public.messages
- WHERE tenant_id = $1 AND direction = 'outbound' AND `+col+` = $2
- ORDER BY created_at DESC LIMIT 1`, t.ID, messageID).Scan(&r.ID, &sess, &to, &pid, &r.Provider, &r.Type)
+	_, uerr := uuid.Parse(messageID)
+	m, err := s.p.Store.Messages().Sent(ctx, t.ID, messageID, uerr == nil)
+	r := sentRow{ID: m.ID, Provider: m.Provider, Type: m.Type}
+	sess, to, pid := m.SessionID, m.To, m.ProviderMessageID
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, errNotFound("message_not_found", "Mensagem enviada não encontrada neste tenant.")
 	}
@@ -85,19 +79,14 @@ func (s *Server) registerMessageEdits(r *Router) {
 		}
 		if _, err := ed.EditMessage(ctx, providers.EditParams{TenantID: t.ID, SessionID: row.SessionID, Chat: row.To,
 			ProviderMessageID: row.ProviderID, Type: row.Type, Text: in.Body.Text}); err != nil {
-			s.audit(ctx, s.p.Pool, auditEntry{Action: "message.edit", Target: row.ID, Result: "error"})
+			s.audit(ctx, s.p.Store, auditEntry{Action: "message.edit", Target: row.ID, Result: "error"})
 			return nil, providerProblem(err)
 		}
-		var at time.Time
-		err := s.p.Pool.QueryRow(ctx, `
-UPDATE public.messages
-   SET edit_history = edit_history || jsonb_build_array(jsonb_build_object('content', content, 'until', now())),
-       content = content || jsonb_build_object('text', $3::text), edited_at = now()
- WHERE tenant_id = $1 AND id = $2 RETURNING edited_at`, t.ID, row.ID, in.Body.Text).Scan(&at)
+		at, err := s.p.Store.Messages().RecordEdit(ctx, t.ID, row.ID, in.Body.Text)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{Action: "message.edit", Target: row.ID})
+		s.audit(ctx, s.p.Store, auditEntry{Action: "message.edit", Target: row.ID})
 		return &struct{ Body MessageChange }{MessageChange{MessageID: row.ID, EditedAt: &at}}, nil
 	})
 
@@ -122,17 +111,14 @@ UPDATE public.messages
 		}
 		if err := rv.RevokeMessage(ctx, providers.RevokeParams{TenantID: t.ID, SessionID: row.SessionID, Chat: row.To,
 			ProviderMessageID: row.ProviderID}); err != nil {
-			s.audit(ctx, s.p.Pool, auditEntry{Action: "message.delete", Target: row.ID, Result: "error"})
+			s.audit(ctx, s.p.Store, auditEntry{Action: "message.delete", Target: row.ID, Result: "error"})
 			return nil, providerProblem(err)
 		}
-		var at time.Time
-		err := s.p.Pool.QueryRow(ctx, `
-UPDATE public.messages SET revoked_at = coalesce(revoked_at, now())
- WHERE tenant_id = $1 AND id = $2 RETURNING revoked_at`, t.ID, row.ID).Scan(&at)
+		at, err := s.p.Store.Messages().MarkRevoked(ctx, t.ID, row.ID)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{Action: "message.delete", Target: row.ID})
+		s.audit(ctx, s.p.Store, auditEntry{Action: "message.delete", Target: row.ID})
 		return &struct{ Body MessageChange }{MessageChange{MessageID: row.ID, RevokedAt: &at}}, nil
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/tracing"
 )
 
@@ -343,25 +344,18 @@ func (s *Server) registerMessages(r *Router) {
 		MessageID string `path:"messageId" minLength:"1" maxLength:"256" doc:"Id da mensagem (UUID do zapbase ou id do provedor)"`
 	}) (*struct{ Body MessageStatus }, error) {
 		t := MustTenant(ctx)
-		col := "message_id"
-		if _, err := uuid.Parse(in.MessageID); err == nil {
-			col = "id::text"
-		}
-		var m MessageStatus
-		var msgID, to, errCode, errReason *string
-		err := s.p.Pool.QueryRow(ctx, `
-SELECT id, status, provider, updated_at, to_number, message_id, error_code, error_reason, direction, message_type,
-       attempts, created_at, sent_at, delivered_at, read_at, failed_at
-  FROM public.messages WHERE tenant_id = $1 AND `+col+` = $2
- ORDER BY created_at DESC LIMIT 1`, t.ID, in.MessageID).Scan(&m.MessageID, &m.Status, &m.Provider, &m.Timestamp,
-			&to, &msgID, &errCode, &errReason, &m.Direction, &m.Type, &m.Attempts, &m.CreatedAt, &m.SentAt,
-			&m.DeliveredAt, &m.ReadAt, &m.FailedAt)
+		_, uerr := uuid.Parse(in.MessageID)
+		r, err := s.p.Store.Messages().StatusOf(ctx, t.ID, in.MessageID, uerr == nil)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errNotFound(zapbase.CodeMessageNotFound, "Mensagem não encontrada neste tenant.")
 		}
 		if err != nil {
 			return nil, Internal(err)
 		}
+		m := MessageStatus{SendResponse: SendResponse{MessageID: r.ID, Status: r.Status, Provider: r.Provider, Timestamp: r.UpdatedAt},
+			Direction: r.Direction, Type: r.Type, Attempts: r.Attempts, CreatedAt: r.CreatedAt, SentAt: r.SentAt,
+			DeliveredAt: r.DeliveredAt, ReadAt: r.ReadAt, FailedAt: r.FailedAt}
+		to, msgID, errCode, errReason := r.To, r.ProviderMessageID, r.ErrorCode, r.ErrorReason
 		m.To, m.ProviderMessageID, m.ErrorCode, m.ErrorReason = deref(to), deref(msgID), deref(errCode), deref(errReason)
 		return &struct{ Body MessageStatus }{m}, nil
 	})
@@ -415,8 +409,7 @@ func (s *Server) sendRow(ctx context.Context, t Tenant, q SendParams, row outRow
 	}
 	if q.IdempotencyKey != "" && status == http.StatusOK {
 		b, _ := json.Marshal(resp)
-		_, err := s.p.Pool.Exec(context.WithoutCancel(ctx), `UPDATE wa.idempotency_keys SET status_code = $3, response = $4
- WHERE tenant_id = $1 AND key = $2`, t.ID, q.IdempotencyKey, status, b)
+		err := s.p.Store.IdempotencyKeys().SetResponse(context.WithoutCancel(ctx), t.ID, q.IdempotencyKey, status, b)
 		if err != nil {
 			s.log.Warn("update idempotency answer", "error", err, "tenant_id", t.ID)
 		}
@@ -461,8 +454,8 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 	if c.From != "" {
 		ref, ok := cache[c.From]
 		if !ok {
-			err := s.p.Pool.QueryRow(ctx, `SELECT id, provider_type FROM public.whatsapp_sessions
- WHERE tenant_id = $1 AND phone_number = $2 AND is_active`, t.ID, c.From).Scan(&ref.id, &ref.provider)
+			r, err := s.p.Store.Sessions().ActiveRef(ctx, t.ID, c.From)
+			ref = sessionRef{id: r.ID, provider: r.Provider}
 			if errors.Is(err, pgx.ErrNoRows) {
 				return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionNotFound,
 					"Nenhuma sessão ativa com este número no tenant.", FieldError{Location: loc + ".from", Message: "sessão não encontrada", Value: c.From})
@@ -528,87 +521,84 @@ type replayed struct {
 	body   []byte
 }
 
-const insertMessagesSQL = `
-INSERT INTO public.messages (id, tenant_id, session_id, direction, to_number, message_type, content, provider,
-  enable_ai, agent_id, metadata, traceparent)
-SELECT x.id, $1, x.session_id, 'outbound', x.to_number, x.message_type, x.content, x.provider,
-       x.enable_ai, x.agent_id, x.metadata, $3
-  FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, session_id uuid, to_number text, message_type text,
-       content jsonb, provider text, enable_ai boolean, agent_id uuid, metadata jsonb)
-RETURNING id, status, provider, updated_at, to_number`
+// errReplay rolls back enqueue's transaction when the Idempotency-Key was
+// used before.
+var errReplay = errors.New("idempotency key used before")
 
 // enqueue inserts rows in one transaction together with the idempotency
 // record and the audit entry: all or nothing. A repeated Idempotency-Key
 // returns the stored answer instead.
 func (s *Server) enqueue(ctx context.Context, t Tenant, rows []outRow, idemKey string, hash []byte, action string) ([]SendResponse, *replayed, *Problem) {
-	payload, err := json.Marshal(rows)
-	if err != nil {
-		return nil, nil, Internal(err)
-	}
-	tx, err := s.p.Pool.Begin(ctx)
-	if err != nil {
-		return nil, nil, Internal(err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if idemKey != "" {
-		tag, err := tx.Exec(ctx, `INSERT INTO wa.idempotency_keys (tenant_id, key, request_hash)
-VALUES ($1, $2, $3) ON CONFLICT (tenant_id, key) DO NOTHING`, t.ID, idemKey, hash)
+	insert := store.InsertOutboundParams{TenantID: t.ID, Rows: make([]store.OutboundRow, len(rows)),
+		// The request's trace context goes on the rows: the send, whenever
+		// and wherever it happens, joins this request's trace.
+		Traceparent: tracing.TraceparentOrNil(ctx)}
+	for i, r := range rows {
+		content, err := json.Marshal(r.Content)
 		if err != nil {
 			return nil, nil, Internal(err)
 		}
-		if tag.RowsAffected() == 0 {
-			_ = tx.Rollback(ctx)
-			return s.replay(ctx, t, idemKey, hash)
+		insert.Rows[i] = store.OutboundRow{ID: r.ID, SessionID: r.SessionID, To: r.To, Type: r.Type, Content: content,
+			Provider: r.Provider, EnableAI: r.EnableAI, AgentID: r.AgentID, Metadata: r.Metadata}
+	}
+	var (
+		out  []SendResponse
+		prob *Problem
+	)
+	err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
+		if idemKey != "" {
+			fresh, err := tx.IdempotencyKeys().Claim(ctx, t.ID, idemKey, hash)
+			if err != nil {
+				prob = Internal(err)
+				return err
+			}
+			if !fresh {
+				return errReplay
+			}
 		}
-	}
-	out := make([]SendResponse, 0, len(rows))
-	// The request's trace context goes on the rows: the send, whenever and
-	// wherever it happens, joins this request's trace.
-	dbRows, err := tx.Query(ctx, insertMessagesSQL, t.ID, payload, tracing.TraceparentOrNil(ctx))
-	if err != nil {
-		return nil, nil, s.insertProblem(err)
-	}
-	for dbRows.Next() {
-		var r SendResponse
-		if err := dbRows.Scan(&r.MessageID, &r.Status, &r.Provider, &r.Timestamp, &r.To); err != nil {
-			dbRows.Close()
-			return nil, nil, Internal(err)
+		inserted, err := tx.Messages().InsertOutbound(ctx, insert)
+		if err != nil {
+			prob = s.insertProblem(err)
+			return err
 		}
-		out = append(out, r)
-	}
-	if err := dbRows.Err(); err != nil {
-		return nil, nil, s.insertProblem(err)
-	}
-	// RETURNING order follows the input order for INSERT ... SELECT from
-	// jsonb_to_recordset, but do not rely on it: reorder by id.
-	byID := make(map[string]SendResponse, len(out))
-	for _, r := range out {
-		byID[r.MessageID] = r
-	}
-	for i, row := range rows {
-		out[i] = byID[row.ID]
-	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	target := ids[0]
-	if len(ids) > 1 {
-		target = fmt.Sprintf("%d messages", len(ids))
-	}
-	s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: action, Target: target, Details: map[string]any{"count": len(ids), "ids": truncateIDs(ids)}})
-	if idemKey != "" {
-		var body any = out[0]
-		if action == "message.send_bulk" {
-			body = BulkResponse{Count: len(out), Messages: out}
+		// RETURNING order follows the input order for INSERT ... SELECT
+		// from jsonb_to_recordset, but do not rely on it: reorder by id.
+		byID := make(map[string]SendResponse, len(inserted))
+		for _, r := range inserted {
+			byID[r.ID] = SendResponse{MessageID: r.ID, Status: r.Status, Provider: r.Provider, Timestamp: r.UpdatedAt, To: r.To}
 		}
-		b, _ := json.Marshal(body)
-		if _, err := tx.Exec(ctx, `UPDATE wa.idempotency_keys SET status_code = 202, response = $3
- WHERE tenant_id = $1 AND key = $2`, t.ID, idemKey, b); err != nil {
-			return nil, nil, Internal(err)
+		out = make([]SendResponse, len(rows))
+		for i, row := range rows {
+			out[i] = byID[row.ID]
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		target := ids[0]
+		if len(ids) > 1 {
+			target = fmt.Sprintf("%d messages", len(ids))
+		}
+		s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: action, Target: target, Details: map[string]any{"count": len(ids), "ids": truncateIDs(ids)}})
+		if idemKey != "" {
+			var body any = out[0]
+			if action == "message.send_bulk" {
+				body = BulkResponse{Count: len(out), Messages: out}
+			}
+			b, _ := json.Marshal(body)
+			if err := tx.IdempotencyKeys().SetAccepted(ctx, t.ID, idemKey, b); err != nil {
+				prob = Internal(err)
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errReplay):
+		return s.replay(ctx, t, idemKey, hash)
+	case prob != nil:
+		return nil, nil, prob
+	case err != nil: // begin or commit
 		return nil, nil, s.insertProblem(err)
 	}
 	return out, nil, nil
@@ -622,11 +612,8 @@ func truncateIDs(ids []string) []string {
 }
 
 func (s *Server) replay(ctx context.Context, t Tenant, key string, hash []byte) ([]SendResponse, *replayed, *Problem) {
-	var stored []byte
-	var status *int
-	var body []byte
-	err := s.p.Pool.QueryRow(ctx, `SELECT request_hash, status_code, response FROM wa.idempotency_keys
- WHERE tenant_id = $1 AND key = $2`, t.ID, key).Scan(&stored, &status, &body)
+	rec, err := s.p.Store.IdempotencyKeys().Get(ctx, t.ID, key)
+	stored, status, body := rec.RequestHash, rec.StatusCode, rec.Response
 	if err != nil {
 		return nil, nil, Internal(err)
 	}
@@ -666,15 +653,13 @@ func (s *Server) wait(ctx context.Context, t Tenant, r SendResponse) SendRespons
 	} else {
 		s.pollFinal(wctx, t, r.MessageID)
 	}
-	var msgID, errCode, errReason *string
-	err := s.p.Pool.QueryRow(context.WithoutCancel(ctx), `SELECT status, provider, updated_at, message_id, error_code, error_reason
-  FROM public.messages WHERE tenant_id = $1 AND id = $2`, t.ID, r.MessageID).Scan(&r.Status, &r.Provider, &r.Timestamp,
-		&msgID, &errCode, &errReason)
+	o, err := s.p.Store.Messages().Outcome(context.WithoutCancel(ctx), t.ID, r.MessageID)
 	if err != nil {
 		s.log.Warn("read message after wait", "error", err, "tenant_id", t.ID)
 		return r
 	}
-	r.ProviderMessageID, r.ErrorCode, r.ErrorReason = deref(msgID), deref(errCode), deref(errReason)
+	r.Status, r.Provider, r.Timestamp = o.Status, o.Provider, o.UpdatedAt
+	r.ProviderMessageID, r.ErrorCode, r.ErrorReason = deref(o.ProviderMessageID), deref(o.ErrorCode), deref(o.ErrorReason)
 	return r
 }
 
@@ -685,8 +670,8 @@ func (s *Server) pollFinal(ctx context.Context, t Tenant, id string) {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
-		var st zapbase.Status
-		if err := s.p.Pool.QueryRow(ctx, `SELECT status FROM public.messages WHERE tenant_id = $1 AND id = $2`, t.ID, id).Scan(&st); err != nil {
+		st, err := s.p.Store.Messages().Status(ctx, t.ID, id)
+		if err != nil {
 			return
 		}
 		if st.Terminal() {

@@ -53,10 +53,10 @@ func (s *Server) registerPasskey(r *Router) {
 			st, err = pk.ConfirmPasskey(ctx, info.SessionID)
 		}
 		if err != nil {
-			s.audit(ctx, s.p.Pool, auditEntry{Action: "session.passkey", Target: info.SessionID, Result: "error"})
+			s.audit(ctx, s.p.Store, auditEntry{Action: "session.passkey", Target: info.SessionID, Result: "error"})
 			return nil, providerProblem(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{Action: "session.passkey", Target: info.SessionID,
+		s.audit(ctx, s.p.Store, auditEntry{Action: "session.passkey", Target: info.SessionID,
 			Details: map[string]any{"confirm": in.Body.Confirm}})
 		applyState(&info, st)
 		return &struct{ Body SessionInfo }{info}, nil

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -76,10 +77,8 @@ func (s *Server) registerPolls(r *Router) {
 		if _, err := uuid.Parse(in.MessageID); err != nil {
 			return nil, errInvalid("Id de mensagem inválido.", FieldError{Location: "path.messageId", Message: "UUID esperado"})
 		}
-		var raw []byte
-		err := s.p.Pool.QueryRow(ctx, `SELECT content -> 'poll' FROM public.messages
- WHERE tenant_id = $1 AND id = $2 AND message_type = 'poll'`, t.ID, in.MessageID).Scan(&raw)
-		if err == pgx.ErrNoRows {
+		raw, err := s.p.Store.Messages().PollContent(ctx, t.ID, in.MessageID)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errNotFound(zapbase.CodeNotFound, "Enquete não encontrada.")
 		}
 		if err != nil {
@@ -87,25 +86,15 @@ func (s *Server) registerPolls(r *Router) {
 		}
 		var poll providers.Poll
 		_ = json.Unmarshal(raw, &poll)
-		rows, err := s.p.Pool.Query(ctx, `
-SELECT DISTINCT ON (from_number) coalesce(from_number, ''), content -> 'pollVote' -> 'selectedOptions', created_at
-  FROM public.messages
- WHERE tenant_id = $1 AND message_type = 'poll_vote' AND (content -> 'pollVote' ->> 'pollRowId') = $2
- ORDER BY from_number, created_at DESC, seq DESC`, t.ID, in.MessageID)
+		votes, err := s.p.Store.Messages().PollVotes(ctx, t.ID, in.MessageID)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		voters, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PollVoter, error) {
-			var v PollVoter
-			var sel []byte
-			if err := r.Scan(&v.Contact, &sel, &v.VotedAt); err != nil {
-				return v, err
-			}
-			_ = json.Unmarshal(sel, &v.SelectedOptions)
-			return v, nil
-		})
-		if err != nil {
-			return nil, Internal(err)
+		voters := make([]PollVoter, 0, len(votes))
+		for _, r := range votes {
+			v := PollVoter{Contact: r.Contact, VotedAt: r.VotedAt}
+			_ = json.Unmarshal(r.SelectedOptions, &v.SelectedOptions)
+			voters = append(voters, v)
 		}
 		out := PollResults{MessageID: in.MessageID, Name: poll.Name, Options: []PollOptionCount{}, Voters: []PollVoter{}}
 		counts := map[string]int{}

@@ -69,7 +69,7 @@ func (s *Server) registerSandboxSim(r *Router) {
 		// The simulator keeps settings in memory: give it the stored ones
 		// (they survive a restart of zapbase dev, its memory does not).
 		if sa, ok := sim.(providers.SettingsApplier); ok {
-			st, err := readSessionSettings(ctx, s.p.Pool, t.ID, info.SessionID)
+			st, err := readSessionSettings(ctx, s.p.Store, t.ID, info.SessionID)
 			if err != nil {
 				return t, info, nil, Internal(err)
 			}
@@ -135,10 +135,7 @@ func (s *Server) registerSandboxSim(r *Router) {
 		if p != nil {
 			return nil, p
 		}
-		var providerID string
-		var raw []byte
-		err := s.p.Pool.QueryRow(ctx, `SELECT coalesce(message_id, ''), content -> 'poll' FROM public.messages
- WHERE tenant_id = $1 AND id = $2 AND message_type = 'poll'`, t.ID, in.Body.MessageID).Scan(&providerID, &raw)
+		providerID, raw, err := s.p.Store.Messages().PollForVote(ctx, t.ID, in.Body.MessageID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errNotFound(zapbase.CodeNotFound, "Enquete não encontrada.")
 		}

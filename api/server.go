@@ -17,6 +17,7 @@ import (
 	"github.com/zapbase/zapbase/media"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 )
 
@@ -69,6 +70,10 @@ type Mount struct {
 
 // Params wire the HTTP surface.
 type Params struct {
+	// Store runs every query of the API.
+	Store *store.Store
+	// Pool is not queried by the API: it builds the default Events sink
+	// and is what Router.Pool gives the operations of other packages.
 	Pool        *pgxpool.Pool
 	Logger      *slog.Logger
 	ReadyChecks []ReadyCheck
@@ -133,7 +138,7 @@ func New(p Params) *Server {
 	s := &Server{p: p, log: p.Logger, mux: http.NewServeMux(), tracer: otel.Tracer("github.com/zapbase/zapbase/api")}
 	s.events = p.EventHub
 	if s.events == nil {
-		s.events = NewEventHub(p.Pool, p.Logger, 0)
+		s.events = NewEventHub(p.Store, p.Logger, 0)
 	}
 	s.api = humago.New(s.mux, s.humaConfig())
 	s.v1 = huma.NewGroup(s.api, Prefix)
@@ -232,11 +237,15 @@ func (r *Router) Admin(op huma.Operation) huma.Operation { return r.s.adminOp(op
 // Audit records a mutation of the request's tenant in wa.audit_log.
 // details must not contain secrets.
 func (r *Router) Audit(ctx context.Context, action, target, result string, details map[string]any) {
-	r.s.audit(ctx, r.s.p.Pool, auditEntry{Action: action, Target: target, Result: result, Details: details})
+	r.s.audit(ctx, r.s.p.Store, auditEntry{Action: action, Target: target, Result: result, Details: details})
 }
 
-// Pool is the database pool (for operations of other packages).
+// Pool is the database pool (for operations of other packages that are
+// built on a pool).
 func (r *Router) Pool() *pgxpool.Pool { return r.s.p.Pool }
+
+// Store is the data layer (for operations of other packages).
+func (r *Router) Store() *store.Store { return r.s.p.Store }
 
 // Handle mounts a raw handler (same as Params.Mounts).
 func (r *Router) Handle(m Mount) {

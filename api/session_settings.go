@@ -12,6 +12,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // MaxRejectCallMessage bounds the call-rejection message.
@@ -67,7 +68,7 @@ func (s *Server) registerSessionSettings(r *Router) {
 		if p != nil {
 			return nil, p
 		}
-		st, err := readSessionSettings(ctx, s.p.Pool, t.ID, info.SessionID)
+		st, err := readSessionSettings(ctx, s.p.Store, t.ID, info.SessionID)
 		if err != nil {
 			return nil, Internal(err)
 		}
@@ -92,34 +93,35 @@ func (s *Server) registerSessionSettings(r *Router) {
 		if err := dec.Decode(&patch); err != nil || patch == nil {
 			return nil, errInvalid("O corpo deve ser um objeto JSON (JSON Merge Patch).", FieldError{Location: "body", Message: "objeto JSON esperado"})
 		}
-		tx, err := s.p.Pool.Begin(ctx)
+		var (
+			st   providers.SessionSettings
+			prob *Problem
+		)
+		err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
+			// Lock the row (or its absence, through the session row) so two
+			// patches do not lose each other's fields.
+			if err := tx.Sessions().Lock(ctx, t.ID, info.SessionID); err != nil {
+				return err
+			}
+			var err error
+			if st, err = readSessionSettings(ctx, tx, t.ID, info.SessionID); err != nil {
+				return err
+			}
+			if prob = applySettingsPatch(&st, patch); prob != nil {
+				return errPatchRefused
+			}
+			if err := tx.SessionSettings().Put(ctx, store.PutSessionSettingsParams{TenantID: t.ID, SessionID: info.SessionID,
+				RejectCalls: st.RejectCalls, RejectCallMessage: st.RejectCallMessage, IgnoreGroups: st.IgnoreGroups,
+				IgnoreBroadcasts: st.IgnoreBroadcasts, AlwaysOnline: st.AlwaysOnline, AutoRead: st.AutoRead}); err != nil {
+				return err
+			}
+			s.audit(ctx, tx, auditEntry{Action: "session.settings", Target: info.SessionID, Details: map[string]any{"settings": toBody(st)}})
+			return nil
+		})
+		if prob != nil {
+			return nil, prob
+		}
 		if err != nil {
-			return nil, Internal(err)
-		}
-		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-		// Lock the row (or its absence, through the session row) so two
-		// patches do not lose each other's fields.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.whatsapp_sessions WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, t.ID, info.SessionID); err != nil {
-			return nil, Internal(err)
-		}
-		st, err := readSessionSettings(ctx, tx, t.ID, info.SessionID)
-		if err != nil {
-			return nil, Internal(err)
-		}
-		if p := applySettingsPatch(&st, patch); p != nil {
-			return nil, p
-		}
-		if _, err := tx.Exec(ctx, `
-INSERT INTO wa.session_settings (session_id, tenant_id, reject_calls, reject_call_message, ignore_groups, ignore_broadcasts, always_online, auto_read)
-VALUES ($2, $1, $3, nullif($4, ''), $5, $6, $7, $8)
-ON CONFLICT (session_id) DO UPDATE SET reject_calls = excluded.reject_calls, reject_call_message = excluded.reject_call_message,
-  ignore_groups = excluded.ignore_groups, ignore_broadcasts = excluded.ignore_broadcasts,
-  always_online = excluded.always_online, auto_read = excluded.auto_read, updated_at = now()`,
-			t.ID, info.SessionID, st.RejectCalls, st.RejectCallMessage, st.IgnoreGroups, st.IgnoreBroadcasts, st.AlwaysOnline, st.AutoRead); err != nil {
-			return nil, Internal(err)
-		}
-		s.audit(ctx, tx, auditEntry{Action: "session.settings", Target: info.SessionID, Details: map[string]any{"settings": toBody(st)}})
-		if err := tx.Commit(ctx); err != nil {
 			return nil, Internal(err)
 		}
 		if prov, ok := s.p.Providers[zapbase.ProviderType(info.Provider)].(providers.SettingsApplier); ok {
@@ -176,26 +178,20 @@ func applySettingsPatch(st *providers.SessionSettings, patch map[string]json.Raw
 	return nil
 }
 
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+// errPatchRefused rolls back a settings patch that did not validate.
+var errPatchRefused = errors.New("settings patch refused")
 
-// readSessionSettings answers the stored settings (defaults when none).
-func readSessionSettings(ctx context.Context, q rowQuerier, tenantID, sessionID string) (providers.SessionSettings, error) {
-	var st providers.SessionSettings
-	var msg *string
-	err := q.QueryRow(ctx, `
-SELECT reject_calls, reject_call_message, ignore_groups, ignore_broadcasts, always_online, auto_read
-  FROM wa.session_settings WHERE tenant_id = $1 AND session_id = $2`, tenantID, sessionID).
-		Scan(&st.RejectCalls, &msg, &st.IgnoreGroups, &st.IgnoreBroadcasts, &st.AlwaysOnline, &st.AutoRead)
+// readSessionSettings answers the stored settings (defaults when none)
+// through st: the server's store or one bound to a transaction.
+func readSessionSettings(ctx context.Context, st *store.Store, tenantID, sessionID string) (providers.SessionSettings, error) {
+	row, err := st.SessionSettings().Get(ctx, tenantID, sessionID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return providers.SessionSettings{}, nil
 	}
 	if err != nil {
-		return st, err
+		return providers.SessionSettings{}, err
 	}
-	if msg != nil {
-		st.RejectCallMessage = *msg
-	}
-	return st, nil
+	return providers.SessionSettings{RejectCalls: row.RejectCalls, RejectCallMessage: deref(row.RejectCallMessage),
+		IgnoreGroups: row.IgnoreGroups, IgnoreBroadcasts: row.IgnoreBroadcasts, AlwaysOnline: row.AlwaysOnline,
+		AutoRead: row.AutoRead}, nil
 }

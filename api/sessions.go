@@ -14,6 +14,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // InitializeRequest is POST /sessions/initialize.
@@ -93,12 +94,12 @@ func (s *Server) registerSessions(r *Router) {
 			st, err = mgr.Initialize(ctx, providers.InitializeParams{TenantID: t.ID, SessionID: info.SessionID,
 				PhoneNumber: in.Body.PhoneNumber, PairWithCode: in.Body.PairWithCode, Options: opts})
 			if err != nil {
-				s.audit(ctx, s.p.Pool, auditEntry{Action: "session.initialize", Target: info.SessionID, Result: "error",
+				s.audit(ctx, s.p.Store, auditEntry{Action: "session.initialize", Target: info.SessionID, Result: "error",
 					Details: map[string]any{"provider": pt, "phone": in.Body.PhoneNumber}})
 				return nil, providerProblem(err)
 			}
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{Action: "session.initialize", Target: info.SessionID,
+		s.audit(ctx, s.p.Store, auditEntry{Action: "session.initialize", Target: info.SessionID,
 			Details: map[string]any{"provider": pt, "phone": in.Body.PhoneNumber, "state": st.State}})
 		out, p := s.loadSession(ctx, t, info.PhoneNumber)
 		if p != nil {
@@ -130,14 +131,11 @@ func (s *Server) registerSessions(r *Router) {
 			}
 			return &struct{ Body SessionList }{SessionList{Sessions: []SessionInfo{info}}}, nil
 		}
-		rows, err := s.p.Pool.Query(ctx, sessionSelect+` WHERE tenant_id = $1 ORDER BY created_at`, t.ID)
+		rows, err := s.p.Store.Sessions().List(ctx, t.ID)
 		if err != nil {
 			return nil, Internal(err)
 		}
-		list, err := pgx.CollectRows(rows, scanSession)
-		if err != nil {
-			return nil, Internal(err)
-		}
+		list := sessionInfos(rows)
 		if list == nil {
 			list = []SessionInfo{}
 		}
@@ -222,7 +220,7 @@ func (s *Server) disconnectSession(ctx context.Context, phone string, logout boo
 	if err := s.p.Events.SessionState(ctx, info.SessionID, st); err != nil {
 		return nil, Internal(err)
 	}
-	s.audit(ctx, s.p.Pool, auditEntry{Action: "session.disconnect", Target: info.SessionID,
+	s.audit(ctx, s.p.Store, auditEntry{Action: "session.disconnect", Target: info.SessionID,
 		Details: map[string]any{"logout": logout, "phone": phone}})
 	info, p = s.loadSession(ctx, t, phone)
 	if p != nil {
@@ -236,52 +234,39 @@ func applyState(info *SessionInfo, st providers.SessionState) {
 	info.PasskeyRequest, info.PasskeyCode = st.PasskeyRequest, st.PasskeyCode
 }
 
-const sessionSelect = `SELECT id, phone_number, provider_type, state, coalesce(state_reason, ''), state_until,
-       coalesce(qr_code, ''), coalesce(pair_code, ''), connected_at, updated_at FROM public.whatsapp_sessions`
+// sessionInfo is a session row as the API shows it (without the live
+// state only the provider knows: QR code, pairing code, passkey).
+func sessionInfo(r store.SessionRow) SessionInfo {
+	return SessionInfo{SessionID: r.ID, PhoneNumber: r.PhoneNumber, Provider: r.Provider, State: r.State, Reason: r.Reason,
+		Until: r.Until, QRCode: r.QRCode, PairCode: r.PairCode, ConnectedAt: r.ConnectedAt, UpdatedAt: r.UpdatedAt}
+}
 
-func scanSession(row pgx.CollectableRow) (SessionInfo, error) {
-	var i SessionInfo
-	err := row.Scan(&i.SessionID, &i.PhoneNumber, &i.Provider, &i.State, &i.Reason, &i.Until, &i.QRCode, &i.PairCode,
-		&i.ConnectedAt, &i.UpdatedAt)
-	return i, err
+func sessionInfos(rows []store.SessionRow) []SessionInfo {
+	var out []SessionInfo
+	for _, r := range rows {
+		out = append(out, sessionInfo(r))
+	}
+	return out
 }
 
 func (s *Server) loadSession(ctx context.Context, t Tenant, phone string) (SessionInfo, *Problem) {
-	rows, err := s.p.Pool.Query(ctx, sessionSelect+` WHERE tenant_id = $1 AND phone_number = $2`, t.ID, phone)
-	if err != nil {
-		return SessionInfo{}, Internal(err)
-	}
-	info, err := pgx.CollectExactlyOneRow(rows, scanSession)
+	row, err := s.p.Store.Sessions().ByPhone(ctx, t.ID, phone)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SessionInfo{}, errNotFound(zapbase.CodeSessionNotFound, "Sessão não encontrada para este número.")
 	}
 	if err != nil {
 		return SessionInfo{}, Internal(err)
 	}
-	return info, nil
+	return sessionInfo(row), nil
 }
 
 // upsertSession creates the tenant's session for phone (within
 // max_sessions) or returns the existing one; a number already bound to
 // another provider is a conflict.
 func (s *Server) upsertSession(ctx context.Context, t Tenant, phone string, pt zapbase.ProviderType) (SessionInfo, *Problem) {
-	var info SessionInfo
-	var created bool
-	err := s.p.Pool.QueryRow(ctx, `
-WITH existing AS (
-  SELECT id, provider_type FROM public.whatsapp_sessions WHERE tenant_id = $1 AND phone_number = $2
-), ins AS (
-  INSERT INTO public.whatsapp_sessions (tenant_id, phone_number, provider_type, state)
-  SELECT $1, $2, $3, 'disconnected'
-   WHERE NOT EXISTS (SELECT 1 FROM existing)
-     AND (SELECT count(*) FROM public.whatsapp_sessions WHERE tenant_id = $1)
-         < (SELECT max_sessions FROM public.tenants WHERE id = $1)
-  ON CONFLICT (tenant_id, phone_number) DO NOTHING
-  RETURNING id, provider_type
-)
-SELECT id, provider_type, true FROM ins
-UNION ALL
-SELECT id, provider_type, false FROM existing`, t.ID, phone, string(pt)).Scan(&info.SessionID, &info.Provider, &created)
+	res, err := s.p.Store.Sessions().Ensure(ctx, t.ID, phone, pt)
+	info := SessionInfo{SessionID: res.ID, Provider: res.Provider}
+	created := res.Created
 	var pe *pgconn.PgError
 	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pe) && pe.Hint == "zapbase_session_limit") {
 		// No row: the count said full; the hint: the database's quota
@@ -297,7 +282,7 @@ SELECT id, provider_type, false FROM existing`, t.ID, phone, string(pt)).Scan(&i
 	}
 	info.PhoneNumber = phone
 	if !created {
-		_, _ = s.p.Pool.Exec(ctx, `UPDATE public.whatsapp_sessions SET is_active = true WHERE id = $1 AND NOT is_active`, info.SessionID)
+		_ = s.p.Store.Sessions().Reactivate(ctx, info.SessionID)
 	}
 	return info, nil
 }

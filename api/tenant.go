@@ -12,6 +12,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Tenant settings limits.
@@ -129,22 +130,19 @@ func (s *Server) registerTenant(r *Router) {
 		}
 		b.AI.DefaultAgentID = agentID
 		settings, _ := json.Marshal(storedSettings{FallbackProvider: b.FallbackProvider, AI: b.AI})
-		tx, err := s.p.Pool.Begin(ctx)
+		err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
+			// settings.ai.defaultAgentId and ai_agents.is_default are kept
+			// equal by triggers (migration 000081), whoever writes.
+			if err := tx.Tenants().UpdateSettings(ctx, store.UpdateSettingsParams{ID: t.ID, Name: b.Name,
+				DefaultProvider: b.DefaultProvider, RateLimitPerMinute: b.RateLimitPerMinute, Settings: settings}); err != nil {
+				return err
+			}
+			s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: "tenant.settings.update", Target: t.ClientID,
+				Details: map[string]any{"defaultProvider": b.DefaultProvider, "fallbackProvider": b.FallbackProvider,
+					"rateLimitPerMinute": b.RateLimitPerMinute, "aiEnabled": b.AI.Enabled, "defaultAgentId": b.AI.DefaultAgentID}})
+			return nil
+		})
 		if err != nil {
-			return nil, Internal(err)
-		}
-		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-		// settings.ai.defaultAgentId and ai_agents.is_default are kept equal
-		// by triggers (migration 000081), whoever writes.
-		if _, err := tx.Exec(ctx, `UPDATE public.tenants
-   SET name = $2, default_provider = $3, rate_limit_per_minute = $4, settings = (settings - 'fallbackProvider') || $5::jsonb
- WHERE id = $1`, t.ID, b.Name, b.DefaultProvider, b.RateLimitPerMinute, settings); err != nil {
-			return nil, Internal(err)
-		}
-		s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: "tenant.settings.update", Target: t.ClientID,
-			Details: map[string]any{"defaultProvider": b.DefaultProvider, "fallbackProvider": b.FallbackProvider,
-				"rateLimitPerMinute": b.RateLimitPerMinute, "aiEnabled": b.AI.Enabled, "defaultAgentId": b.AI.DefaultAgentID}})
-		if err := tx.Commit(ctx); err != nil {
 			return nil, Internal(err)
 		}
 		st, p := s.loadSettings(ctx, t.ID)
@@ -175,32 +173,28 @@ func (s *Server) registerTenant(r *Router) {
 			return nil, errInvalid("O provedor alternativo deve ser diferente do preferido.",
 				FieldError{Location: "body.fallbackProvider", Message: "igual ao provedor preferido"})
 		}
-		tx, err := s.p.Pool.Begin(ctx)
-		if err != nil {
-			return nil, Internal(err)
-		}
-		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 		patch := map[string]any{}
 		if in.Body.FallbackProvider != "" {
 			patch["fallbackProvider"] = in.Body.FallbackProvider
 		}
 		pb, _ := json.Marshal(patch)
-		if _, err := tx.Exec(ctx, `UPDATE public.tenants SET default_provider = $2, settings = settings || $3::jsonb WHERE id = $1`,
-			t.ID, string(pt), pb); err != nil {
-			return nil, Internal(err)
-		}
 		var moved int64
-		if in.Body.MovePending && pt.Concrete() {
-			tag, err := tx.Exec(ctx, `UPDATE public.messages SET provider = $2, session_id = NULL
- WHERE tenant_id = $1 AND direction = 'outbound' AND status = 'pending' AND provider <> $2`, t.ID, string(pt))
-			if err != nil {
-				return nil, Internal(err)
+		err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
+			if err := tx.Tenants().SwitchProvider(ctx, t.ID, pt, pb); err != nil {
+				return err
 			}
-			moved = tag.RowsAffected()
-		}
-		s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: "tenant.provider_switch", Target: t.ClientID,
-			Details: map[string]any{"from": t.DefaultProvider, "to": pt, "movedMessages": moved}})
-		if err := tx.Commit(ctx); err != nil {
+			if in.Body.MovePending && pt.Concrete() {
+				n, err := tx.Messages().MovePending(ctx, t.ID, pt)
+				if err != nil {
+					return err
+				}
+				moved = n
+			}
+			s.audit(ctx, tx, auditEntry{TenantID: t.ID, Action: "tenant.provider_switch", Target: t.ClientID,
+				Details: map[string]any{"from": t.DefaultProvider, "to": pt, "movedMessages": moved}})
+			return nil
+		})
+		if err != nil {
 			return nil, Internal(err)
 		}
 		st, p := s.loadSettings(ctx, t.ID)
@@ -230,14 +224,11 @@ func (s *Server) checkAgent(ctx context.Context, tenantID, ref string) (string, 
 
 // resolveAgent finds the tenant's agent by UUID or agentId (slug).
 func (s *Server) resolveAgent(ctx context.Context, tenantID, ref string) (string, bool, error) {
-	col := "slug"
-	if ai.IsUUID(ref) {
-		col = "id"
-	} else if !ai.ValidSlug(ref) {
+	byID := ai.IsUUID(ref)
+	if !byID && !ai.ValidSlug(ref) {
 		return "", false, nil
 	}
-	var id string
-	err := s.p.Pool.QueryRow(ctx, `SELECT id::text FROM public.ai_agents WHERE tenant_id = $1 AND `+col+` = $2`, tenantID, ref).Scan(&id)
+	id, err := s.p.Store.Agents().ResolveID(ctx, tenantID, ref, byID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -245,14 +236,13 @@ func (s *Server) resolveAgent(ctx context.Context, tenantID, ref string) (string
 }
 
 func (s *Server) loadSettings(ctx context.Context, tenantID string) (TenantSettings, *Problem) {
-	var st TenantSettings
-	var raw []byte
-	err := s.p.Pool.QueryRow(ctx, `SELECT client_id, name, default_provider, rate_limit_per_minute, max_sessions, settings
-  FROM public.tenants WHERE id = $1`, tenantID).Scan(&st.ClientID, &st.Name, &st.DefaultProvider, &st.RateLimitPerMinute,
-		&st.MaxSessions, &raw)
+	row, err := s.p.Store.Tenants().Settings(ctx, tenantID)
 	if err != nil {
-		return st, Internal(err)
+		return TenantSettings{}, Internal(err)
 	}
+	st := TenantSettings{ClientID: row.ClientID, Name: row.Name, DefaultProvider: row.DefaultProvider,
+		RateLimitPerMinute: row.RateLimitPerMinute, MaxSessions: row.MaxSessions}
+	raw := row.Settings
 	var stored storedSettings
 	_ = json.Unmarshal(raw, &stored) // unknown shapes written by hand fall back to defaults
 	st.FallbackProvider, st.AI = stored.FallbackProvider, stored.AI

@@ -143,7 +143,7 @@ func (s *Server) registerWebhooks(r *Router) {
 		if err := s.p.Events.Inbound(ctx, m); err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: t.ID, Action: "webhook.incoming_message", Target: body.MessageID})
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: t.ID, Action: "webhook.incoming_message", Target: body.MessageID})
 		return &struct{ Body WebhookAck }{WebhookAck{Accepted: true}}, nil
 	})
 
@@ -172,7 +172,7 @@ func (s *Server) registerWebhooks(r *Router) {
 		if err := s.p.Events.Receipt(ctx, rc); err != nil {
 			return nil, Internal(err)
 		}
-		s.audit(ctx, s.p.Pool, auditEntry{TenantID: t.ID, Action: "webhook.status_update", Target: body.Status,
+		s.audit(ctx, s.p.Store, auditEntry{TenantID: t.ID, Action: "webhook.status_update", Target: body.Status,
 			Details: map[string]any{"count": len(body.MessageIDs)}})
 		return &struct{ Body WebhookAck }{WebhookAck{Accepted: true}}, nil
 	})
@@ -236,11 +236,9 @@ func (s *Server) verifySigned(ctx context.Context, in *signedInput, dst any) (Te
 	if !zapbase.ValidClientID(in.ClientID) || in.Timestamp == "" || in.Signature == "" {
 		return t, bad
 	}
-	var keyID string
-	var sealed []byte
-	err := s.p.Pool.QueryRow(ctx, `SELECT t.id, t.client_id, s.key_id, s.ciphertext
-  FROM public.tenants t JOIN wa.tenant_secrets s ON s.tenant_id = t.id AND s.name = $2
- WHERE t.client_id = $1 AND t.is_active`, in.ClientID, webhookSecretName).Scan(&t.ID, &t.ClientID, &keyID, &sealed)
+	row, err := s.p.Store.Tenants().ActiveWithSecret(ctx, in.ClientID, webhookSecretName)
+	t.ID, t.ClientID = row.ID, row.ClientID
+	keyID, sealed := row.KeyID, row.Ciphertext
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, bad
 	}
@@ -271,9 +269,8 @@ func (s *Server) verifySigned(ctx context.Context, in *signedInput, dst any) (Te
 }
 
 func (s *Server) sessionForWebhook(ctx context.Context, t Tenant, phone string) (sessionRef, *Problem) {
-	var ref sessionRef
-	err := s.p.Pool.QueryRow(ctx, `SELECT id, provider_type FROM public.whatsapp_sessions WHERE tenant_id = $1 AND phone_number = $2`,
-		t.ID, phone).Scan(&ref.id, &ref.provider)
+	r, err := s.p.Store.Sessions().RefByPhone(ctx, t.ID, phone)
+	ref := sessionRef{id: r.ID, provider: r.Provider}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ref, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionNotFound, "Sessão não encontrada para este número.",
 			FieldError{Location: "body.session", Message: "sessão não encontrada", Value: phone})

@@ -22,6 +22,7 @@ import (
 	"github.com/zapbase/zapbase/migrations"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/tracing"
 )
@@ -46,8 +47,10 @@ type Main struct {
 	cfg  Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	box  *secret.Box
-	srv  *httpServer
+	// store is the data layer over pool.
+	store *store.Store
+	box   *secret.Box
+	srv   *httpServer
 	// built components in start order (build), then the started ones,
 	// stopped in reverse order.
 	built      []namedComponent
@@ -130,6 +133,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.pool = pool
+	m.store = store.New(pool)
 
 	// Two phases: build everything (hooks passed to constructors), then
 	// start in order.
@@ -179,16 +183,17 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	m.verifier = verifier
-	store := m.mediaStore()
+	media := m.mediaStore()
 	// Console and event stream: the page at /console and GET /api/v1/events
 	// (one change-feed poller for every open stream; closed at shutdown so
 	// open streams do not hold it).
-	m.eventHub = api.NewEventHub(m.pool, m.log, 0)
+	m.eventHub = api.NewEventHub(m.store, m.log, 0)
 	m.mounts = append(m.mounts,
 		api.Mount{Pattern: "GET /console", Handler: console.Handler(m.consoleConfig())},
 		api.Mount{Pattern: "GET /console/", Handler: console.Handler(m.consoleConfig())})
 	h := api.NewHandler(api.Params{
 		Pool:   m.pool,
+		Store:  m.store,
 		Events: m.events,
 		Logger: m.log.With("component", "api"),
 		ReadyChecks: []api.ReadyCheck{
@@ -201,7 +206,7 @@ func (m *Main) apiHandler(ctx context.Context) (http.Handler, error) {
 		Waker:                 m.waker,
 		Verifier:              verifier,
 		Box:                   m.box,
-		Media:                 store,
+		Media:                 media,
 		AdminToken:            m.cfg.AdminToken,
 		SupabaseWebhookSecret: m.cfg.SupabaseWebhookSecret,
 		SendWait:              m.cfg.SendWait,
