@@ -172,3 +172,15 @@ func (q TenantQuery) ActiveWithSecret(ctx context.Context, clientID, name string
 	}
 	return t, nil
 }
+
+const clientIDSQL = `SELECT client_id FROM public.tenants WHERE id = $1`
+
+// ClientID answers the client_id of tenant id. pgx.ErrNoRows when there
+// is none.
+func (q TenantQuery) ClientID(ctx context.Context, id string) (string, error) {
+	var cid string
+	if err := q.db.QueryRow(ctx, clientIDSQL, id).Scan(&cid); err != nil {
+		return "", fmt.Errorf("store: read tenant client_id: %w", err)
+	}
+	return cid, nil
+}

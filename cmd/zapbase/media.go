@@ -8,9 +8,8 @@ import (
 	"path"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/zapbase/zapbase/media"
+	"github.com/zapbase/zapbase/store"
 )
 
 // providerMedia adapts the media store (keyed by client_id, the public
@@ -18,7 +17,7 @@ import (
 // interfaces (keyed by tenant id).
 type providerMedia struct {
 	store   media.Store
-	pool    *pgxpool.Pool
+	tenants store.TenantQuery
 	clients sync.Map // tenant id → client_id
 }
 
@@ -26,8 +25,8 @@ func (p *providerMedia) clientID(ctx context.Context, tenantID string) (string, 
 	if v, ok := p.clients.Load(tenantID); ok {
 		return v.(string), nil
 	}
-	var cid string
-	if err := p.pool.QueryRow(ctx, `SELECT client_id FROM public.tenants WHERE id = $1`, tenantID).Scan(&cid); err != nil {
+	cid, err := p.tenants.ClientID(ctx, tenantID)
+	if err != nil {
 		return "", fmt.Errorf("look up tenant %s: %w", tenantID, err)
 	}
 	p.clients.Store(tenantID, cid)

@@ -95,7 +95,7 @@ func (m *Main) build(ctx context.Context) error {
 	}
 	m.events = events
 	registry := dispatch.NewRegistry()
-	pm := &providerMedia{store: m.mediaStore(), pool: m.pool}
+	pm := &providerMedia{store: m.mediaStore(), tenants: m.store.Tenants()}
 
 	if m.cfg.Sandbox {
 		scfg := m.sandboxConfig(events)
