@@ -208,15 +208,15 @@ type bulkOutput struct {
 
 // outRow is one outbound row to insert.
 type outRow struct {
-	ID        string            `json:"id"`
-	SessionID *string           `json:"session_id"`
-	To        string            `json:"to_number"`
-	Type      string            `json:"message_type"`
-	Content   providers.Content `json:"content"`
-	Provider  string            `json:"provider"`
-	EnableAI  bool              `json:"enable_ai"`
-	AgentID   *string           `json:"agent_id"`
-	Metadata  map[string]any    `json:"metadata"`
+	ID        string
+	SessionID *string
+	To        string
+	Type      string
+	Content   providers.Content
+	Provider  string
+	EnableAI  bool
+	AgentID   *string
+	Metadata  map[string]any
 }
 
 func (s *Server) registerMessages(r *Router) {
@@ -307,7 +307,7 @@ func (s *Server) registerMessages(r *Router) {
 			return nil, errInvalid(fmt.Sprintf("No máximo %d mensagens por lote.", MaxBulkMessages))
 		}
 		rows := make([]outRow, 0, len(in.Body.Messages))
-		sessions := map[string]sessionRef{}
+		sessions := map[string]store.SessionRef{}
 		for i, m := range in.Body.Messages {
 			loc := fmt.Sprintf("body.messages[%d]", i)
 			if p := validateContent(zapbase.MessageType(m.Type), &m.Content, loc+".content"); p != nil {
@@ -417,14 +417,9 @@ func (s *Server) sendRow(ctx context.Context, t Tenant, q SendParams, row outRow
 	return &sendOutput{Status: status, Body: resp}, nil
 }
 
-type sessionRef struct {
-	id       string
-	provider zapbase.ProviderType
-}
-
 // prepare validates one send against the tenant's sessions and the
 // registered providers and returns the row to insert.
-func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbase.MessageType, content providers.Content, loc string, cache map[string]sessionRef) (outRow, *Problem) {
+func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbase.MessageType, content providers.Content, loc string, cache map[string]store.SessionRef) (outRow, *Problem) {
 	row := outRow{ID: uuid.NewString(), To: strings.TrimPrefix(c.To, "+"), Type: string(typ), Content: content,
 		Provider: c.Provider, EnableAI: c.EnableAI, Metadata: c.Metadata}
 	if err := zapbase.CheckRecipient(row.To); err != nil {
@@ -454,8 +449,8 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 	if c.From != "" {
 		ref, ok := cache[c.From]
 		if !ok {
-			r, err := s.p.Store.Sessions().ActiveRef(ctx, t.ID, c.From)
-			ref = sessionRef{id: r.ID, provider: r.Provider}
+			var err error
+			ref, err = s.p.Store.Sessions().ActiveRef(ctx, t.ID, c.From)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionNotFound,
 					"Nenhuma sessão ativa com este número no tenant.", FieldError{Location: loc + ".from", Message: "sessão não encontrada", Value: c.From})
@@ -468,13 +463,13 @@ func (s *Server) prepare(ctx context.Context, t Tenant, c SendCommon, typ zapbas
 			}
 		}
 		if row.Provider == string(zapbase.ProviderAuto) {
-			row.Provider = string(ref.provider)
-		} else if row.Provider != string(ref.provider) {
+			row.Provider = string(ref.Provider)
+		} else if row.Provider != string(ref.Provider) {
 			return row, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionProviderMismatch,
-				fmt.Sprintf("A sessão %s usa o provedor %s, não %s.", c.From, ref.provider, row.Provider),
+				fmt.Sprintf("A sessão %s usa o provedor %s, não %s.", c.From, ref.Provider, row.Provider),
 				FieldError{Location: loc + ".provider", Message: "diferente do provedor da sessão", Value: row.Provider})
 		}
-		id := ref.id
+		id := ref.ID
 		row.SessionID = &id
 	}
 	if p := s.checkProvider(zapbase.ProviderType(row.Provider), typ, loc); p != nil {

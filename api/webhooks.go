@@ -19,6 +19,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Generic webhook signing: X-Zapbase-Timestamp (unix seconds) and
@@ -134,7 +135,7 @@ func (s *Server) registerWebhooks(r *Router) {
 		if p != nil {
 			return nil, p
 		}
-		m := providers.InboundMessage{TenantID: t.ID, SessionID: sess.id, Provider: sess.provider,
+		m := providers.InboundMessage{TenantID: t.ID, SessionID: sess.ID, Provider: sess.Provider,
 			ProviderMessageID: body.MessageID, From: strings.TrimPrefix(body.From, "+"), PushName: body.PushName,
 			To: body.Session, Type: zapbase.MessageType(body.Type), Content: body.Content}
 		if body.Timestamp != nil {
@@ -164,7 +165,7 @@ func (s *Server) registerWebhooks(r *Router) {
 		if p != nil {
 			return nil, p
 		}
-		rc := providers.Receipt{TenantID: t.ID, SessionID: sess.id, Provider: sess.provider, ProviderMessageIDs: body.MessageIDs,
+		rc := providers.Receipt{TenantID: t.ID, SessionID: sess.ID, Provider: sess.Provider, ProviderMessageIDs: body.MessageIDs,
 			Status: zapbase.Status(body.Status), Recipient: body.Recipient, ErrorCode: body.ErrorCode, ErrorReason: body.ErrorReason}
 		if body.Timestamp != nil {
 			rc.Timestamp = *body.Timestamp
@@ -268,9 +269,8 @@ func (s *Server) verifySigned(ctx context.Context, in *signedInput, dst any) (Te
 	return t, nil
 }
 
-func (s *Server) sessionForWebhook(ctx context.Context, t Tenant, phone string) (sessionRef, *Problem) {
-	r, err := s.p.Store.Sessions().RefByPhone(ctx, t.ID, phone)
-	ref := sessionRef{id: r.ID, provider: r.Provider}
+func (s *Server) sessionForWebhook(ctx context.Context, t Tenant, phone string) (store.SessionRef, *Problem) {
+	ref, err := s.p.Store.Sessions().RefByPhone(ctx, t.ID, phone)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ref, NewProblem(http.StatusUnprocessableEntity, zapbase.CodeSessionNotFound, "Sessão não encontrada para este número.",
 			FieldError{Location: "body.session", Message: "sessão não encontrada", Value: phone})
