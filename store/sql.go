@@ -23,3 +23,12 @@ const (
 	sqlSandbox = `'` + string(zapbase.ProviderSandbox) + `'`
 	sqlAuto    = `'` + string(zapbase.ProviderAuto) + `'`
 )
+
+// SQL literals used by the AI runtime's statements.
+const (
+	sqlMessageText     = `'` + string(zapbase.MessageText) + `'`
+	sqlMessageReadMark = `'` + string(zapbase.MessageReadMark) + `'`
+
+	sqlConversationActive = `'` + string(zapbase.ConversationActive) + `'`
+	sqlConversationPaused = `'` + string(zapbase.ConversationPaused) + `'`
+)
