@@ -177,12 +177,12 @@ func (r *Runtime) tools() *ToolRegistry {
 // kbResult searches the knowledge base, narrowing to categories first and
 // widening to the whole base when that finds nothing.
 func (r *Runtime) kbResult(ctx context.Context, c convRow, query string, categories []string) (map[string]any, error) {
-	hits, err := SearchKnowledge(ctx, r.p.Pool, c.TenantID, c.ResolvedAgent, query, categories, DefaultSearchLimit)
+	hits, err := SearchKnowledge(ctx, r.p.Store, c.TenantID, c.ResolvedAgent, query, categories, DefaultSearchLimit)
 	if err != nil {
 		return nil, err
 	}
 	if len(hits) == 0 && len(categories) > 0 {
-		if hits, err = SearchKnowledge(ctx, r.p.Pool, c.TenantID, c.ResolvedAgent, query, nil, DefaultSearchLimit); err != nil {
+		if hits, err = SearchKnowledge(ctx, r.p.Store, c.TenantID, c.ResolvedAgent, query, nil, DefaultSearchLimit); err != nil {
 			return nil, err
 		}
 	}
@@ -194,10 +194,9 @@ func (r *Runtime) kbResult(ctx context.Context, c convRow, query string, categor
 
 // toolEndpoint loads the tenant's tool endpoint (nil when none).
 func (r *Runtime) toolEndpoint(ctx context.Context, tenantID string) (*toolEndpoint, error) {
-	var u *string
-	err := r.p.Pool.QueryRow(ctx, `SELECT tool_endpoint_url FROM wa.ai_tenant_settings WHERE tenant_id = $1`, tenantID).Scan(&u)
+	u, err := r.p.Store.AISettings().ToolEndpoint(ctx, tenantID)
 	if err != nil && !isNoRows(err) {
-		return nil, fmt.Errorf("load tool endpoint: %w", err)
+		return nil, err
 	}
 	if u == nil || *u == "" {
 		return nil, nil
@@ -206,7 +205,7 @@ func (r *Runtime) toolEndpoint(ctx context.Context, tenantID string) (*toolEndpo
 	if err != nil || !(pu.Scheme == "https" || (r.cfg.AllowInsecureToolEndpoints && pu.Scheme == "http")) {
 		return nil, errors.New("endpoint de ferramentas inválido (exige https)")
 	}
-	sec, err := openSecret(ctx, r.p.Pool, r.p.Box, tenantID, toolEndpointSecretName)
+	sec, err := openSecret(ctx, r.p.Store, r.p.Box, tenantID, toolEndpointSecretName)
 	if err != nil {
 		return nil, err
 	}

@@ -13,12 +13,14 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
+
 	// The built-in products: their tools and templates.
 	_ "github.com/zapbase/zapbase/ai/tools/realestate"
 	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/dispatch"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
@@ -113,7 +115,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(pool.Close)
 	box, err := secret.NewBox(make([]byte, 32))
 	require.NoError(t, err)
-	e := &env{t: t, pool: pool, box: box, svc: ai.NewService(pool, box), clock: newFakeClock(),
+	e := &env{t: t, pool: pool, box: box, svc: ai.NewService(store.New(pool), box), clock: newFakeClock(),
 		turns: make(chan ai.TurnResult, 100), phone: "5511900000000"}
 	e.svc.AllowInsecureToolEndpoints = true
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO tenants (client_id, name) VALUES ('imobiliaria', 'Imobiliária') RETURNING id`).Scan(&e.tenantID))
@@ -126,7 +128,7 @@ VALUES ($1, $2, 'sandbox', 'connected') RETURNING id`, e.tenantID, e.phone).Scan
 // start builds and starts a runtime; cfg tweaks apply on top of test defaults.
 func (e *env) start(p ai.RuntimeParams) *ai.Runtime {
 	e.t.Helper()
-	p.Pool, p.Box, p.Clock = e.pool, e.box, e.clock
+	p.Store, p.Box, p.Clock = store.New(e.pool), e.box, e.clock
 	if p.Config.ScanInterval == 0 {
 		p.Config.ScanInterval = 1000 * time.Hour
 	}

@@ -2,14 +2,11 @@ package ai
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/store"
 )
 
 // KnowledgeDocument is one document of an agent's knowledge base.
@@ -117,70 +114,52 @@ func validateDocument(d *KnowledgeDocument) error {
 	return nil
 }
 
-// insertDocuments stores documents and their chunks inside tx.
-func insertDocuments(ctx context.Context, tx pgx.Tx, tenantID, agentID string, docs []KnowledgeDocument) ([]KnowledgeDocument, error) {
+// insertDocuments stores documents and their chunks (st is bound to the
+// caller's transaction).
+func insertDocuments(ctx context.Context, st *store.Store, tenantID, agentID string, docs []KnowledgeDocument) ([]KnowledgeDocument, error) {
 	out := make([]KnowledgeDocument, 0, len(docs))
 	for _, d := range docs {
 		if err := validateDocument(&d); err != nil {
 			return nil, err
 		}
-		err := tx.QueryRow(ctx, `
-INSERT INTO public.ai_knowledge_documents (tenant_id, agent_id, title, category, content)
-VALUES ($1, $2, $3, $4, $5) RETURNING id`, tenantID, agentID, d.Title, d.Category, d.Content).Scan(&d.ID)
+		id, err := st.Knowledge().InsertDocument(ctx, store.InsertDocumentParams{
+			TenantID: tenantID, AgentID: agentID, Title: d.Title, Category: d.Category, Content: d.Content})
 		if err != nil {
-			return nil, fmt.Errorf("insert knowledge document: %w", err)
+			return nil, err
 		}
-		rows := [][]any{}
+		d.ID = id
+		chunks := []store.KnowledgeChunk{}
 		for i, c := range Chunk(d.Content, ChunkChars) {
-			rows = append(rows, []any{tenantID, agentID, d.ID, i, d.Category, d.Title, c})
+			chunks = append(chunks, store.KnowledgeChunk{TenantID: tenantID, AgentID: agentID, DocumentID: d.ID, Ordinal: i,
+				Category: d.Category, Title: d.Title, Content: c})
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"public", "ai_knowledge_chunks"},
-			[]string{"tenant_id", "agent_id", "document_id", "ordinal", "category", "title", "content"}, pgx.CopyFromRows(rows))
-		if err != nil {
-			return nil, fmt.Errorf("insert knowledge chunks: %w", err)
+		if err := st.Knowledge().CopyChunks(ctx, chunks); err != nil {
+			return nil, err
 		}
 		out = append(out, d)
 	}
 	return out, nil
 }
 
-// searchSQL matches any of the query's stemmed words (OR semantics: a
-// WhatsApp question carries many words the documents do not), ranking
-// chunks that match more of them, and title matches, higher.
-const searchSQL = `
-WITH q AS (
-  SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS q
-    FROM unnest(to_tsvector('portuguese', $3))
-)
-SELECT c.title, c.category, c.content, ts_rank_cd(c.tsv, q.q) AS rank
-  FROM public.ai_knowledge_chunks c, q
- WHERE c.tenant_id = $1 AND c.agent_id = $2
-   AND q.q IS NOT NULL AND c.tsv @@ q.q
-   AND (cardinality($4::text[]) = 0 OR c.category = ANY($4))
- ORDER BY rank DESC, c.id
- LIMIT $5`
-
 // SearchKnowledge searches an agent's knowledge base with Postgres
-// full-text search (portuguese configuration). categories narrows the
-// search when not empty.
-func SearchKnowledge(ctx context.Context, pool *pgxpool.Pool, tenantID, agentID, query string, categories []string, limit int) ([]KnowledgeHit, error) {
+// full-text search (portuguese configuration): any of the query's stemmed
+// words matches, chunks matching more of them (and in the title) rank
+// higher. categories narrows the search when not empty.
+func SearchKnowledge(ctx context.Context, st *store.Store, tenantID, agentID, query string, categories []string, limit int) ([]KnowledgeHit, error) {
 	if limit <= 0 {
 		limit = DefaultSearchLimit
 	}
 	if categories == nil {
 		categories = []string{}
 	}
-	rows, err := pool.Query(ctx, searchSQL, tenantID, agentID, query, categories, limit)
+	rows, err := st.Knowledge().Search(ctx, store.SearchKnowledgeParams{
+		TenantID: tenantID, AgentID: agentID, Query: query, Categories: categories, Limit: limit})
 	if err != nil {
-		return nil, fmt.Errorf("search knowledge: %w", err)
+		return nil, err
 	}
-	hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KnowledgeHit, error) {
-		var h KnowledgeHit
-		err := r.Scan(&h.Title, &h.Category, &h.Content, &h.Rank)
-		return h, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("search knowledge: %w", err)
+	hits := make([]KnowledgeHit, len(rows))
+	for i, h := range rows {
+		hits[i] = KnowledgeHit(h)
 	}
 	return hits, nil
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/startstop"
+	"github.com/zapbase/zapbase/store"
 )
 
 // RuntimeConfig tunes the agent runtime. Zero values take the defaults below.
@@ -126,7 +126,7 @@ func (c RuntimeConfig) withDefaults() RuntimeConfig {
 
 // RuntimeParams build a Runtime.
 type RuntimeParams struct {
-	Pool   *pgxpool.Pool
+	Store  *store.Store
 	Box    *secret.Box
 	Logger *slog.Logger
 	Config RuntimeConfig
@@ -330,22 +330,10 @@ func (r *Runtime) scheduleScan(ctx context.Context) {
 	})
 }
 
-// scanSQL finds recent inbound rows no agent has handled yet, of tenants
-// that have an active agent.
-const scanSQL = `
-SELECT m.id FROM public.messages m
- WHERE m.direction = 'inbound' AND NOT m.ai_processed
-   AND m.created_at > $1
-   AND m.tenant_id IN (SELECT a.tenant_id FROM public.ai_agents a WHERE a.is_active)
- ORDER BY m.created_at
- LIMIT 1000`
-
+// scan hands recent inbound rows no agent has handled yet, of tenants that
+// have an active agent, to HandleInbound.
 func (r *Runtime) scan(ctx context.Context) error {
-	rows, err := r.p.Pool.Query(ctx, scanSQL, r.clock.Now().Add(-r.cfg.MaxMessageAge))
-	if err != nil {
-		return err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	ids, err := r.p.Store.Messages().ListAIUnhandled(ctx, r.clock.Now().Add(-r.cfg.MaxMessageAge))
 	if err != nil {
 		return err
 	}
@@ -356,14 +344,7 @@ func (r *Runtime) scan(ctx context.Context) error {
 }
 
 // inboundRow is what routing needs of an inbound message.
-type inboundRow struct {
-	ID        string
-	TenantID  string
-	SessionID *string
-	From      *string
-	Meta      map[string]any
-	ConvID    *string
-}
+type inboundRow = store.AIInbound
 
 // HandleInbound routes inbound rows to their conversations and schedules a
 // debounced turn for each AI-enabled conversation. Dispatch calls it with
@@ -374,20 +355,9 @@ func (r *Runtime) HandleInbound(ctx context.Context, rowIDs []string) error {
 	if len(rowIDs) == 0 {
 		return nil
 	}
-	rows, err := r.p.Pool.Query(ctx, `
-SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
-  FROM public.messages
- WHERE id = ANY($1) AND direction = 'inbound' AND NOT ai_processed`, rowIDs)
+	msgs, err := r.p.Store.Messages().ListAIInbound(ctx, rowIDs)
 	if err != nil {
-		return fmt.Errorf("load inbound rows: %w", err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (inboundRow, error) {
-		var m inboundRow
-		err := row.Scan(&m.ID, &m.TenantID, &m.SessionID, &m.From, &m.Meta, &m.ConvID)
-		return m, err
-	})
-	if err != nil {
-		return fmt.Errorf("load inbound rows: %w", err)
+		return err
 	}
 	var ignore []string
 	link := map[string][]string{} // conversation → rows
@@ -420,8 +390,7 @@ SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
 		if !ok {
 			// Not AI-enabled. Worth an INFO line only when the tenant does
 			// have agents (otherwise every inbound message would log).
-			var hasAgents bool
-			if err := r.p.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM public.ai_agents WHERE tenant_id = $1)`, m.TenantID).Scan(&hasAgents); err == nil && hasAgents {
+			if hasAgents, err := r.p.Store.Agents().TenantHasAgents(ctx, m.TenantID); err == nil && hasAgents {
 				r.log.Info("ai skipped an inbound message: no active agent is assigned to the conversation and the tenant has no active default agent",
 					"tenant_id", m.TenantID, "message_id", m.ID)
 			}
@@ -435,12 +404,12 @@ SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
 		link[convID] = append(link[convID], m.ID)
 	}
 	if len(ignore) > 0 {
-		if _, err := r.p.Pool.Exec(ctx, `UPDATE public.messages SET ai_processed = true WHERE id = ANY($1) AND NOT ai_processed`, ignore); err != nil {
+		if _, err := r.p.Store.Messages().MarkAIProcessed(ctx, ignore); err != nil {
 			return fmt.Errorf("mark ignored inbound rows: %w", err)
 		}
 	}
 	for convID, ids := range link {
-		if _, err := r.p.Pool.Exec(ctx, `UPDATE public.messages SET conversation_id = $2 WHERE id = ANY($1) AND conversation_id IS DISTINCT FROM $2`, ids, convID); err != nil {
+		if err := r.p.Store.Messages().LinkConversation(ctx, ids, convID); err != nil {
 			return fmt.Errorf("link inbound rows to conversation: %w", err)
 		}
 		r.schedule(convID)
@@ -461,70 +430,78 @@ SELECT id, tenant_id, session_id, from_number, metadata, conversation_id
 func (r *Runtime) conversationFor(ctx context.Context, tenantID string, sessionID *string, contact string) (id string, allowGroups, ok bool, err error) {
 	var sendAgent *string
 	var sendAt *time.Time
-	err = r.p.Pool.QueryRow(ctx, `
-SELECT a.id, m.created_at FROM public.messages m
-  LEFT JOIN public.ai_agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id AND a.is_active
- WHERE m.tenant_id = $1 AND m.to_number = $3 AND m.direction = 'outbound' AND m.enable_ai
-   AND (m.session_id IS NOT DISTINCT FROM $2 OR m.session_id IS NULL)
- ORDER BY m.created_at DESC LIMIT 1`, tenantID, sessionID, contact).Scan(&sendAgent, &sendAt)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return "", false, false, fmt.Errorf("load enableAI send: %w", err)
+	send, err := r.p.Store.Messages().LatestEnableAISend(ctx, tenantID, sessionID, contact)
+	switch {
+	case err == nil:
+		sendAgent, sendAt = send.AgentID, &send.CreatedAt
+	case !errors.Is(err, pgx.ErrNoRows):
+		return "", false, false, err
 	}
-	var agentID *string
-	var cfg *AgentConfig
-	var assignedAt *time.Time
-	err = r.p.Pool.QueryRow(ctx, `
-SELECT c.id, c.assigned_at, a.configuration
-  FROM public.ai_conversations c
-  LEFT JOIN public.ai_agents a ON a.tenant_id = c.tenant_id AND a.id = c.agent_id
- WHERE c.tenant_id = $1 AND c.session_id IS NOT DISTINCT FROM $2 AND c.contact = $3`, tenantID, sessionID, contact).Scan(&id, &assignedAt, &cfg)
+	conv, err := r.p.Store.Conversations().FindByContact(ctx, tenantID, sessionID, contact)
 	if err == nil {
-		if sendAt != nil && (assignedAt == nil || sendAt.After(*assignedAt)) {
-			err = r.p.Pool.QueryRow(ctx, `
-UPDATE public.ai_conversations
-   SET agent_id = coalesce($2, agent_id), state = 'active', paused_until = NULL, consecutive_replies = 0, assigned_at = $3
- WHERE id = $1
-RETURNING (SELECT a.configuration FROM public.ai_agents a WHERE a.tenant_id = $4 AND a.id = coalesce($2, ai_conversations.agent_id))`,
-				id, sendAgent, sendAt, tenantID).Scan(&cfg)
+		id = conv.ID
+		cfg, err := decodeAgentConfig(conv.AgentConfig)
+		if err != nil {
+			return "", false, false, err
+		}
+		if sendAt != nil && (conv.AssignedAt == nil || sendAt.After(*conv.AssignedAt)) {
+			raw, err := r.p.Store.Conversations().AssignFromSend(ctx, store.AssignFromSendParams{
+				ID: id, TenantID: tenantID, AgentID: sendAgent, At: sendAt})
 			if err != nil {
-				return "", false, false, fmt.Errorf("assign conversation from enableAI send: %w", err)
+				return "", false, false, err
+			}
+			if cfg, err = decodeAgentConfig(raw); err != nil {
+				return "", false, false, err
 			}
 			r.log.Info("conversation assigned by an enableAI send", "tenant_id", tenantID, "conversation_id", id, "agent_id", deref(sendAgent))
 		}
 		if cfg == nil { // unassigned: the default agent decides
-			err = r.p.Pool.QueryRow(ctx, `SELECT configuration FROM public.ai_agents WHERE tenant_id = $1 AND is_default AND is_active`, tenantID).Scan(&cfg)
+			raw, err := r.p.Store.Agents().DefaultActiveConfig(ctx, tenantID)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return id, false, false, nil
 			}
 			if err != nil {
-				return "", false, false, fmt.Errorf("load default agent: %w", err)
+				return "", false, false, err
+			}
+			if cfg, err = decodeAgentConfig(raw); err != nil {
+				return "", false, false, err
 			}
 		}
 		return id, cfg.AllowGroups, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return "", false, false, fmt.Errorf("load conversation: %w", err)
+		return "", false, false, err
 	}
-	var acfg AgentConfig
-	err = r.p.Pool.QueryRow(ctx, `
-SELECT id, configuration FROM public.ai_agents
- WHERE tenant_id = $1 AND is_active AND (id = $2 OR is_default)
- ORDER BY (id = $2) DESC NULLS LAST LIMIT 1`, tenantID, sendAgent).Scan(&agentID, &acfg)
+	agent, err := r.p.Store.Agents().ResolveActive(ctx, tenantID, sendAgent)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, false, nil
 	}
 	if err != nil {
 		return "", false, false, fmt.Errorf("load default agent: %w", err)
 	}
-	err = r.p.Pool.QueryRow(ctx, `
-INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id, assigned_at)
-VALUES ($1, $2, $3, $4, coalesce($5, now()))
-ON CONFLICT (tenant_id, session_id, contact) DO UPDATE SET contact = excluded.contact
-RETURNING id`, tenantID, sessionID, contact, agentID, sendAt).Scan(&id)
+	var acfg AgentConfig
+	if err := json.Unmarshal(agent.Config, &acfg); err != nil {
+		return "", false, false, fmt.Errorf("decode agent %s configuration: %w", agent.ID, err)
+	}
+	id, err = r.p.Store.Conversations().Create(ctx, store.CreateConversationParams{
+		TenantID: tenantID, SessionID: sessionID, Contact: contact, AgentID: &agent.ID, AssignedAt: sendAt})
 	if err != nil {
-		return "", false, false, fmt.Errorf("create conversation: %w", err)
+		return "", false, false, err
 	}
 	return id, acfg.AllowGroups, true, nil
+}
+
+// decodeAgentConfig decodes a stored configuration; nil when there is none
+// (no agent, or JSON null).
+func decodeAgentConfig(raw json.RawMessage) (*AgentConfig, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var cfg *AgentConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("decode agent configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 func deref(s *string) string {
@@ -671,7 +648,7 @@ func (r *Runtime) modelFor(ctx context.Context, tenantID string, cfg AgentConfig
 		spec = &ModelSpec{Backend: BackendLocal}
 	}
 	if spec == nil {
-		plain, err := openSecret(ctx, r.p.Pool, r.p.Box, tenantID, modelCredentialsName)
+		plain, err := openSecret(ctx, r.p.Store, r.p.Box, tenantID, modelCredentialsName)
 		if err != nil {
 			return nil, err
 		}

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Agent is a stored agent.
@@ -48,18 +48,18 @@ type Conversation struct {
 	PausedUntil *time.Time `json:"pausedUntil,omitempty"`
 }
 
-// Conversation states.
+// Conversation states (zapbase.ConversationState).
 const (
-	StateActive  = "active"
-	StatePaused  = "paused"
-	StateHandoff = "handoff"
+	StateActive  = string(zapbase.ConversationActive)
+	StatePaused  = string(zapbase.ConversationPaused)
+	StateHandoff = string(zapbase.ConversationHandoff)
 )
 
 // Service manages agents, their knowledge and the tenant's AI settings.
 // Every method filters by tenant id.
 type Service struct {
-	pool *pgxpool.Pool
-	box  *secret.Box
+	st  *store.Store
+	box *secret.Box
 	// AllowInsecureToolEndpoints accepts http:// tool endpoints (tests and
 	// local development only).
 	AllowInsecureToolEndpoints bool
@@ -67,8 +67,8 @@ type Service struct {
 
 // NewService returns a Service. box seals model credentials and the tool
 // endpoint secret.
-func NewService(pool *pgxpool.Pool, box *secret.Box) *Service {
-	return &Service{pool: pool, box: box}
+func NewService(st *store.Store, box *secret.Box) *Service {
+	return &Service{st: st, box: box}
 }
 
 // CreateAgentParams create an agent from a template, a custom configuration,
@@ -127,28 +127,32 @@ func (s *Service) CreateAgent(ctx context.Context, tenantID string, p CreateAgen
 	}
 	cfgJSON, _ := json.Marshal(cfg)
 	var a Agent
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.st.InTx(ctx, func(tx *store.Store) error {
 		// Serialize agent creation per tenant so "first agent is default" holds.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.tenants WHERE id = $1 FOR UPDATE`, tenantID); err != nil {
+		if err := tx.Tenants().LockForUpdate(ctx, tenantID); err != nil {
 			return err
 		}
 		isDefault := false
 		if p.IsDefault != nil {
 			isDefault = *p.IsDefault
-		} else if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM public.ai_agents WHERE tenant_id = $1 AND is_default)`, tenantID).Scan(&isDefault); err != nil {
-			return err
+		} else {
+			none, err := tx.Agents().HasNoDefault(ctx, tenantID)
+			if err != nil {
+				return err
+			}
+			isDefault = none
 		}
 		if isDefault {
-			if _, err := tx.Exec(ctx, `UPDATE public.ai_agents SET is_default = false WHERE tenant_id = $1 AND is_default`, tenantID); err != nil {
+			if err := tx.Agents().ClearDefault(ctx, tenantID); err != nil {
 				return err
 			}
 		}
-		err := tx.QueryRow(ctx, `
-INSERT INTO public.ai_agents (tenant_id, name, type, configuration, is_default, slug)
-VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))
-RETURNING `+agentColumns,
-			tenantID, cfg.Name, cfg.Type, cfgJSON, isDefault, p.Slug).Scan(agentDest(&a)...)
+		row, err := tx.Agents().Insert(ctx, store.InsertAgentParams{
+			TenantID: tenantID, Name: cfg.Name, Type: cfg.Type, Config: cfgJSON, IsDefault: isDefault, Slug: p.Slug})
 		if err != nil {
+			return err
+		}
+		if a, err = agentFromRow(row); err != nil {
 			return err
 		}
 		_, err = insertDocuments(ctx, tx, tenantID, a.ID, knowledge)
@@ -201,11 +205,15 @@ func mergeConfig(base, o AgentConfig) AgentConfig {
 	return base
 }
 
-func agentDest(a *Agent) []any {
-	return []any{&a.ID, &a.TenantID, &a.Name, &a.Type, &a.Config, &a.IsActive, &a.IsDefault, &a.CreatedAt, &a.UpdatedAt, &a.Slug}
+// agentFromRow decodes a stored agent's configuration.
+func agentFromRow(r store.Agent) (Agent, error) {
+	a := Agent{ID: r.ID, TenantID: r.TenantID, Slug: r.Slug, Name: r.Name, Type: r.Type,
+		IsActive: r.IsActive, IsDefault: r.IsDefault, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if err := json.Unmarshal(r.Config, &a.Config); err != nil {
+		return Agent{}, fmt.Errorf("decode agent %s configuration: %w", r.ID, err)
+	}
+	return a, nil
 }
-
-const agentColumns = `id, tenant_id, name, type, configuration, is_active, is_default, created_at, updated_at, coalesce(slug, '')`
 
 func errBadSlug(s string) error {
 	return zapbase.Errorf(zapbase.CodeInvalidInput, "agentId: %q inválido; use de 1 a 64 letras minúsculas, dígitos, _ ou - (ex.: real_estate_agent)", s)
@@ -214,23 +222,19 @@ func errBadSlug(s string) error {
 // ResolveAgentID turns an agent reference (its UUID or the tenant's slug)
 // into the agent's UUID. Another tenant's agent is not found.
 func (s *Service) ResolveAgentID(ctx context.Context, tenantID, ref string) (string, error) {
-	return resolveAgentID(ctx, s.pool, tenantID, ref)
-}
-
-func resolveAgentID(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, tenantID, ref string) (string, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" || (!IsUUID(ref) && !slugPattern.MatchString(ref)) {
 		return "", &zapbase.Error{Code: zapbase.CodeNotFound, Message: "agente não encontrado"}
 	}
-	col := "slug"
+	var (
+		id  string
+		err error
+	)
 	if IsUUID(ref) {
-		col = "id"
-		ref = strings.ToLower(ref)
+		id, err = s.st.Agents().IDByUUID(ctx, tenantID, strings.ToLower(ref))
+	} else {
+		id, err = s.st.Agents().IDBySlug(ctx, tenantID, ref)
 	}
-	var id string
-	err := q.QueryRow(ctx, `SELECT id::text FROM public.ai_agents WHERE tenant_id = $1 AND `+col+` = $2`, tenantID, ref).Scan(&id)
 	if err != nil {
 		return "", classifyDBError("resolve agent", err)
 	}
@@ -239,17 +243,17 @@ func resolveAgentID(ctx context.Context, q interface {
 
 // ListAgents lists a tenant's agents, newest first.
 func (s *Service) ListAgents(ctx context.Context, tenantID string) ([]Agent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 ORDER BY created_at DESC, id`, tenantID)
+	rows, err := s.st.Agents().List(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
-	agents, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Agent, error) {
-		var a Agent
-		err := r.Scan(agentDest(&a)...)
-		return a, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list agents: %w", err)
+	agents := make([]Agent, 0, len(rows))
+	for _, r := range rows {
+		a, err := agentFromRow(r)
+		if err != nil {
+			return nil, fmt.Errorf("list agents: %w", err)
+		}
+		agents = append(agents, a)
 	}
 	return agents, nil
 }
@@ -260,12 +264,11 @@ func (s *Service) GetAgent(ctx context.Context, tenantID, agentID string) (Agent
 	if err != nil {
 		return Agent{}, err
 	}
-	var a Agent
-	err = s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(agentDest(&a)...)
+	row, err := s.st.Agents().Get(ctx, tenantID, agentID)
 	if err != nil {
 		return Agent{}, classifyDBError("get agent", err)
 	}
-	return a, nil
+	return agentFromRow(row)
 }
 
 // ConfigureAgentParams change an agent. Nil fields are left as they are.
@@ -307,16 +310,20 @@ func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, 
 		return Agent{}, err
 	}
 	var a Agent
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.st.InTx(ctx, func(tx *store.Store) error {
 		if p.IsDefault != nil {
 			// Changing is_default rewrites tenants.settings (migration
 			// 000081): lock the tenant first, in the same order as a
 			// settings update does, so the two never deadlock.
-			if _, err := tx.Exec(ctx, `SELECT 1 FROM public.tenants WHERE id = $1 FOR UPDATE`, tenantID); err != nil {
+			if err := tx.Tenants().LockForUpdate(ctx, tenantID); err != nil {
 				return err
 			}
 		}
-		if err := tx.QueryRow(ctx, `SELECT `+agentColumns+` FROM public.ai_agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, agentID).Scan(agentDest(&a)...); err != nil {
+		row, err := tx.Agents().GetForUpdate(ctx, tenantID, agentID)
+		if err != nil {
+			return err
+		}
+		if a, err = agentFromRow(row); err != nil {
 			return err
 		}
 		if p.PatchFunc != nil {
@@ -337,7 +344,7 @@ func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, 
 			p.Config = &c
 		}
 		if p.IsDefault != nil && *p.IsDefault {
-			if _, err := tx.Exec(ctx, `UPDATE public.ai_agents SET is_default = false WHERE tenant_id = $1 AND is_default AND id <> $2`, tenantID, agentID); err != nil {
+			if err := tx.Agents().ClearDefaultExcept(ctx, tenantID, agentID); err != nil {
 				return err
 			}
 		}
@@ -345,22 +352,18 @@ func (s *Service) ConfigureAgent(ctx context.Context, tenantID, agentID string, 
 		if p.Config != nil {
 			cfgJSON, _ = json.Marshal(p.Config)
 		}
-		err := tx.QueryRow(ctx, `
-UPDATE public.ai_agents
-   SET configuration = coalesce($3, configuration),
-       name = coalesce($4, name),
-       type = coalesce($5, type),
-       is_active = coalesce($6, is_active),
-       is_default = coalesce($7, is_default),
-       slug = CASE WHEN $8::text IS NULL THEN slug ELSE NULLIF($8, '') END
- WHERE tenant_id = $1 AND id = $2
-RETURNING `+agentColumns, tenantID, agentID, cfgJSON, cfgField(p.Config, func(c *AgentConfig) string { return c.Name }),
-			cfgField(p.Config, func(c *AgentConfig) string { return c.Type }), p.IsActive, p.IsDefault, p.Slug).Scan(agentDest(&a)...)
+		row, err = tx.Agents().Update(ctx, store.UpdateAgentParams{TenantID: tenantID, AgentID: agentID, Config: cfgJSON,
+			Name:     cfgField(p.Config, func(c *AgentConfig) string { return c.Name }),
+			Type:     cfgField(p.Config, func(c *AgentConfig) string { return c.Type }),
+			IsActive: p.IsActive, IsDefault: p.IsDefault, Slug: p.Slug})
 		if err != nil {
 			return err
 		}
+		if a, err = agentFromRow(row); err != nil {
+			return err
+		}
 		if p.Knowledge != nil {
-			if _, err := tx.Exec(ctx, `DELETE FROM public.ai_knowledge_documents WHERE tenant_id = $1 AND agent_id = $2`, tenantID, agentID); err != nil {
+			if err := tx.Knowledge().DeleteAgentDocuments(ctx, tenantID, agentID); err != nil {
 				return err
 			}
 			if _, err := insertDocuments(ctx, tx, tenantID, agentID, p.Knowledge); err != nil {
@@ -393,9 +396,8 @@ func (s *Service) AddKnowledge(ctx context.Context, tenantID, agentID string, do
 		return nil, err
 	}
 	var out []KnowledgeDocument
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(&one); err != nil {
+	err = s.st.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.Agents().EnsureExists(ctx, tenantID, agentID); err != nil {
 			return err
 		}
 		var err error
@@ -431,25 +433,20 @@ func (s *Service) AssignConversation(ctx context.Context, tenantID, agentID stri
 		return Conversation{}, err
 	}
 	var c Conversation
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var active bool
-		if err := tx.QueryRow(ctx, `SELECT is_active FROM public.ai_agents WHERE tenant_id = $1 AND id = $2`, tenantID, agentID).Scan(&active); err != nil {
+	err = s.st.InTx(ctx, func(tx *store.Store) error {
+		if _, err := tx.Agents().IsActive(ctx, tenantID, agentID); err != nil {
 			return err
 		}
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM public.whatsapp_sessions WHERE tenant_id = $1 AND id = $2`, tenantID, p.SessionID).Scan(&one); err != nil {
+		if err := tx.Sessions().EnsureExists(ctx, tenantID, p.SessionID); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return ErrSessionNotFound
 			}
 			return err
 		}
-		return tx.QueryRow(ctx, `
-INSERT INTO public.ai_conversations (tenant_id, session_id, contact, agent_id, state, assigned_at)
-VALUES ($1, $2, $3, $4, 'active', now())
-ON CONFLICT (tenant_id, session_id, contact)
-DO UPDATE SET agent_id = excluded.agent_id, state = 'active', paused_until = NULL, consecutive_replies = 0, assigned_at = now()
-RETURNING id, tenant_id, agent_id, session_id, contact, state, paused_until`,
-			tenantID, p.SessionID, contact, agentID).Scan(&c.ID, &c.TenantID, &c.AgentID, &c.SessionID, &c.Contact, &c.State, &c.PausedUntil)
+		row, err := tx.Conversations().Assign(ctx, store.AssignConversationParams{
+			TenantID: tenantID, SessionID: p.SessionID, Contact: contact, AgentID: agentID})
+		c = Conversation(row)
+		return err
 	})
 	if err != nil {
 		return Conversation{}, classifyDBError("assign conversation", err)
@@ -464,7 +461,7 @@ type ModelCredentials = ModelSpec
 // deletes them: the global ones apply again).
 func (s *Service) SetModelCredentials(ctx context.Context, tenantID string, c *ModelCredentials) error {
 	if c == nil {
-		_, err := s.pool.Exec(ctx, `DELETE FROM wa.tenant_secrets WHERE tenant_id = $1 AND name = $2`, tenantID, modelCredentialsName)
+		err := s.st.TenantSecrets().Delete(ctx, tenantID, modelCredentialsName)
 		return classifyDBError("delete model credentials", err)
 	}
 	switch c.Backend {
@@ -489,7 +486,7 @@ func (s *Service) SetModelCredentials(ctx context.Context, tenantID string, c *M
 // secret (an empty url removes it).
 func (s *Service) SetToolEndpoint(ctx context.Context, tenantID, endpointURL, hmacSecret string) error {
 	if endpointURL == "" {
-		_, err := s.pool.Exec(ctx, `UPDATE wa.ai_tenant_settings SET tool_endpoint_url = NULL, updated_at = now() WHERE tenant_id = $1`, tenantID)
+		err := s.st.AISettings().ClearToolEndpoint(ctx, tenantID)
 		return classifyDBError("remove tool endpoint", err)
 	}
 	u, err := url.Parse(endpointURL)
@@ -502,9 +499,7 @@ func (s *Service) SetToolEndpoint(ctx context.Context, tenantID, endpointURL, hm
 	if err := s.putSecret(ctx, tenantID, toolEndpointSecretName, []byte(hmacSecret)); err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `
-INSERT INTO wa.ai_tenant_settings (tenant_id, tool_endpoint_url) VALUES ($1, $2)
-ON CONFLICT (tenant_id) DO UPDATE SET tool_endpoint_url = excluded.tool_endpoint_url, updated_at = now()`, tenantID, endpointURL)
+	err = s.st.AISettings().SetToolEndpoint(ctx, tenantID, endpointURL)
 	return classifyDBError("set tool endpoint", err)
 }
 
@@ -514,9 +509,7 @@ func (s *Service) SetDailyTokenBudget(ctx context.Context, tenantID string, budg
 	if budget != nil && *budget < 0 {
 		return zapbase.Errorf(zapbase.CodeInvalidInput, "dailyTokenBudget: não pode ser negativo")
 	}
-	_, err := s.pool.Exec(ctx, `
-INSERT INTO wa.ai_tenant_settings (tenant_id, daily_token_budget) VALUES ($1, $2)
-ON CONFLICT (tenant_id) DO UPDATE SET daily_token_budget = excluded.daily_token_budget, updated_at = now()`, tenantID, budget)
+	err := s.st.AISettings().SetDailyTokenBudget(ctx, tenantID, budget)
 	return classifyDBError("set token budget", err)
 }
 
@@ -528,10 +521,7 @@ func (s *Service) putSecret(ctx context.Context, tenantID, name string, plain []
 	if err != nil {
 		return fmt.Errorf("seal %s: %w", name, err)
 	}
-	_, err = s.pool.Exec(ctx, `
-INSERT INTO wa.tenant_secrets (tenant_id, name, key_id, ciphertext) VALUES ($1, $2, $3, $4)
-ON CONFLICT (tenant_id, name) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext, updated_at = now()`,
-		tenantID, name, keyID, sealed)
+	err = s.st.TenantSecrets().Put(ctx, store.PutTenantSecretParams{TenantID: tenantID, Name: name, KeyID: keyID, Ciphertext: sealed})
 	return classifyDBError("store secret", err)
 }
 
@@ -539,22 +529,18 @@ ON CONFLICT (tenant_id, name) DO UPDATE SET key_id = excluded.key_id, ciphertext
 func secretAAD(tenantID, name string) []byte { return []byte("tenant_secret:" + tenantID + ":" + name) }
 
 // openSecret reads and opens a tenant secret; nil when absent.
-func openSecret(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, box *secret.Box, tenantID, name string) ([]byte, error) {
-	var keyID string
-	var sealed []byte
-	err := q.QueryRow(ctx, `SELECT key_id, ciphertext FROM wa.tenant_secrets WHERE tenant_id = $1 AND name = $2`, tenantID, name).Scan(&keyID, &sealed)
+func openSecret(ctx context.Context, st *store.Store, box *secret.Box, tenantID, name string) ([]byte, error) {
+	sec, err := st.TenantSecrets().Get(ctx, tenantID, name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read secret %s: %w", name, err)
+		return nil, err
 	}
 	if box == nil {
 		return nil, fmt.Errorf("open secret %s: no encryption key", name)
 	}
-	return box.Open(keyID, sealed, secretAAD(tenantID, name))
+	return box.Open(sec.KeyID, sec.Ciphertext, secretAAD(tenantID, name))
 }
 
 // classifyDBError turns not-found and constraint errors into user errors.
@@ -592,19 +578,13 @@ func (s *Service) ListKnowledge(ctx context.Context, tenantID, agentID string) (
 		return nil, err
 	}
 	agentID = a.ID
-	rows, err := s.pool.Query(ctx, `
-SELECT id, title, category, content FROM public.ai_knowledge_documents
- WHERE tenant_id = $1 AND agent_id = $2 ORDER BY created_at, id`, tenantID, agentID)
+	rows, err := s.st.Knowledge().ListDocuments(ctx, tenantID, agentID)
 	if err != nil {
-		return nil, fmt.Errorf("list knowledge: %w", err)
+		return nil, err
 	}
-	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (KnowledgeDocument, error) {
-		var d KnowledgeDocument
-		err := r.Scan(&d.ID, &d.Title, &d.Category, &d.Content)
-		return d, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list knowledge: %w", err)
+	docs := make([]KnowledgeDocument, len(rows))
+	for i, d := range rows {
+		docs[i] = KnowledgeDocument(d)
 	}
 	return docs, nil
 }
@@ -628,19 +608,15 @@ type TenantAISettings struct {
 // GetAISettings returns the tenant's AI settings.
 func (s *Service) GetAISettings(ctx context.Context, tenantID string) (TenantAISettings, error) {
 	var st TenantAISettings
-	var endpoint *string
-	err := s.pool.QueryRow(ctx, `
-SELECT (SELECT tool_endpoint_url FROM wa.ai_tenant_settings WHERE tenant_id = $1),
-       (SELECT daily_token_budget FROM wa.ai_tenant_settings WHERE tenant_id = $1),
-       coalesce((SELECT tokens_in + tokens_out FROM wa.ai_usage_daily WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date), 0)`,
-		tenantID).Scan(&endpoint, &st.DailyTokenBudget, &st.TokensUsedToday)
+	row, err := s.st.AISettings().Get(ctx, tenantID)
 	if err != nil {
-		return st, fmt.Errorf("read ai settings: %w", err)
+		return st, err
 	}
-	if endpoint != nil {
-		st.ToolEndpoint = *endpoint
+	st.DailyTokenBudget, st.TokensUsedToday = row.DailyTokenBudget, row.TokensUsedToday
+	if row.ToolEndpoint != nil {
+		st.ToolEndpoint = *row.ToolEndpoint
 	}
-	plain, err := openSecret(ctx, s.pool, s.box, tenantID, modelCredentialsName)
+	plain, err := openSecret(ctx, s.st, s.box, tenantID, modelCredentialsName)
 	if err != nil {
 		return st, err
 	}

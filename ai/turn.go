@@ -20,6 +20,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/tracing"
 )
 
@@ -94,37 +95,24 @@ func (r *Runtime) runTurn(ctx context.Context, convID string) (res TurnResult) {
 		return res
 	}
 
-	var c convRow
-	c.ID = convID
-	err := r.p.Pool.QueryRow(ctx, `
-SELECT tenant_id, agent_id, session_id, contact, state, paused_until, context, consecutive_replies, last_inbound_at
-  FROM public.ai_conversations WHERE id = $1`, convID).Scan(&c.TenantID, &c.AgentID, &c.SessionID, &c.Contact, &c.State,
-		&c.PausedUntil, &c.Context, &c.Consecutive, &c.LastInboundAt)
+	row, err := r.p.Store.Conversations().GetForTurn(ctx, convID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		res.Outcome = OutcomeEmpty
 		return res
 	}
 	if err != nil {
-		return fail(fmt.Errorf("load conversation: %w", err))
+		return fail(err)
+	}
+	c := convRow{ID: convID, TenantID: row.TenantID, AgentID: row.AgentID, SessionID: row.SessionID, Contact: row.Contact,
+		State: row.State, PausedUntil: row.PausedUntil, Consecutive: row.Consecutive, LastInboundAt: row.LastInboundAt}
+	if err := json.Unmarshal(row.Context, &c.Context); err != nil {
+		return fail(fmt.Errorf("load conversation: decode context: %w", err))
 	}
 	res.TenantID = c.TenantID
 
-	rows, err := r.p.Pool.Query(ctx, `
-SELECT id, message_type, content, created_at, provider, to_number, coalesce(traceparent, '')
-  FROM public.messages
- WHERE tenant_id = $1 AND conversation_id = $2 AND direction = 'inbound' AND NOT ai_processed
- ORDER BY created_at, id
- LIMIT $3`, c.TenantID, convID, maxPendingPerTurn)
+	pending, err := r.loadPending(ctx, c.TenantID, convID)
 	if err != nil {
-		return fail(fmt.Errorf("load pending messages: %w", err))
-	}
-	pending, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pendingRow, error) {
-		var p pendingRow
-		err := row.Scan(&p.ID, &p.Type, &p.Content, &p.CreatedAt, &p.Provider, &p.To, &p.Traceparent)
-		return p, err
-	})
-	if err != nil {
-		return fail(fmt.Errorf("load pending messages: %w", err))
+		return fail(err)
 	}
 	if len(pending) == 0 {
 		res.Outcome = OutcomeEmpty
@@ -144,15 +132,16 @@ SELECT id, message_type, content, created_at, provider, to_number, coalesce(trac
 	defer func() { endTurnSpan(span, res) }()
 
 	// The agent: the assigned one if active, else the tenant's default.
-	err = r.p.Pool.QueryRow(ctx, `
-SELECT id, configuration FROM public.ai_agents
- WHERE tenant_id = $1 AND is_active AND (id = $2 OR is_default)
- ORDER BY (id = $2) DESC NULLS LAST LIMIT 1`, c.TenantID, c.AgentID).Scan(&c.ResolvedAgent, &c.ResolvedConfig)
+	agent, err := r.p.Store.Agents().ResolveActive(ctx, c.TenantID, c.AgentID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r.commitSilent(ctx, c, ids, OutcomeNoAgent, decision{state: c.State, pausedUntil: c.PausedUntil}, res)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("load agent: %w", err))
+	}
+	c.ResolvedAgent = agent.ID
+	if err := json.Unmarshal(agent.Config, &c.ResolvedConfig); err != nil {
+		return fail(fmt.Errorf("load agent: decode configuration: %w", err))
 	}
 	res.AgentID = c.ResolvedAgent
 	cfg := c.ResolvedConfig.withDefaults()
@@ -238,6 +227,24 @@ SELECT id, configuration FROM public.ai_agents
 	return r.commitReply(ctx, c, cfg, fresh, ids, userText, reply, d, usage, effects.requests, res)
 }
 
+// loadPending loads the conversation's inbound rows no agent handled yet,
+// oldest first, at most maxPendingPerTurn.
+func (r *Runtime) loadPending(ctx context.Context, tenantID, convID string) ([]pendingRow, error) {
+	rows, err := r.p.Store.Messages().ListAIPending(ctx, tenantID, convID, maxPendingPerTurn)
+	if err != nil {
+		return nil, err
+	}
+	pending := make([]pendingRow, len(rows))
+	for i, row := range rows {
+		p := pendingRow{ID: row.ID, Type: row.Type, CreatedAt: row.CreatedAt, Provider: row.Provider, To: row.To, Traceparent: row.Traceparent}
+		if err := json.Unmarshal(row.Content, &p.Content); err != nil {
+			return nil, fmt.Errorf("load pending messages: decode content of %s: %w", row.ID, err)
+		}
+		pending[i] = p
+	}
+	return pending, nil
+}
+
 func handoffText(cfg AgentConfig) string {
 	if cfg.HandoffMessage != "" {
 		return cfg.HandoffMessage
@@ -258,23 +265,15 @@ func (r *Runtime) resetAttempts(convID string) {
 	r.mu.Unlock()
 }
 
-// lastHumanSQL finds the latest operator message (outbound, no agent, not
-// sent with enableAI) to the contact on the conversation's session, unless
-// a later send with enableAI handed the conversation back to the agent.
-const lastHumanSQL = `
-SELECT CASE WHEN h.ai_at IS NULL OR h.at > h.ai_at THEN h.at END FROM (
-  SELECT max(created_at) FILTER (WHERE agent_id IS NULL AND NOT enable_ai) AS at,
-         max(created_at) FILTER (WHERE enable_ai) AS ai_at
-    FROM public.messages
-   WHERE tenant_id = $1 AND to_number = $2 AND session_id IS NOT DISTINCT FROM $3
-     AND direction = 'outbound' AND message_type <> 'read_mark') h`
-
 // decide applies the guardrails: operator takeover, pause/handoff windows,
 // the handoff keyword, the consecutive-reply cap and the token budget.
 func (r *Runtime) decide(ctx context.Context, c convRow, cfg AgentConfig, fresh []pendingRow, now time.Time) (decision, error) {
-	var humanAt *time.Time
-	if err := r.p.Pool.QueryRow(ctx, lastHumanSQL, c.TenantID, c.Contact, c.SessionID).Scan(&humanAt); err != nil {
-		return decision{}, fmt.Errorf("check operator messages: %w", err)
+	// The latest operator message (outbound, no agent, not sent with
+	// enableAI) to the contact, unless a later send with enableAI handed
+	// the conversation back to the agent.
+	humanAt, err := r.p.Store.Messages().LastOperatorSendAt(ctx, c.TenantID, c.Contact, c.SessionID)
+	if err != nil {
+		return decision{}, err
 	}
 	if humanAt != nil && now.Before(humanAt.Add(r.cfg.PauseAfterHuman)) {
 		until := humanAt.Add(r.cfg.PauseAfterHuman)
@@ -308,14 +307,11 @@ func (r *Runtime) decide(ctx context.Context, c convRow, cfg AgentConfig, fresh 
 	if c.Consecutive >= r.cfg.MaxConsecutiveReplies {
 		return handoff("loop_guard"), nil
 	}
-	var used int64
-	var budget *int64
-	err := r.p.Pool.QueryRow(ctx, `
-SELECT coalesce((SELECT tokens_in + tokens_out FROM wa.ai_usage_daily WHERE tenant_id = $1 AND day = $2::date), 0),
-       (SELECT daily_token_budget FROM wa.ai_tenant_settings WHERE tenant_id = $1)`, c.TenantID, utcDay(now)).Scan(&used, &budget)
+	tb, err := r.p.Store.AIUsage().Budget(ctx, c.TenantID, utcDay(now))
 	if err != nil {
-		return decision{}, fmt.Errorf("check token budget: %w", err)
+		return decision{}, err
 	}
+	used, budget := tb.Used, tb.Budget
 	limit := r.cfg.DailyTokenBudget
 	if budget != nil {
 		limit = *budget
@@ -329,11 +325,8 @@ SELECT coalesce((SELECT tokens_in + tokens_out FROM wa.ai_usage_daily WHERE tena
 func utcDay(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 func (r *Runtime) recordUsage(ctx context.Context, tenantID string, u Usage, now time.Time) {
-	_, err := r.p.Pool.Exec(context.WithoutCancel(ctx), `
-INSERT INTO wa.ai_usage_daily (tenant_id, day, tokens_in, tokens_out, turns) VALUES ($1, $2::date, $3, $4, 1)
-ON CONFLICT (tenant_id, day) DO UPDATE SET tokens_in = wa.ai_usage_daily.tokens_in + excluded.tokens_in,
-  tokens_out = wa.ai_usage_daily.tokens_out + excluded.tokens_out, turns = wa.ai_usage_daily.turns + 1`,
-		tenantID, utcDay(now), u.InputTokens, u.OutputTokens)
+	err := r.p.Store.AIUsage().Record(context.WithoutCancel(ctx), store.RecordUsageParams{
+		TenantID: tenantID, Day: utcDay(now), InputTokens: u.InputTokens, OutputTokens: u.OutputTokens})
 	if err != nil {
 		r.log.Warn("record token usage failed", "tenant_id", tenantID, "error", err)
 	}
@@ -341,23 +334,19 @@ ON CONFLICT (tenant_id, day) DO UPDATE SET tokens_in = wa.ai_usage_daily.tokens_
 
 // commitSilent marks rows handled without a reply.
 func (r *Runtime) commitSilent(ctx context.Context, c convRow, ids []string, outcome string, d decision, res TurnResult) TurnResult {
-	err := pgx.BeginFunc(ctx, r.p.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM public.ai_conversations WHERE id = $1 FOR UPDATE`, c.ID); err != nil {
+	err := r.p.Store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.Conversations().Lock(ctx, c.ID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE public.messages SET ai_processed = true WHERE id = ANY($1) AND NOT ai_processed`, ids); err != nil {
+		if _, err := tx.Messages().MarkAIProcessed(ctx, ids); err != nil {
 			return err
 		}
 		state := d.state
 		if state == "" {
 			state = c.State
 		}
-		_, err := tx.Exec(ctx, `
-UPDATE public.ai_conversations
-   SET state = $2, paused_until = $3,
-       consecutive_replies = CASE WHEN $4 THEN 0 ELSE consecutive_replies END
- WHERE id = $1`, c.ID, state, d.pausedUntil, d.resetCount)
-		return err
+		return tx.Conversations().SetState(ctx, store.SetConversationStateParams{
+			ID: c.ID, State: state, PausedUntil: d.pausedUntil, ResetCount: d.resetCount})
 	})
 	if err != nil {
 		res.Outcome, res.Err = OutcomeError, fmt.Errorf("commit silent turn: %w", err)
@@ -381,41 +370,37 @@ func (r *Runtime) commitReply(ctx context.Context, c convRow, cfg AgentConfig, f
 		outcome = OutcomeHandoff
 	}
 	var replyID string
-	err := pgx.BeginFunc(ctx, r.p.Pool, func(tx pgx.Tx) error {
-		var consecutive int
-		if err := tx.QueryRow(ctx, `SELECT consecutive_replies FROM public.ai_conversations WHERE id = $1 FOR UPDATE`, c.ID).Scan(&consecutive); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE public.messages SET ai_processed = true WHERE id = ANY($1) AND NOT ai_processed`, ids)
+	err := r.p.Store.InTx(ctx, func(tx *store.Store) error {
+		consecutive, err := tx.Conversations().LockConsecutive(ctx, c.ID)
 		if err != nil {
 			return err
 		}
-		if int(tag.RowsAffected()) != len(ids) {
+		handled, err := tx.Messages().MarkAIProcessed(ctx, ids)
+		if err != nil {
+			return err
+		}
+		if int(handled) != len(ids) {
 			outcome = OutcomeDuplicate
 			return errRollback
 		}
-		var humanAt *time.Time
-		if err := tx.QueryRow(ctx, lastHumanSQL, c.TenantID, c.Contact, c.SessionID).Scan(&humanAt); err != nil {
+		humanAt, err := tx.Messages().LastOperatorSendAt(ctx, c.TenantID, c.Contact, c.SessionID)
+		if err != nil {
 			return err
 		}
 		if humanAt != nil && now.Before(humanAt.Add(r.cfg.PauseAfterHuman)) {
 			// An operator answered while the model was thinking: stay quiet.
 			until := humanAt.Add(r.cfg.PauseAfterHuman)
 			outcome = OutcomePaused
-			_, err := tx.Exec(ctx, `UPDATE public.ai_conversations SET state = 'paused', paused_until = $2, consecutive_replies = 0 WHERE id = $1`, c.ID, until)
-			return err
+			return tx.Conversations().Pause(ctx, c.ID, until)
 		}
 		content, _ := json.Marshal(providers.Content{Text: reply})
 		meta, _ := json.Marshal(map[string]any{"ai": map[string]any{"outcome": outcome, "reason": d.reason,
 			"tokensIn": usage.InputTokens, "tokensOut": usage.OutputTokens}})
-		err = tx.QueryRow(ctx, `
-INSERT INTO public.messages (tenant_id, session_id, direction, from_number, to_number, message_type, content,
-  status, provider, agent_id, conversation_id, metadata, traceparent)
-VALUES ($1, $2, 'outbound', $3, $4, 'text', $5, 'pending', $6, $7, $8, $9, $10)
-RETURNING id`, c.TenantID, c.SessionID, last.To, c.Contact, content, last.Provider, c.ResolvedAgent, c.ID, meta,
-			tracing.TraceparentOrNil(ctx)).Scan(&replyID)
+		replyID, err = tx.Messages().InsertAIReply(ctx, store.InsertAIReplyParams{TenantID: c.TenantID, SessionID: c.SessionID,
+			From: last.To, To: c.Contact, Content: content, Provider: last.Provider, AgentID: c.ResolvedAgent, ConversationID: c.ID,
+			Metadata: meta, Traceparent: tracing.TraceparentOrNil(ctx)})
 		if err != nil {
-			return fmt.Errorf("insert reply: %w", err)
+			return err
 		}
 		if d.resetCount {
 			consecutive = 0
@@ -431,12 +416,8 @@ RETURNING id`, c.TenantID, c.SessionID, last.To, c.Contact, content, last.Provid
 			ctxv.Requests = ctxv.Requests[len(ctxv.Requests)-20:]
 		}
 		ctxJSON, _ := json.Marshal(ctxv)
-		_, err = tx.Exec(ctx, `
-UPDATE public.ai_conversations
-   SET state = $2, paused_until = $3, context = $4, consecutive_replies = $5,
-       last_inbound_at = $6, agent_id = coalesce(agent_id, $7)
- WHERE id = $1`, c.ID, d.state, d.pausedUntil, ctxJSON, consecutive+1, last.CreatedAt, c.ResolvedAgent)
-		return err
+		return tx.Conversations().RecordReply(ctx, store.RecordReplyParams{ID: c.ID, State: d.state, PausedUntil: d.pausedUntil,
+			Context: ctxJSON, Consecutive: consecutive + 1, LastInboundAt: last.CreatedAt, AgentID: c.ResolvedAgent})
 	})
 	if errors.Is(err, errRollback) {
 		res.Outcome = outcome

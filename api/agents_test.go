@@ -14,6 +14,7 @@ import (
 	_ "github.com/zapbase/zapbase/ai/tools/support"
 	"github.com/zapbase/zapbase/api"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 )
 
 func newAgentsEnv(t *testing.T) *env {
@@ -22,7 +23,7 @@ func newAgentsEnv(t *testing.T) *env {
 	box, err := secret.NewBox(key)
 	require.NoError(t, err)
 	return newEnv(t, envOpts{register: []func(*api.Router){func(r *api.Router) {
-		api.AgentRoutes(ai.NewService(r.Pool(), box))(r)
+		api.AgentRoutes(ai.NewService(store.New(r.Pool()), box))(r)
 	}}})
 }
 

@@ -32,3 +32,12 @@ const (
 	// dependency of the data layer.
 	sqlSessionDisconnected = `'disconnected'`
 )
+
+// SQL literals used by the AI runtime's statements.
+const (
+	sqlMessageText     = `'` + string(zapbase.MessageText) + `'`
+	sqlMessageReadMark = `'` + string(zapbase.MessageReadMark) + `'`
+
+	sqlConversationActive = `'` + string(zapbase.ConversationActive) + `'`
+	sqlConversationPaused = `'` + string(zapbase.ConversationPaused) + `'`
+)

@@ -47,7 +47,9 @@ type Main struct {
 	cfg  Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	// store is the data layer over pool.
+	// store is the data layer over pool: the only way components other
+	// than whatsmeow's own store, LISTEN/NOTIFY and replication reach
+	// the database.
 	store *store.Store
 	box   *secret.Box
 	srv   *httpServer

@@ -188,7 +188,7 @@ func (m *Main) build(ctx context.Context) error {
 	}
 
 	rt = ai.NewRuntime(ai.RuntimeParams{
-		Pool:       m.pool,
+		Store:      m.store,
 		Box:        m.box,
 		Logger:     log,
 		Config:     m.aiRuntimeConfig(),
@@ -204,7 +204,7 @@ func (m *Main) build(ctx context.Context) error {
 	m.installAIHooks(rt)
 	m.add("agent runtime", rt)
 	m.agents = rt
-	m.apiRegisters = append(m.apiRegisters, api.AgentRoutes(ai.NewService(m.pool, m.box)))
+	m.apiRegisters = append(m.apiRegisters, api.AgentRoutes(ai.NewService(m.store, m.box)))
 
 	disp, err = dispatch.New(dispatch.Config{
 		// Unique per process life: InstanceID may be stable across restarts
