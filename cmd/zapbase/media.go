@@ -2,23 +2,21 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"mime"
 	"path"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/zapbase/zapbase/media"
+	"github.com/zapbase/zapbase/store"
 )
 
 // providerMedia adapts the media store (keyed by client_id, the public
 // tenant name used in Storage paths) to the providers' MediaStore
 // interfaces (keyed by tenant id).
 type providerMedia struct {
-	store   media.Store
-	pool    *pgxpool.Pool
+	files   media.Store
+	tenants store.TenantQuery
 	clients sync.Map // tenant id → client_id
 }
 
@@ -26,9 +24,9 @@ func (p *providerMedia) clientID(ctx context.Context, tenantID string) (string, 
 	if v, ok := p.clients.Load(tenantID); ok {
 		return v.(string), nil
 	}
-	var cid string
-	if err := p.pool.QueryRow(ctx, `SELECT client_id FROM public.tenants WHERE id = $1`, tenantID).Scan(&cid); err != nil {
-		return "", fmt.Errorf("look up tenant %s: %w", tenantID, err)
+	cid, err := p.tenants.ClientID(ctx, tenantID)
+	if err != nil {
+		return "", err
 	}
 	p.clients.Store(tenantID, cid)
 	return cid, nil
@@ -41,7 +39,7 @@ func (p *providerMedia) Put(ctx context.Context, tenantID, name, mimeType string
 	if err != nil {
 		return "", err
 	}
-	obj, err := p.store.Put(ctx, cid, name, mimeType, data)
+	obj, err := p.files.Put(ctx, cid, name, mimeType, data)
 	if err != nil {
 		return "", err
 	}
@@ -54,7 +52,7 @@ func (p *providerMedia) Put(ctx context.Context, tenantID, name, mimeType string
 // Get reads media stored by the API (content.mediaPath) for providers that
 // upload bytes themselves (WhatsApp Web).
 func (p *providerMedia) Get(ctx context.Context, tenantID, p2 string) ([]byte, string, error) {
-	rc, err := p.store.Open(ctx, p2)
+	rc, err := p.files.Open(ctx, p2)
 	if err != nil {
 		return nil, "", err
 	}
