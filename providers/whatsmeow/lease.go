@@ -1,8 +1,8 @@
 package whatsmeow
 
 // File size: the lease protocol (acquire, renew, shed, watchdog,
-// notifications) and its safety argument read together; the SQL is next to
-// the step it belongs to.
+// notifications) and its safety argument read together; the SQL of each
+// step is in store/leases.go.
 
 import (
 	"context"
