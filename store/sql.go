@@ -1,6 +1,9 @@
 package store
 
-import "github.com/zapbase/zapbase"
+import (
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/providers"
+)
 
 // SQL literals of the zapbase constants, for splicing into statements
 // (quoted, ready to use: `status = ` + sqlPending). Add one here rather than
@@ -40,4 +43,13 @@ const (
 
 	sqlConversationActive = `'` + string(zapbase.ConversationActive) + `'`
 	sqlConversationPaused = `'` + string(zapbase.ConversationPaused) + `'`
+	sqlTypeText          = `'` + string(zapbase.MessageText) + `'`
+	sqlTypePoll          = `'` + string(zapbase.MessagePoll) + `'`
+	sqlTypeUndecryptable = `'` + string(zapbase.MessageUndecryptable) + `'`
+
+	// Session states (whatsapp_sessions.state).
+	sqlStateConnecting   = `'` + providers.StateConnecting + `'`
+	sqlStateUnreachable  = `'` + providers.StateUnreachable + `'`
+	sqlStateLoggedOut    = `'` + providers.StateLoggedOut + `'`
+	sqlStateDisconnected = `'` + providers.StateDisconnected + `'`
 )

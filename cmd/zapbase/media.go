@@ -16,7 +16,7 @@ import (
 // tenant name used in Storage paths) to the providers' MediaStore
 // interfaces (keyed by tenant id).
 type providerMedia struct {
-	store   media.Store
+	files   media.Store
 	tenants store.TenantQuery
 	clients sync.Map // tenant id → client_id
 }
@@ -40,7 +40,7 @@ func (p *providerMedia) Put(ctx context.Context, tenantID, name, mimeType string
 	if err != nil {
 		return "", err
 	}
-	obj, err := p.store.Put(ctx, cid, name, mimeType, data)
+	obj, err := p.files.Put(ctx, cid, name, mimeType, data)
 	if err != nil {
 		return "", err
 	}
@@ -53,7 +53,7 @@ func (p *providerMedia) Put(ctx context.Context, tenantID, name, mimeType string
 // Get reads media stored by the API (content.mediaPath) for providers that
 // upload bytes themselves (WhatsApp Web).
 func (p *providerMedia) Get(ctx context.Context, tenantID, p2 string) ([]byte, string, error) {
-	rc, err := p.store.Open(ctx, p2)
+	rc, err := p.files.Open(ctx, p2)
 	if err != nil {
 		return nil, "", err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/ai"
 	"github.com/zapbase/zapbase/ai/backends"
+
 	// The built-in agent products register their tools and templates.
 	_ "github.com/zapbase/zapbase/ai/tools/realestate"
 	_ "github.com/zapbase/zapbase/ai/tools/support"
@@ -95,7 +96,9 @@ func (m *Main) build(ctx context.Context) error {
 	}
 	m.events = events
 	registry := dispatch.NewRegistry()
-	pm := &providerMedia{store: m.mediaStore(), tenants: m.store.Tenants()}
+	// Providers get the data layer's queries, never the pool.
+	db := m.store
+	pm := &providerMedia{files: m.mediaStore(), tenants: db.Tenants()}
 
 	if m.cfg.Sandbox {
 		scfg := m.sandboxConfig(events)
@@ -113,7 +116,7 @@ func (m *Main) build(ctx context.Context) error {
 	}
 
 	mp, err := meta.New(meta.Params{
-		Pool:   m.pool,
+		Store:  db.MetaChannel(),
 		Box:    m.box,
 		Events: events,
 		Client: meta.ClientConfig{BaseURL: m.cfg.MetaGraphURL, APIVersion: m.cfg.MetaAPIVersion,
@@ -152,8 +155,11 @@ func (m *Main) build(ctx context.Context) error {
 			onPairing = (&terminalPairing{w: m.pairingOut}).show
 		}
 		wp, err := whatsmeow.New(whatsmeow.Config{
-			Pool:           m.pool,
-			Sink:           events,
+			DB:   db.WhatsAppWeb(),
+			Sink: events,
+			// Calls, presence and groups go to the change feed (issue 21).
+			Feed:           supabase.ChangeFeed{Pool: m.pool},
+			Outbox:         supabase.ChangeFeed{Pool: m.pool},
 			NewClientFunc:  newClient,
 			Media:          pm,
 			Holder:         m.cfg.InstanceID,
@@ -222,7 +228,7 @@ func (m *Main) build(ctx context.Context) error {
 		Observer: mt,
 		Logger:   log,
 		HandoffFunc: func(ctx context.Context, sessionID string, _ []string) {
-			if _, err := whatsmeow.WakeOwner(ctx, m.pool, sessionID); err != nil {
+			if _, err := whatsmeow.WakeOwner(ctx, db.Leases(), sessionID); err != nil {
 				log.Warn("wake session owner", "session_id", sessionID, "error", err)
 			}
 		},

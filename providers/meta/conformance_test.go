@@ -16,6 +16,7 @@ import (
 	"github.com/zapbase/zapbase/providers/meta/metafake"
 	"github.com/zapbase/zapbase/providers/providertest"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
@@ -35,7 +36,7 @@ func TestConformance(t *testing.T) {
 	fake := metafake.New(metafake.Number{PhoneNumberID: pnid, Display: display, Token: token})
 	t.Cleanup(fake.Close)
 	sink := providertest.NewRecordingSink()
-	prov, err := meta.New(meta.Params{Pool: pool, Box: box, Events: sink,
+	prov, err := meta.New(meta.Params{Store: store.New(pool).MetaChannel(), Box: box, Events: sink,
 		Client:  meta.ClientConfig{BaseURL: fake.URL, HTTPClient: &http.Client{Timeout: 2 * time.Second}},
 		NowFunc: func() time.Time { return fixtureNow }, PollInterval: time.Hour})
 	require.NoError(t, err)

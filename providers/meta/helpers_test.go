@@ -19,6 +19,7 @@ import (
 	"github.com/zapbase/zapbase/providers/meta"
 	"github.com/zapbase/zapbase/providers/meta/metafake"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
@@ -111,7 +112,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.rec = &recorder{EventSink: dispatch.NewEvents(pool), states: make(chan providers.SessionState, 64),
 		inbound: make(chan providers.InboundMessage, 256)}
 	prov, err := meta.New(meta.Params{
-		Pool: pool, Box: box, Events: e.rec,
+		Store: store.New(pool).MetaChannel(), Box: box, Events: e.rec,
 		Client:          meta.ClientConfig{BaseURL: fake.URL, APIVersion: "v25.0", HTTPClient: o.client},
 		Media:           meta.LocalMediaStore{Dir: e.mediaDir, BaseURL: "http://media.test"},
 		NowFunc:         func() time.Time { return e.now },

@@ -44,10 +44,7 @@ func (p *Provider) extendLease(ctx context.Context, d time.Duration) {
 	if !ok || d <= inboxLease {
 		return
 	}
-	_, err := p.store.pool.Exec(ctx, `
-UPDATE wa.webhook_inbox SET next_attempt_at = greatest(next_attempt_at, now() + $2::interval + interval '1 minute')
- WHERE id = $1 AND processed_at IS NULL`, id, d.String())
-	if err != nil {
+	if err := p.store.db.ExtendInboxLease(ctx, id, d); err != nil {
 		p.log.Warn("extend meta inbox lease", "inbox_id", id, "error", err)
 	}
 }
@@ -78,46 +75,17 @@ func (p *Provider) runInbox(ctx context.Context) {
 // returns how many were claimed. Start runs it in the background; tests
 // call it directly.
 func (p *Provider) ProcessInbox(ctx context.Context) (int, error) {
-	rows, err := p.store.pool.Query(ctx, `
-WITH c AS (
-  SELECT id FROM wa.webhook_inbox
-   WHERE source = $1 AND processed_at IS NULL AND next_attempt_at <= now()
-   ORDER BY next_attempt_at, id
-   LIMIT $2
-   FOR UPDATE SKIP LOCKED)
-UPDATE wa.webhook_inbox i
-   SET attempts = i.attempts + 1, next_attempt_at = now() + $3::interval
-  FROM c WHERE i.id = c.id
-RETURNING i.id, i.payload, i.attempts, coalesce(i.traceparent, '')`, InboxSource, DefaultInboxBatch, inboxLease.String())
+	items, err := p.store.db.ClaimInbox(ctx, InboxSource, DefaultInboxBatch, inboxLease)
 	if err != nil {
-		return 0, fmt.Errorf("claim meta webhooks: %w", err)
-	}
-	type item struct {
-		id          int64
-		payload     []byte
-		attempts    int
-		traceparent string
-	}
-	var items []item
-	for rows.Next() {
-		var it item
-		if err := rows.Scan(&it.id, &it.payload, &it.attempts, &it.traceparent); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("claim meta webhooks: %w", err)
-		}
-		items = append(items, it)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("claim meta webhooks: %w", err)
 	}
 	for _, it := range items {
 		// Processing continues the webhook request's trace: the inbound rows
 		// it writes carry it on to the agent's reply and its send.
-		pctx, span := p.tracer.Start(tracing.ContextWithTraceparent(ctx, it.traceparent), "zapbase.meta.webhook.process",
+		pctx, span := p.tracer.Start(tracing.ContextWithTraceparent(ctx, it.Traceparent), "zapbase.meta.webhook.process",
 			trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.Int64("zapbase.inbox_id", it.id), attribute.Int("zapbase.attempt", it.attempts)))
-		perr := p.processPayload(context.WithValue(pctx, inboxItemKey{}, it.id), it.payload, it.attempts)
+			trace.WithAttributes(attribute.Int64("zapbase.inbox_id", it.ID), attribute.Int("zapbase.attempt", it.Attempts)))
+		perr := p.processPayload(context.WithValue(pctx, inboxItemKey{}, it.ID), it.Payload, it.Attempts)
 		if perr != nil {
 			span.RecordError(perr)
 			span.SetStatus(codes.Error, "processing failed")
@@ -125,18 +93,16 @@ RETURNING i.id, i.payload, i.attempts, coalesce(i.traceparent, '')`, InboxSource
 		span.End()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if perr == nil {
-			_, err = p.store.pool.Exec(wctx, `UPDATE wa.webhook_inbox SET processed_at = now(), last_error = NULL WHERE id = $1`, it.id)
+			err = p.store.db.MarkInboxProcessed(wctx, it.ID)
 		} else {
-			retryIn := backoff.Policy{Base: time.Second, Max: inboxMaxBackoff}.Ceiling(it.attempts + 1)
-			p.log.Warn("meta webhook processing failed, will retry", "inbox_id", it.id, "attempt", it.attempts,
+			retryIn := backoff.Policy{Base: time.Second, Max: inboxMaxBackoff}.Ceiling(it.Attempts + 1)
+			p.log.Warn("meta webhook processing failed, will retry", "inbox_id", it.ID, "attempt", it.Attempts,
 				"retry_in", retryIn.String(), "error", perr)
-			_, err = p.store.pool.Exec(wctx, `
-UPDATE wa.webhook_inbox SET last_error = $2, next_attempt_at = now() + $3::interval WHERE id = $1`,
-				it.id, perr.Error(), retryIn.String())
+			err = p.store.db.RetryInbox(wctx, it.ID, perr.Error(), retryIn)
 		}
 		cancel()
 		if err != nil {
-			return len(items), fmt.Errorf("record meta webhook %d: %w", it.id, err)
+			return len(items), fmt.Errorf("record meta webhook %d: %w", it.ID, err)
 		}
 	}
 	return len(items), nil

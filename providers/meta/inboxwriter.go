@@ -6,8 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	zstore "github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/tracing"
 )
 
@@ -17,7 +16,7 @@ import (
 // nothing waits for a timer; under load the commit cost is shared. Every
 // request still answers only after its own row is durable.
 type inboxWriter struct {
-	pool        *pgxpool.Pool
+	db          Store
 	maxBatch    int
 	maxFlushers int
 
@@ -41,8 +40,8 @@ const (
 	inboxWriteLimit  = 10 * time.Second
 )
 
-func newInboxWriter(pool *pgxpool.Pool) *inboxWriter {
-	return &inboxWriter{pool: pool, maxBatch: inboxMaxBatch, maxFlushers: inboxMaxFlushers}
+func newInboxWriter(db Store) *inboxWriter {
+	return &inboxWriter{db: db, maxBatch: inboxMaxBatch, maxFlushers: inboxMaxFlushers}
 }
 
 // insert stores one row (idempotent on key) and returns once it is durable.
@@ -90,18 +89,11 @@ func (w *inboxWriter) flush(ctx context.Context) {
 }
 
 func (w *inboxWriter) write(ctx context.Context, batch []*inboxItem) error {
-	tenants := make([]*string, len(batch))
-	keys := make([]string, len(batch))
-	bodies := make([][]byte, len(batch))
-	traces := make([]*string, len(batch))
+	rows := make([]zstore.InboxRow, len(batch))
 	for i, it := range batch {
-		tenants[i], keys[i], bodies[i], traces[i] = it.tenant, it.key, it.body, it.traceparent
+		rows[i] = zstore.InboxRow{Tenant: it.tenant, Key: it.key, Body: it.body, Traceparent: it.traceparent}
 	}
-	_, err := w.pool.Exec(ctx, `
-INSERT INTO wa.webhook_inbox (source, tenant_id, dedupe_key, payload, traceparent)
-SELECT $1, t, k, p, tp FROM unnest($2::uuid[], $3::text[], $4::bytea[], $5::text[]) AS u(t, k, p, tp)
-ON CONFLICT (source, dedupe_key) DO NOTHING`, InboxSource, tenants, keys, bodies, traces)
-	if err != nil {
+	if err := w.db.InsertInbox(ctx, InboxSource, rows); err != nil {
 		return fmt.Errorf("write webhook inbox: %w", err)
 	}
 	return nil

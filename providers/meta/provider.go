@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
@@ -44,7 +42,9 @@ const (
 
 // Params configure a Provider.
 type Params struct {
-	Pool *pgxpool.Pool
+	// Store keeps the channel's own tables and reads its sessions and
+	// messages (store.New(pool).MetaChannel() in production).
+	Store Store
 	// Box seals credentials (AAD = session id).
 	Box *secret.Box
 	// Events receives receipts, inbound messages and session states
@@ -120,8 +120,8 @@ var (
 
 // New returns a Provider. Call Start to run the inbox processor.
 func New(p Params) (*Provider, error) {
-	if p.Pool == nil || p.Box == nil || p.Events == nil {
-		return nil, errors.New("meta: Pool, Box and Events are required")
+	if p.Store == nil || p.Box == nil || p.Events == nil {
+		return nil, errors.New("meta: Store, Box and Events are required")
 	}
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
@@ -150,7 +150,7 @@ func New(p Params) (*Provider, error) {
 	base, cancel := context.WithCancel(context.Background())
 	pr := &Provider{
 		client:   NewClient(p.Client),
-		store:    &store{pool: p.Pool, box: p.Box, events: p.Events},
+		store:    &store{db: p.Store, box: p.Box, events: p.Events},
 		events:   p.Events,
 		media:    p.Media,
 		log:      p.Logger.With("component", "provider.meta"),
@@ -166,7 +166,7 @@ func New(p Params) (*Provider, error) {
 		webhookMax: p.WebhookMaxBytes,
 	}
 	pr.routes = newRouteCache(p.RouteCacheTTL, pr.store)
-	pr.inbox = newInboxWriter(p.Pool)
+	pr.inbox = newInboxWriter(p.Store)
 	return pr, nil
 }
 
@@ -236,16 +236,9 @@ func (p *Provider) Start(ctx context.Context) error {
 }
 
 func (p *Provider) pendingVerifications(ctx context.Context) ([]string, error) {
-	rows, err := p.store.pool.Query(ctx, `
-SELECT id::text FROM public.whatsapp_sessions
- WHERE provider_type = 'meta_api' AND state IN ('connecting', 'unreachable')
-   AND EXISTS (SELECT 1 FROM wa.session_secrets sec WHERE sec.session_id = whatsapp_sessions.id)`)
+	ids, err := p.store.db.PendingVerifications(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("meta: list sessions to verify: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("meta: list sessions to verify: %w", err)
+		return nil, fmt.Errorf("meta: %w", err)
 	}
 	return ids, nil
 }
@@ -294,16 +287,9 @@ func (p *Provider) Initialize(ctx context.Context, in providers.InitializeParams
 
 // Status implements providers.SessionManager.
 func (p *Provider) Status(ctx context.Context, sessionID string) (providers.SessionState, error) {
-	var s providers.SessionState
-	var reason *string
-	err := p.store.pool.QueryRow(ctx, `
-SELECT state, state_reason, state_until FROM public.whatsapp_sessions WHERE id = $1 AND provider_type = 'meta_api'`,
-		sessionID).Scan(&s.State, &reason, &s.Until)
+	s, err := p.store.db.SessionStatus(ctx, sessionID)
 	if err != nil {
 		return s, fmt.Errorf("meta session status: %w", zapbase.Errorf(zapbase.CodeNotFound, "sessão Meta não encontrada"))
-	}
-	if reason != nil {
-		s.Reason = *reason
 	}
 	return s, nil
 }

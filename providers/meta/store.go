@@ -10,13 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/zapbase/zapbase"
-	"github.com/zapbase/zapbase/pgerr"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	zstore "github.com/zapbase/zapbase/store"
 )
 
 // Credentials are a session's Meta settings. Everything but the two ids is
@@ -61,10 +58,60 @@ func hashVerifyToken(token string) []byte {
 	return sum[:]
 }
 
-// store is the SQL of the Meta channel.
+// Store is what the Meta channel keeps in the database besides what it
+// reports through the event sink: its own tables (numbers and webhook
+// routes, sealed credentials, contacts and service windows, templates,
+// marketing preferences, unrouted deliveries, the webhook inbox) and the
+// reads it needs of its sessions and messages. store.MetaChannel implements
+// it; the provider holds no pool.
+type Store interface {
+	// SaveSession stores a session, its sealed credentials and its number's
+	// route in one transaction (store.ErrSessionNumberTaken,
+	// store.ErrMetaNumberTaken).
+	SaveSession(ctx context.Context, p zstore.SaveMetaSessionParams) error
+	// ForgetSession drops a session's credentials and route.
+	ForgetSession(ctx context.Context, sessionID string) error
+	Session(ctx context.Context, sessionID string) (zstore.MetaSession, bool, error)
+	SessionStatus(ctx context.Context, sessionID string) (providers.SessionState, error)
+	PendingVerifications(ctx context.Context) ([]string, error)
+
+	RoutesByNumber(ctx context.Context, ids []string) ([]zstore.MetaRoute, error)
+	RoutesBySession(ctx context.Context, sessionID string) ([]zstore.MetaRoute, error)
+	RoutesByWABA(ctx context.Context, ids []string) ([]zstore.MetaRoute, error)
+	SessionsByWABA(ctx context.Context, wabaID string) ([]zstore.MetaWABASession, error)
+	VerifyTokenKnown(ctx context.Context, hash []byte) (bool, error)
+
+	LinkContact(ctx context.Context, c zstore.MetaContactParams) error
+	SetParentBSUID(ctx context.Context, tenantID, sessionID, waID, bsuid, parent string) error
+	ChangeNumber(ctx context.Context, tenantID, sessionID, oldWaID, newWaID string) error
+	ChangeUserID(ctx context.Context, p zstore.ChangeUserIDParams) error
+	LastInbound(ctx context.Context, tenantID, sessionID string, variants []string, to string) (*time.Time, error)
+	KnownWaID(ctx context.Context, tenantID, sessionID string, variants []string) (string, error)
+
+	UpsertTemplate(ctx context.Context, u zstore.MetaTemplateUpdate) error
+	TemplateState(ctx context.Context, wabaID, name, language string, maxPause time.Duration) (zstore.MetaTemplateState, bool, error)
+	SetOptOut(ctx context.Context, p zstore.SetOptOutParams) error
+	OptedOut(ctx context.Context, p zstore.OptedOutParams) (bool, error)
+	RecordUnrouted(ctx context.Context, entries, fields, events []string, size int) error
+
+	InboundMedia(ctx context.Context, tenantID, wamid string) (zstore.MetaInboundMedia, bool, error)
+	InboundMediaStored(ctx context.Context, tenantID, wamid string) (bool, error)
+	LastInboundMessageID(ctx context.Context, p zstore.MetaLastInboundParams) (string, error)
+
+	InsertInbox(ctx context.Context, source string, rows []zstore.InboxRow) error
+	ClaimInbox(ctx context.Context, source string, limit int, lease time.Duration) ([]zstore.InboxItem, error)
+	MarkInboxProcessed(ctx context.Context, id int64) error
+	RetryInbox(ctx context.Context, id int64, lastError string, retryIn time.Duration) error
+	ExtendInboxLease(ctx context.Context, id int64, d time.Duration) error
+}
+
+var _ Store = zstore.MetaChannel{}
+
+// store is the Meta channel's persistence: the Store, the sealing of
+// credentials, and the event sink for corrections to message rows.
 type store struct {
-	pool *pgxpool.Pool
-	box  *secret.Box
+	db  Store
+	box *secret.Box
 	// events receives corrections to message rows (the store never writes
 	// public.messages).
 	events providers.EventSink
@@ -90,54 +137,18 @@ func (s *store) saveSession(ctx context.Context, p providers.InitializeParams, c
 		return fmt.Errorf("seal credentials: %w", err)
 	}
 	data, _ := json.Marshal(map[string]string{"phoneNumberId": c.PhoneNumberID, "wabaId": c.WABAID})
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-UPDATE public.whatsapp_sessions
-   SET provider_type = 'meta_api', session_data = session_data || $3::jsonb,
-       state = 'connecting', state_reason = NULL, state_until = NULL, is_active = true
- WHERE id = $1 AND tenant_id = $2`, p.SessionID, p.TenantID, data)
-		if err != nil {
-			return fmt.Errorf("update session: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			_, err = tx.Exec(ctx, `
-INSERT INTO public.whatsapp_sessions (id, tenant_id, phone_number, provider_type, session_data, state)
-VALUES ($1, $2, $3, 'meta_api', $4, 'connecting')`, p.SessionID, p.TenantID, p.PhoneNumber, data)
-			if err != nil {
-				if pgerr.IsUniqueViolation(err) {
-					return zapbase.Errorf(zapbase.CodeConflict, "já existe uma sessão para este número neste cliente")
-				}
-				return fmt.Errorf("insert session: %w", err)
-			}
-		}
-		_, err = tx.Exec(ctx, `
-INSERT INTO wa.session_secrets (session_id, tenant_id, key_id, ciphertext)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (session_id) DO UPDATE SET key_id = EXCLUDED.key_id, ciphertext = EXCLUDED.ciphertext, updated_at = now()`,
-			p.SessionID, p.TenantID, keyID, sealed)
-		if err != nil {
-			return fmt.Errorf("store credentials: %w", err)
-		}
-		// A number belongs to one session: drop this session's old number,
-		// refuse a number another session owns.
-		if _, err := tx.Exec(ctx, `DELETE FROM wa.meta_numbers WHERE session_id = $1 AND phone_number_id <> $2`,
-			p.SessionID, c.PhoneNumberID); err != nil {
-			return fmt.Errorf("replace meta number: %w", err)
-		}
-		tag, err = tx.Exec(ctx, `
-INSERT INTO wa.meta_numbers (phone_number_id, session_id, tenant_id, waba_id, verify_token_hash)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (phone_number_id) DO UPDATE SET waba_id = EXCLUDED.waba_id, verify_token_hash = EXCLUDED.verify_token_hash
- WHERE wa.meta_numbers.session_id = EXCLUDED.session_id`,
-			c.PhoneNumberID, p.SessionID, p.TenantID, c.WABAID, hashVerifyToken(c.VerifyToken))
-		if err != nil {
-			return fmt.Errorf("route meta number: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return zapbase.Errorf(zapbase.CodeConflict, "este phoneNumberId já está configurado em outra sessão")
-		}
-		return nil
+	err = s.db.SaveSession(ctx, zstore.SaveMetaSessionParams{
+		TenantID: p.TenantID, SessionID: p.SessionID, PhoneNumber: p.PhoneNumber, SessionData: data,
+		KeyID: keyID, Sealed: sealed,
+		PhoneNumberID: c.PhoneNumberID, WABAID: c.WABAID, VerifyTokenHash: hashVerifyToken(c.VerifyToken),
 	})
+	switch {
+	case errors.Is(err, zstore.ErrSessionNumberTaken):
+		return zapbase.Errorf(zapbase.CodeConflict, "já existe uma sessão para este número neste cliente")
+	case errors.Is(err, zstore.ErrMetaNumberTaken):
+		return zapbase.Errorf(zapbase.CodeConflict, "este phoneNumberId já está configurado em outra sessão")
+	}
+	return err
 }
 
 func (s *store) open(sessionID string, keyID string, sealed []byte) (*Credentials, error) {
@@ -154,23 +165,16 @@ func (s *store) open(sessionID string, keyID string, sealed []byte) (*Credential
 
 // session loads a session with its credentials (Creds nil without them).
 func (s *store) session(ctx context.Context, sessionID string) (*sessionRow, error) {
-	var r sessionRow
-	var keyID *string
-	var sealed []byte
-	err := s.pool.QueryRow(ctx, `
-SELECT s.tenant_id, s.id, s.phone_number, s.state, s.state_until, sec.key_id, sec.ciphertext
-  FROM public.whatsapp_sessions s
-  LEFT JOIN wa.session_secrets sec ON sec.session_id = s.id
- WHERE s.id = $1 AND s.provider_type = 'meta_api'`, sessionID).
-		Scan(&r.TenantID, &r.SessionID, &r.PhoneNumber, &r.State, &r.Until, &keyID, &sealed)
-	if errors.Is(err, pgx.ErrNoRows) {
+	row, ok, err := s.db.Session(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, zapbase.Errorf(zapbase.CodeNotFound, "sessão Meta não encontrada")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load session %s: %w", sessionID, err)
-	}
-	if keyID != nil {
-		if r.Creds, err = s.open(sessionID, *keyID, sealed); err != nil {
+	r := sessionRow{TenantID: row.TenantID, SessionID: row.SessionID, PhoneNumber: row.PhoneNumber, State: row.State, Until: row.Until}
+	if row.KeyID != "" {
+		if r.Creds, err = s.open(sessionID, row.KeyID, row.Sealed); err != nil {
 			return nil, err
 		}
 	}
@@ -188,112 +192,64 @@ type route struct {
 	AccessToken   string
 }
 
-const routeSelect = `
-SELECT n.phone_number_id, n.waba_id, n.tenant_id, n.session_id, s.phone_number, sec.key_id, sec.ciphertext
-  FROM wa.meta_numbers n
-  JOIN public.whatsapp_sessions s ON s.id = n.session_id
-  JOIN wa.session_secrets sec ON sec.session_id = n.session_id`
-
-func (s *store) scanRoutes(rows pgx.Rows) ([]route, error) {
-	defer rows.Close()
+// openRoutes opens the credentials of loaded routes.
+func (s *store) openRoutes(rows []zstore.MetaRoute, err error) ([]route, error) {
+	if err != nil {
+		return nil, err
+	}
 	var out []route
-	for rows.Next() {
-		var r route
-		var keyID string
-		var sealed []byte
-		if err := rows.Scan(&r.PhoneNumberID, &r.WABAID, &r.TenantID, &r.SessionID, &r.PhoneNumber, &keyID, &sealed); err != nil {
-			return nil, fmt.Errorf("scan route: %w", err)
-		}
-		c, err := s.open(r.SessionID, keyID, sealed)
+	for _, row := range rows {
+		c, err := s.open(row.SessionID, row.KeyID, row.Sealed)
 		if err != nil {
 			return nil, err
 		}
-		r.AppSecret, r.AccessToken = c.AppSecret, c.AccessToken
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-func (s *store) routesByNumber(ctx context.Context, ids []string) ([]route, error) {
-	rows, err := s.pool.Query(ctx, routeSelect+` WHERE n.phone_number_id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load routes: %w", err)
-	}
-	return s.scanRoutes(rows)
-}
-
-func (s *store) routesBySession(ctx context.Context, sessionID string) ([]route, error) {
-	rows, err := s.pool.Query(ctx, routeSelect+` WHERE n.session_id = $1`, sessionID)
-	if err != nil {
-		return nil, fmt.Errorf("load route of session: %w", err)
-	}
-	return s.scanRoutes(rows)
-}
-
-func (s *store) routesByWABA(ctx context.Context, ids []string) ([]route, error) {
-	rows, err := s.pool.Query(ctx, routeSelect+` WHERE n.waba_id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load routes: %w", err)
-	}
-	return s.scanRoutes(rows)
-}
-
-// wabaSession is a session whose number belongs to a WABA.
-type wabaSession struct {
-	TenantID, SessionID, PhoneNumber, State string
-}
-
-// sessionsByWABA lists the sessions of every number of a WABA (account-level
-// webhooks name the WABA only).
-func (s *store) sessionsByWABA(ctx context.Context, wabaID string) ([]wabaSession, error) {
-	rows, err := s.pool.Query(ctx, `
-SELECT n.tenant_id::text, n.session_id::text, s.phone_number, s.state
-  FROM wa.meta_numbers n JOIN public.whatsapp_sessions s ON s.id = n.session_id
- WHERE n.waba_id = $1 ORDER BY n.session_id`, wabaID)
-	if err != nil {
-		return nil, fmt.Errorf("load sessions of waba %s: %w", wabaID, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[wabaSession])
-	if err != nil {
-		return nil, fmt.Errorf("load sessions of waba %s: %w", wabaID, err)
+		out = append(out, route{PhoneNumberID: row.PhoneNumberID, WABAID: row.WABAID, TenantID: row.TenantID,
+			SessionID: row.SessionID, PhoneNumber: row.PhoneNumber, AppSecret: c.AppSecret, AccessToken: c.AccessToken})
 	}
 	return out, nil
 }
 
+func (s *store) routesByNumber(ctx context.Context, ids []string) ([]route, error) {
+	return s.openRoutes(s.db.RoutesByNumber(ctx, ids))
+}
+
+func (s *store) routesBySession(ctx context.Context, sessionID string) ([]route, error) {
+	return s.openRoutes(s.db.RoutesBySession(ctx, sessionID))
+}
+
+func (s *store) routesByWABA(ctx context.Context, ids []string) ([]route, error) {
+	return s.openRoutes(s.db.RoutesByWABA(ctx, ids))
+}
+
+// wabaSession is a session whose number belongs to a WABA.
+type wabaSession = zstore.MetaWABASession
+
+// sessionsByWABA lists the sessions of every number of a WABA (account-level
+// webhooks name the WABA only).
+func (s *store) sessionsByWABA(ctx context.Context, wabaID string) ([]wabaSession, error) {
+	return s.db.SessionsByWABA(ctx, wabaID)
+}
+
 // recordQuality merges a phone_number_quality_update into the session's
-// (non-secret, member-readable) session_data under "metaQuality".
+// (non-secret, member-readable) session_data under "metaQuality", through
+// the event sink.
 func (s *store) recordQuality(ctx context.Context, sessionID string, q map[string]any) error {
 	b, err := json.Marshal(map[string]any{"metaQuality": q})
 	if err != nil {
 		return fmt.Errorf("encode quality: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE public.whatsapp_sessions SET session_data = session_data || $2::jsonb WHERE id = $1`,
-		sessionID, b); err != nil {
+	if err := s.events.MergeSessionData(ctx, sessionID, b); err != nil {
 		return fmt.Errorf("record quality of %s: %w", sessionID, err)
 	}
 	return nil
 }
 
 func (s *store) verifyTokenKnown(ctx context.Context, token string) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM wa.meta_numbers WHERE verify_token_hash = $1)`,
-		hashVerifyToken(token)).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("check verify token: %w", err)
-	}
-	return ok, nil
+	return s.db.VerifyTokenKnown(ctx, hashVerifyToken(token))
 }
 
 func (s *store) forget(ctx context.Context, sessionID string) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM wa.session_secrets WHERE session_id = $1`, sessionID); err != nil {
-			return fmt.Errorf("forget credentials: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM wa.meta_numbers WHERE session_id = $1`, sessionID); err != nil {
-			return fmt.Errorf("forget meta number: %w", err)
-		}
-		return nil
-	})
+	return s.db.ForgetSession(ctx, sessionID)
 }
 
 // contactIdentity is what a webhook or a send tells about a customer.
@@ -316,108 +272,30 @@ func (s *store) linkContact(ctx context.Context, tenantID, sessionID string, c c
 	if c.ParentBSUID != "" {
 		defer func() {
 			// Best effort: the parent id only widens window lookups.
-			_, _ = s.pool.Exec(ctx, `
-UPDATE wa.meta_contacts SET parent_bsuid = $5
- WHERE tenant_id = $1 AND session_id = $2 AND ((wa_id = $3 AND $3 <> '') OR (bsuid = $4 AND $4 <> ''))
-   AND parent_bsuid IS DISTINCT FROM $5`, tenantID, sessionID, c.WaID, c.BSUID, c.ParentBSUID)
+			_ = s.db.SetParentBSUID(ctx, tenantID, sessionID, c.WaID, c.BSUID, c.ParentBSUID)
 		}()
 	}
 	var inbound *time.Time
 	if !c.InboundAt.IsZero() {
 		inbound = &c.InboundAt
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-SELECT id FROM wa.meta_contacts
- WHERE tenant_id = $1 AND session_id = $2
-   AND ((wa_id = $3 AND $3 <> '') OR (bsuid = $4 AND $4 <> ''))
- ORDER BY (wa_id = $3) DESC NULLS LAST, created_at
- FOR UPDATE`, tenantID, sessionID, c.WaID, c.BSUID)
-		if err != nil {
-			return fmt.Errorf("find contact: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("find contact: %w", err)
-		}
-		if len(ids) == 0 {
-			_, err := tx.Exec(ctx, `
-INSERT INTO wa.meta_contacts (tenant_id, session_id, wa_id, bsuid, profile_name, username, last_inbound_at)
-VALUES ($1, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), nullif($6, ''), $7)`,
-				tenantID, sessionID, c.WaID, c.BSUID, c.ProfileName, c.Username, inbound)
-			if err != nil {
-				return fmt.Errorf("insert contact: %w", err)
-			}
-			return nil
-		}
-		keep := ids[0]
-		var mergedInbound *time.Time
-		if len(ids) > 1 {
-			// Two rows (one by phone, one by BSUID) are the same person.
-			err := tx.QueryRow(ctx, `
-WITH d AS (DELETE FROM wa.meta_contacts WHERE id = ANY($1) RETURNING last_inbound_at)
-SELECT max(last_inbound_at) FROM d`, ids[1:]).Scan(&mergedInbound)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("merge contacts: %w", err)
-			}
-		}
-		_, err = tx.Exec(ctx, `
-UPDATE wa.meta_contacts
-   SET wa_id = coalesce(nullif($2, ''), wa_id),
-       bsuid = coalesce(nullif($3, ''), bsuid),
-       profile_name = coalesce(nullif($4, ''), profile_name),
-       username = coalesce(nullif($5, ''), username),
-       last_inbound_at = (SELECT max(t) FROM unnest(ARRAY[last_inbound_at, $6, $7]::timestamptz[]) AS t)
- WHERE id = $1`, keep, c.WaID, c.BSUID, c.ProfileName, c.Username, inbound, mergedInbound)
-		if err != nil {
-			return fmt.Errorf("update contact: %w", err)
-		}
-		return nil
-	})
+	return s.db.LinkContact(ctx, zstore.MetaContactParams{TenantID: tenantID, SessionID: sessionID, WaID: c.WaID,
+		BSUID: c.BSUID, ProfileName: c.ProfileName, Username: c.Username, InboundAt: inbound})
 }
 
 // changeNumber re-keys a contact after a system user_changed_number: the
 // customer's old wa_id becomes newWaID (merging with a row already known
 // by the new number). The BSUID is regenerated by Meta, so it is dropped.
 func (s *store) changeNumber(ctx context.Context, tenantID, sessionID, oldWaID, newWaID string) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var existing *time.Time
-		err := tx.QueryRow(ctx, `
-DELETE FROM wa.meta_contacts WHERE tenant_id = $1 AND session_id = $2 AND wa_id = $3
-RETURNING last_inbound_at`, tenantID, sessionID, newWaID).Scan(&existing)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("merge changed number: %w", err)
-		}
-		tag, err := tx.Exec(ctx, `
-UPDATE wa.meta_contacts
-   SET wa_id = $4, bsuid = NULL,
-       last_inbound_at = (SELECT max(t) FROM unnest(ARRAY[last_inbound_at, $5]::timestamptz[]) AS t)
- WHERE tenant_id = $1 AND session_id = $2 AND wa_id = $3`, tenantID, sessionID, oldWaID, newWaID, existing)
-		if err != nil {
-			return fmt.Errorf("re-key contact: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			_, err = tx.Exec(ctx, `
-INSERT INTO wa.meta_contacts (tenant_id, session_id, wa_id, last_inbound_at) VALUES ($1, $2, $3, $4)`,
-				tenantID, sessionID, newWaID, existing)
-			if err != nil {
-				return fmt.Errorf("insert changed contact: %w", err)
-			}
-		}
-		return nil
-	})
+	return s.db.ChangeNumber(ctx, tenantID, sessionID, oldWaID, newWaID)
 }
 
 // lastInbound answers when the customer last wrote (zero: never or unknown).
 // to is a phone number (any format; Brazil's ninth digit tolerated) or a BSUID.
 func (s *store) lastInbound(ctx context.Context, tenantID, sessionID, to string) (time.Time, error) {
-	var t *time.Time
-	err := s.pool.QueryRow(ctx, `
-SELECT max(last_inbound_at) FROM wa.meta_contacts
- WHERE tenant_id = $1 AND session_id = $2 AND (wa_id = ANY($3) OR bsuid = $4 OR parent_bsuid = $4)`,
-		tenantID, sessionID, phoneVariants(to), to).Scan(&t)
+	t, err := s.db.LastInbound(ctx, tenantID, sessionID, phoneVariants(to), to)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read service window: %w", err)
+		return time.Time{}, err
 	}
 	if t == nil {
 		return time.Time{}, nil
@@ -428,19 +306,8 @@ SELECT max(last_inbound_at) FROM wa.meta_contacts
 // lastInboundMessageID finds the newest inbound message of a contact (the
 // typing indicator rides on a mark-read of it).
 func (s *store) lastInboundMessageID(ctx context.Context, tenantID, sessionID, from string) (string, error) {
-	var id string
-	err := s.pool.QueryRow(ctx, `
-SELECT message_id FROM public.messages
- WHERE tenant_id = $1 AND session_id = $2 AND direction = 'inbound' AND provider = 'meta_api'
-   AND message_id IS NOT NULL AND (from_number = ANY($3) OR metadata->>'fromAlt' = $4)
- ORDER BY created_at DESC LIMIT 1`, tenantID, sessionID, phoneVariants(from), from).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("find last inbound message: %w", err)
-	}
-	return id, nil
+	return s.db.LastInboundMessageID(ctx, zstore.MetaLastInboundParams{TenantID: tenantID, SessionID: sessionID,
+		FromVariants: phoneVariants(from), From: from})
 }
 
 // markInboundError makes a failure attached to an inbound message visible
@@ -487,16 +354,12 @@ func (s *store) canonicalWaID(ctx context.Context, tenantID, sessionID, to strin
 	if len(vars) < 2 {
 		return "", nil
 	}
-	var waID string
-	err := s.pool.QueryRow(ctx, `
-SELECT wa_id FROM wa.meta_contacts
- WHERE tenant_id = $1 AND session_id = $2 AND wa_id = ANY($3)
- ORDER BY last_inbound_at DESC NULLS LAST LIMIT 1`, tenantID, sessionID, vars).Scan(&waID)
-	if errors.Is(err, pgx.ErrNoRows) || waID == vars[0] {
-		return "", nil
-	}
+	waID, err := s.db.KnownWaID(ctx, tenantID, sessionID, vars)
 	if err != nil {
-		return "", fmt.Errorf("find canonical wa_id: %w", err)
+		return "", err
+	}
+	if waID == vars[0] {
+		return "", nil
 	}
 	return waID, nil
 }
@@ -530,85 +393,26 @@ func phoneVariants(s string) []string {
 // merging with a row already known by the new id, so the contact keeps one
 // identity and one service-window history.
 func (s *store) changeUserID(ctx context.Context, tenantID, sessionID, oldBSUID, waID, newBSUID, parent string) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var existing *time.Time
-		var existingWaID *string
-		err := tx.QueryRow(ctx, `
-DELETE FROM wa.meta_contacts WHERE tenant_id = $1 AND session_id = $2 AND bsuid = $3
-   AND NOT ((bsuid = $4 AND $4 <> '') OR (wa_id = $5 AND $5 <> ''))
-RETURNING last_inbound_at, wa_id`, tenantID, sessionID, newBSUID, oldBSUID, waID).Scan(&existing, &existingWaID)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("merge changed user id: %w", err)
-		}
-		merged := ""
-		if existingWaID != nil {
-			merged = *existingWaID
-		}
-		tag, err := tx.Exec(ctx, `
-UPDATE wa.meta_contacts
-   SET bsuid = $6, parent_bsuid = coalesce(nullif($7, ''), parent_bsuid),
-       wa_id = coalesce(wa_id, nullif($8, '')),
-       last_inbound_at = (SELECT max(t) FROM unnest(ARRAY[last_inbound_at, $9]::timestamptz[]) AS t)
- WHERE id = (SELECT id FROM wa.meta_contacts
-              WHERE tenant_id = $1 AND session_id = $2
-                AND ((bsuid = $3 AND $3 <> '') OR (wa_id = ANY($4) AND $5 <> '') OR bsuid = $6)
-              ORDER BY coalesce(bsuid = $3, false) DESC, created_at LIMIT 1)`,
-			tenantID, sessionID, oldBSUID, phoneVariants(waID), waID, newBSUID, parent, merged, existing)
-		if err != nil {
-			return fmt.Errorf("re-key contact by user id: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			_, err = tx.Exec(ctx, `
-INSERT INTO wa.meta_contacts (tenant_id, session_id, wa_id, bsuid, parent_bsuid, last_inbound_at)
-VALUES ($1, $2, nullif($3, ''), $4, nullif($5, ''), $6)`, tenantID, sessionID, firstNonEmpty(waID, merged), newBSUID, parent, existing)
-			if err != nil {
-				return fmt.Errorf("insert changed contact: %w", err)
-			}
-		}
-		return nil
-	})
+	return s.db.ChangeUserID(ctx, zstore.ChangeUserIDParams{TenantID: tenantID, SessionID: sessionID, Old: oldBSUID,
+		WaID: waID, WaIDVariants: phoneVariants(waID), New: newBSUID, Parent: parent})
 }
 
 // recordUnrouted counts deliveries that named no known number or WABA, one
 // row per (entry id, field, event); rows unseen for 30 days are pruned.
 func (s *store) recordUnrouted(ctx context.Context, entries, fields, events []string, size int) error {
-	_, err := s.pool.Exec(ctx, `
-WITH pruned AS (
-  DELETE FROM wa.meta_unrouted_webhooks WHERE last_seen_at < now() - interval '30 days'
-)
-INSERT INTO wa.meta_unrouted_webhooks AS u (entry_id, field, event, bytes)
-SELECT e, f, v, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS x(e, f, v)
-ON CONFLICT (entry_id, field, event) DO UPDATE
-   SET deliveries = u.deliveries + 1, bytes = u.bytes + EXCLUDED.bytes, last_seen_at = now()`,
-		entries, fields, events, int64(size))
-	if err != nil {
-		return fmt.Errorf("record unrouted webhook: %w", err)
-	}
-	return nil
+	return s.db.RecordUnrouted(ctx, entries, fields, events, size)
 }
 
 // inboundMediaRow is what a re-download needs about an inbound row.
-type inboundMediaRow struct {
-	SessionID string
-	MediaID   string
-	MimeType  string
-	MediaURL  string
-	At        time.Time
-}
+type inboundMediaRow = zstore.MetaInboundMedia
 
 func (s *store) inboundMedia(ctx context.Context, tenantID, wamid string) (*inboundMediaRow, error) {
-	var r inboundMediaRow
-	err := s.pool.QueryRow(ctx, `
-SELECT session_id::text, coalesce(content->>'mediaId', ''), coalesce(content->>'mimeType', ''),
-       coalesce(content->>'mediaUrl', ''), created_at
-  FROM public.messages
- WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2`,
-		tenantID, wamid).Scan(&r.SessionID, &r.MediaID, &r.MimeType, &r.MediaURL, &r.At)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, zapbase.Errorf(zapbase.CodeNotFound, "mensagem recebida não encontrada")
-	}
+	r, ok, err := s.db.InboundMedia(ctx, tenantID, wamid)
 	if err != nil {
-		return nil, fmt.Errorf("load inbound media of %s: %w", wamid, err)
+		return nil, err
+	}
+	if !ok {
+		return nil, zapbase.Errorf(zapbase.CodeNotFound, "mensagem recebida não encontrada")
 	}
 	return &r, nil
 }
@@ -623,32 +427,14 @@ const (
 // setInboundMedia stores a downloaded media on an inbound row and clears a
 // media download error.
 func (s *store) setInboundMedia(ctx context.Context, tenantID, wamid string, c providers.Content) error {
-	patch, _ := json.Marshal(map[string]any{"mediaUrl": c.MediaURL, "mediaPath": c.MediaPath, "sizeBytes": c.SizeBytes, "mimeType": c.MimeType})
-	_, err := s.pool.Exec(ctx, `
-UPDATE public.messages
-   SET content = content || $3::jsonb,
-       error_code = CASE WHEN error_code IN ($4, $5) THEN NULL ELSE error_code END,
-       error_reason = CASE WHEN error_code IN ($4, $5) THEN NULL ELSE error_reason END
- WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2`,
-		tenantID, wamid, patch, mediaPendingCode, mediaFailedCode)
-	if err != nil {
-		return fmt.Errorf("store inbound media of %s: %w", wamid, err)
-	}
-	return nil
+	return s.events.SetInboundMedia(ctx, providers.SetInboundMediaParams{TenantID: tenantID, ProviderMessageID: wamid,
+		Media: c, ClearErrorCodes: [2]string{mediaPendingCode, mediaFailedCode}})
 }
 
 // inboundMediaStored reports whether an inbound row already has its media
 // (a reprocessed payload must not download it again).
 func (s *store) inboundMediaStored(ctx context.Context, tenantID, wamid string) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `
-SELECT EXISTS (SELECT 1 FROM public.messages
- WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'inbound' AND message_id = $2
-   AND coalesce(content->>'mediaUrl', '') <> '')`, tenantID, wamid).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("check inbound media of %s: %w", wamid, err)
-	}
-	return ok, nil
+	return s.db.InboundMediaStored(ctx, tenantID, wamid)
 }
 
 // templateInfo is what zapbase knows about a template from webhooks.
@@ -668,33 +454,8 @@ type templateUpdate struct {
 // WABA (member-readable, live through Realtime), so a paused or disabled
 // template is visible before a send fails.
 func (s *store) upsertTemplate(ctx context.Context, u templateUpdate) error {
-	_, err := s.pool.Exec(ctx, `
-WITH up AS (
-INSERT INTO wa.meta_templates AS t (waba_id, name, language, template_id, status, status_reason, status_at, quality, category)
-VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), CASE WHEN $5 <> '' THEN now() END, nullif($7, ''), nullif($8, ''))
-ON CONFLICT (waba_id, name, language) DO UPDATE
-   SET template_id = coalesce(EXCLUDED.template_id, t.template_id),
-       status = coalesce(EXCLUDED.status, t.status),
-       status_reason = CASE WHEN EXCLUDED.status IS NOT NULL THEN EXCLUDED.status_reason ELSE t.status_reason END,
-       status_at = coalesce(EXCLUDED.status_at, t.status_at),
-       quality = coalesce(EXCLUDED.quality, t.quality),
-       category = coalesce(EXCLUDED.category, t.category),
-       updated_at = now()
-RETURNING t.waba_id, t.name || ':' || t.language AS key,
-          jsonb_strip_nulls(jsonb_build_object('name', t.name, 'language', t.language, 'status', t.status,
-            'reason', t.status_reason, 'quality', t.quality, 'category', t.category,
-            'updatedAt', to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) AS state
-)
-UPDATE public.whatsapp_sessions s
-   SET session_data = s.session_data || jsonb_build_object('metaTemplates',
-         coalesce(s.session_data->'metaTemplates', '{}'::jsonb) || jsonb_build_object(up.key, up.state))
-  FROM up, wa.meta_numbers n
- WHERE n.waba_id = up.waba_id AND s.id = n.session_id`,
-		u.WABAID, u.Name, u.Language, u.ID, strings.ToUpper(u.Status), u.Reason, strings.ToUpper(u.Quality), strings.ToUpper(u.Cat))
-	if err != nil {
-		return fmt.Errorf("record template %s/%s: %w", u.Name, u.Language, err)
-	}
-	return nil
+	return s.db.UpsertTemplate(ctx, zstore.MetaTemplateUpdate{WABAID: u.WABAID, Name: u.Name, Language: u.Language, ID: u.ID,
+		Status: strings.ToUpper(u.Status), Reason: u.Reason, Quality: strings.ToUpper(u.Quality), Category: strings.ToUpper(u.Cat)})
 }
 
 // maxTemplatePause is the longest pause Meta applies to a low-quality
@@ -705,19 +466,11 @@ const maxTemplatePause = 6 * time.Hour
 
 // templateState reads what is known about a template (nil: nothing).
 func (s *store) templateState(ctx context.Context, wabaID, name, language string) (*templateInfo, error) {
-	var t templateInfo
-	err := s.pool.QueryRow(ctx, `
-SELECT CASE WHEN status = 'PAUSED' AND status_at < now() - $4::interval THEN 'PAUSE_ENDED' ELSE coalesce(status, '') END,
-       coalesce(status_reason, ''), coalesce(quality, ''), coalesce(category, '')
-  FROM wa.meta_templates WHERE waba_id = $1 AND name = $2 AND language = $3`, wabaID, name, language, maxTemplatePause.String()).
-		Scan(&t.Status, &t.Reason, &t.Quality, &t.Category)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+	t, ok, err := s.db.TemplateState(ctx, wabaID, name, language, maxTemplatePause)
+	if err != nil || !ok {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read template %s/%s: %w", name, language, err)
-	}
-	return &t, nil
+	return &templateInfo{Status: t.Status, Reason: t.Reason, Quality: t.Quality, Category: t.Category}, nil
 }
 
 // setOptOut records a customer's marketing preference (user_preferences,
@@ -726,53 +479,24 @@ func (s *store) setOptOut(ctx context.Context, tenantID, sessionID, contact, cat
 	if contact == "" {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `
-INSERT INTO wa.meta_opt_outs AS o (tenant_id, session_id, contact, category, opted_out, detail, changed_at)
-VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7)
-ON CONFLICT (tenant_id, session_id, contact, category) DO UPDATE
-   SET opted_out = EXCLUDED.opted_out, detail = EXCLUDED.detail, changed_at = EXCLUDED.changed_at, updated_at = now()
- WHERE o.changed_at <= EXCLUDED.changed_at`, tenantID, sessionID, contact, category, optedOut, detail, at)
-	if err != nil {
-		return fmt.Errorf("record marketing preference: %w", err)
-	}
-	return nil
+	return s.db.SetOptOut(ctx, zstore.SetOptOutParams{TenantID: tenantID, SessionID: sessionID, Contact: contact,
+		Category: category, OptedOut: optedOut, Detail: detail, At: at})
 }
 
 // marketingOptedOut reports whether the recipient (a phone in any form or
 // a BSUID, and every identity linked to it) stopped marketing messages.
 func (s *store) marketingOptedOut(ctx context.Context, tenantID, sessionID, to string) (bool, error) {
-	var out bool
-	err := s.pool.QueryRow(ctx, `
-WITH ids AS (
-  SELECT unnest($3::text[]) AS id UNION SELECT $4
-  UNION SELECT c.wa_id FROM wa.meta_contacts c
-         WHERE c.tenant_id = $1 AND c.session_id = $2 AND (c.wa_id = ANY($3) OR c.bsuid = $4 OR c.parent_bsuid = $4) AND c.wa_id IS NOT NULL
-  UNION SELECT c.bsuid FROM wa.meta_contacts c
-         WHERE c.tenant_id = $1 AND c.session_id = $2 AND (c.wa_id = ANY($3) OR c.bsuid = $4 OR c.parent_bsuid = $4) AND c.bsuid IS NOT NULL
-)
-SELECT EXISTS (SELECT 1 FROM wa.meta_opt_outs o
-  WHERE o.tenant_id = $1 AND o.session_id = $2 AND o.category = $5 AND o.opted_out AND o.contact IN (SELECT id FROM ids))`,
-		tenantID, sessionID, phoneVariants(to), to, optOutMarketing).Scan(&out)
-	if err != nil {
-		return false, fmt.Errorf("read marketing preference: %w", err)
-	}
-	return out, nil
+	return s.db.OptedOut(ctx, zstore.OptedOutParams{TenantID: tenantID, SessionID: sessionID, Variants: phoneVariants(to),
+		To: to, Category: optOutMarketing})
 }
 
 // recordPricing stores a status webhook's pricing/conversation on the
 // outbound message and returns what the row sent (a template's name and
 // language, to learn its category).
 func (s *store) recordPricing(ctx context.Context, tenantID, wamid string, pricing []byte) (msgType, name, language string, err error) {
-	err = s.pool.QueryRow(ctx, `
-UPDATE public.messages SET pricing = coalesce(pricing, '{}'::jsonb) || $3::jsonb
- WHERE tenant_id = $1 AND provider = 'meta_api' AND direction = 'outbound' AND message_id = $2
-RETURNING message_type, coalesce(content->'template'->>'name', ''), coalesce(content->'template'->>'language', '')`,
-		tenantID, wamid, pricing).Scan(&msgType, &name, &language)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", "", nil
-	}
+	r, err := s.events.RecordPricing(ctx, providers.RecordPricingParams{TenantID: tenantID, ProviderMessageID: wamid, Pricing: pricing})
 	if err != nil {
-		return "", "", "", fmt.Errorf("record pricing of %s: %w", wamid, err)
+		return "", "", "", err
 	}
-	return msgType, name, language, nil
+	return string(r.MessageType), r.TemplateName, r.TemplateLanguage, nil
 }

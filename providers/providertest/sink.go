@@ -2,6 +2,7 @@ package providertest
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -140,3 +141,42 @@ func (s *RecordingSink) WaitReceipt(t testing.TB, providerMessageID string, time
 	})
 	return found
 }
+
+// The corrections of rows are accepted and forgotten: an in-memory sink has
+// no rows to correct (reads answer "no row").
+
+// RecordPricing implements providers.EventSink.
+func (s *RecordingSink) RecordPricing(context.Context, providers.RecordPricingParams) (providers.PricingResult, error) {
+	return providers.PricingResult{}, nil
+}
+
+// SetInboundMedia implements providers.EventSink.
+func (s *RecordingSink) SetInboundMedia(context.Context, providers.SetInboundMediaParams) error {
+	return nil
+}
+
+// MergeSessionData implements providers.EventSink.
+func (s *RecordingSink) MergeSessionData(context.Context, string, json.RawMessage) error { return nil }
+
+// PasskeyState implements providers.EventSink.
+func (s *RecordingSink) PasskeyState(context.Context, string, providers.SessionState) error {
+	return nil
+}
+
+// FillUndecryptable implements providers.EventSink.
+func (s *RecordingSink) FillUndecryptable(context.Context, providers.InboundMessage) (bool, error) {
+	return false, nil
+}
+
+// ApplyEdit implements providers.EventSink.
+func (s *RecordingSink) ApplyEdit(context.Context, providers.ApplyEditParams) (bool, error) {
+	return false, nil
+}
+
+// ApplyRevoke implements providers.EventSink.
+func (s *RecordingSink) ApplyRevoke(context.Context, providers.ApplyRevokeParams) (bool, error) {
+	return false, nil
+}
+
+// MarkInboundRead implements providers.EventSink.
+func (s *RecordingSink) MarkInboundRead(context.Context, string, string) error { return nil }

@@ -18,30 +18,30 @@ import (
 // teeSink writes every event to the database sink and to a RecordingSink
 // the conformance suite observes.
 type teeSink struct {
-	db  providers.EventSink
-	rec *providertest.RecordingSink
+	providers.EventSink // the database sink
+	rec                 *providertest.RecordingSink
 }
 
 func (s teeSink) Receipt(ctx context.Context, r providers.Receipt) error {
-	err := s.db.Receipt(ctx, r)
+	err := s.EventSink.Receipt(ctx, r)
 	return errors.Join(err, s.rec.Receipt(ctx, r))
 }
 
 func (s teeSink) Inbound(ctx context.Context, m providers.InboundMessage) error {
-	err := s.db.Inbound(ctx, m)
+	err := s.EventSink.Inbound(ctx, m)
 	return errors.Join(err, s.rec.Inbound(ctx, m))
 }
 
 func (s teeSink) BindProviderID(ctx context.Context, p providers.BindProviderIDParams) error {
-	return errors.Join(s.db.BindProviderID(ctx, p), s.rec.BindProviderID(ctx, p))
+	return errors.Join(s.EventSink.BindProviderID(ctx, p), s.rec.BindProviderID(ctx, p))
 }
 
 func (s teeSink) MarkInboundError(ctx context.Context, p providers.MarkInboundErrorParams) error {
-	return errors.Join(s.db.MarkInboundError(ctx, p), s.rec.MarkInboundError(ctx, p))
+	return errors.Join(s.EventSink.MarkInboundError(ctx, p), s.rec.MarkInboundError(ctx, p))
 }
 
 func (s teeSink) SessionState(ctx context.Context, id string, st providers.SessionState) error {
-	err := s.db.SessionState(ctx, id, st)
+	err := s.EventSink.SessionState(ctx, id, st)
 	return errors.Join(err, s.rec.SessionState(ctx, id, st))
 }
 
@@ -53,7 +53,7 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	rec := providertest.NewRecordingSink()
 	// The client has the FeatureClient methods: polls are in the suite.
-	f, p, c, _, id := featureSession(t, func(cfg *Config) { cfg.Sink = teeSink{db: cfg.Sink, rec: rec} })
+	f, p, c, _, id := featureSession(t, func(cfg *Config) { cfg.Sink = teeSink{EventSink: cfg.Sink, rec: rec} })
 	contact := types.NewJID(contactPN, types.DefaultUserServer)
 
 	failures := map[providertest.ErrorKind]error{

@@ -6,54 +6,25 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/types"
+
+	"github.com/zapbase/zapbase"
+	"github.com/zapbase/zapbase/store"
 )
 
 // linkContact records that lid and phone are the same contact of a session.
 // A phone number that moved to another LID (number recycled) replaces the
 // old link.
 func (p *Provider) linkContact(ctx context.Context, tenantID, sessionID, lid, phone, pushName string) error {
-	_, err := p.cfg.Pool.Exec(ctx, `
-WITH gone AS (
-  DELETE FROM wa.contact_identities
-   WHERE tenant_id = $1 AND session_id = $2 AND phone_number = $4 AND lid <> $3
-)
-INSERT INTO wa.contact_identities (tenant_id, session_id, lid, phone_number, push_name)
-VALUES ($1, $2, $3, $4, nullif($5, ''))
-ON CONFLICT (tenant_id, session_id, lid) DO UPDATE
-   SET phone_number = excluded.phone_number,
-       push_name = coalesce(excluded.push_name, wa.contact_identities.push_name),
-       updated_at = now()`, tenantID, sessionID, lid, phone, pushName)
-	if err != nil {
-		return fmt.Errorf("link contact %s: %w", lid, err)
-	}
-	return nil
+	return p.cfg.DB.LinkContact(ctx, store.LinkContactParams{TenantID: tenantID, SessionID: sessionID, LID: lid, Phone: phone, PushName: pushName})
 }
 
 // ContactIdentity is a contact known by both identifiers.
-type ContactIdentity struct {
-	LID         string
-	PhoneNumber string
-	PushName    string
-}
+type ContactIdentity = store.ContactIdentity
 
 // LookupContact finds a contact of a session by phone digits or LID JID.
 func (p *Provider) LookupContact(ctx context.Context, tenantID, sessionID, idOrPhone string) (ContactIdentity, bool, error) {
-	var c ContactIdentity
-	var push *string
-	err := p.cfg.Pool.QueryRow(ctx, `
-SELECT lid, phone_number, push_name FROM wa.contact_identities
- WHERE tenant_id = $1 AND session_id = $2 AND (lid = $3 OR phone_number = $3)`, tenantID, sessionID, idOrPhone).
-		Scan(&c.LID, &c.PhoneNumber, &push)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return c, false, nil
-	}
-	if err != nil {
-		return c, false, fmt.Errorf("lookup contact: %w", err)
-	}
-	c.PushName = deref(push)
-	return c, true, nil
+	return p.cfg.DB.LookupContact(ctx, tenantID, sessionID, idOrPhone)
 }
 
 // parseRecipient accepts international phone digits (optionally with +,
@@ -102,17 +73,9 @@ type messageRef struct {
 // lookupMessage finds the row of a provider message id in the tenant
 // (outbound = sent by us).
 func (p *Provider) lookupMessage(ctx context.Context, tenantID, providerID string) (messageRef, bool, error) {
-	var dir string
-	var from *string
-	err := p.cfg.Pool.QueryRow(ctx, `
-SELECT direction, from_number FROM public.messages
- WHERE tenant_id = $1 AND provider = 'baileys' AND message_id = $2
- ORDER BY created_at DESC LIMIT 1`, tenantID, providerID).Scan(&dir, &from)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return messageRef{}, false, nil
+	r, ok, err := p.cfg.DB.LookupMessage(ctx, tenantID, providerID)
+	if err != nil || !ok {
+		return messageRef{}, ok, err
 	}
-	if err != nil {
-		return messageRef{}, false, fmt.Errorf("lookup message %s: %w", providerID, err)
-	}
-	return messageRef{fromMe: dir == "outbound", sender: deref(from)}, true, nil
+	return messageRef{fromMe: r.Direction == zapbase.DirectionOutbound, sender: r.From}, true, nil
 }

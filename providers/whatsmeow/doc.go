@@ -9,7 +9,11 @@
 // search_path on that *sql.DB (pgx stdlib); the schema is never granted to
 // anon/authenticated: it holds Signal private keys. whatsapp_sessions.device_jid
 // links a session to its device. UseRetryMessageStore keeps sent messages so
-// retry receipts work after a restart.
+// retry receipts work after a restart. That container is the only database
+// handle the package opens itself (its own connection pool from the database
+// URL: whatsmeow's schema, not ours); the product's tables are reached
+// through Config.DB (a ChannelStore, store.WhatsAppWeb) for reads and the
+// wa.* tables, and through Config.Sink for every write to public.*.
 //
 // # Leases
 //

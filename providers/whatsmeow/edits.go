@@ -2,13 +2,11 @@ package whatsmeow
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/proto/waCommon"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
@@ -62,21 +60,11 @@ func (s *session) persistUndecryptable(e *events.UndecryptableMessage) {
 // content and hands it to the agents again. It reports whether a row was
 // updated.
 func (s *session) fillUndecryptable(ctx context.Context, m providers.InboundMessage) (bool, error) {
-	content, err := json.Marshal(m.Content)
-	if err != nil {
-		return false, fmt.Errorf("encode content: %w", err)
-	}
-	tag, err := s.p.cfg.Pool.Exec(ctx, `
-UPDATE public.messages
-   SET message_type = $4, content = $5, ai_processed = false,
-       from_number = coalesce(nullif($6, ''), from_number)
- WHERE tenant_id = $1 AND provider = 'baileys' AND direction = 'inbound' AND message_id = $2
-   AND session_id = $3 AND message_type = 'undecryptable'`,
-		s.tenantID, m.ProviderMessageID, s.id, string(m.Type), content, m.From)
+	ok, err := s.p.cfg.Sink.FillUndecryptable(ctx, m)
 	if err != nil {
 		return false, fmt.Errorf("fill undecryptable message %s: %w", m.ProviderMessageID, err)
 	}
-	return tag.RowsAffected() > 0, nil
+	return ok, nil
 }
 
 // editOf returns the target id and new content of an edit: the plain
@@ -101,47 +89,17 @@ func (s *session) editOf(ctx context.Context, c Client, e *events.Message) (targ
 	return enc.GetTargetMessageKey().GetID(), dec, true
 }
 
-// applyEditSQL replaces the text (text rows) or caption (media rows) of a
-// message and keeps the previous content in edit_history. A late, older edit
-// never overwrites a newer one.
-const applyEditSQL = `
-UPDATE public.messages
-   SET edit_history = edit_history || jsonb_build_array(jsonb_build_object('content', content, 'until', $5::timestamptz)),
-       content = CASE WHEN message_type = 'text' THEN content || jsonb_build_object('text', $4::text)
-                      ELSE content || jsonb_build_object('caption', $4::text) END,
-       edited_at = $5
- WHERE tenant_id = $1 AND provider = $2 AND message_id = $3 AND direction = $6
-   AND (edited_at IS NULL OR edited_at <= $5)
-RETURNING id`
-
-// applyEdit applies an edit to the row of target; false when no such row.
-func applyEdit(ctx context.Context, q interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}, tenantID, provider, target, text string, at time.Time, direction zapbase.Direction) (bool, error) {
-	var id string
-	err := q.QueryRow(ctx, applyEditSQL, tenantID, provider, target, text, at, string(direction)).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("apply edit to %s: %w", target, err)
-	}
-	return true, nil
-}
-
 func (s *session) applyRevoke(ctx context.Context, target string, fromMe bool, at time.Time) (bool, error) {
 	dir := zapbase.DirectionInbound
 	if fromMe {
 		dir = zapbase.DirectionOutbound
 	}
-	tag, err := s.p.cfg.Pool.Exec(ctx, `
-UPDATE public.messages SET revoked_at = $4
- WHERE tenant_id = $1 AND provider = 'baileys' AND message_id = $2 AND direction = $3 AND revoked_at IS NULL`,
-		s.tenantID, target, string(dir), at)
+	ok, err := s.p.cfg.Sink.ApplyRevoke(ctx, providers.ApplyRevokeParams{TenantID: s.tenantID, ProviderMessageID: target,
+		Direction: dir, At: at})
 	if err != nil {
 		return false, fmt.Errorf("apply revoke to %s: %w", target, err)
 	}
-	return tag.RowsAffected() > 0, nil
+	return ok, nil
 }
 
 // applyChange applies an edit or a revoke carried by e to the target row.
@@ -171,7 +129,8 @@ func (s *session) applyChange(ctx context.Context, c Client, e *events.Message) 
 	if text == "" {
 		text = content.GetImageMessage().GetCaption() + content.GetVideoMessage().GetCaption() + content.GetDocumentMessage().GetCaption()
 	}
-	done, err := applyEdit(ctx, s.p.cfg.Pool, s.tenantID, string(zapbase.ProviderBaileys), target, text, at, dir)
+	done, err := s.p.cfg.Sink.ApplyEdit(ctx, providers.ApplyEditParams{TenantID: s.tenantID, Provider: zapbase.ProviderBaileys,
+		ProviderMessageID: target, Direction: dir, Text: text, At: at})
 	if err != nil {
 		s.log.Warn("apply edit", "error", err)
 		return false

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapbase/zapbase/store"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.mau.fi/whatsmeow"
@@ -362,10 +364,11 @@ VALUES ($1, $2, 'baileys', $3, $4) RETURNING id::text`, f.tenant, phone, jid, st
 func (f *fixture) provider(t *testing.T, devices *fakeDevices, sink providers.EventSink, mutate ...func(*Config)) *Provider {
 	t.Helper()
 	cfg := Config{
-		Pool: f.pool, Sink: sink, NewClientFunc: devices.NewClient, Holder: "test-" + t.Name(),
+		DB: store.New(f.pool).WhatsAppWeb(), Sink: sink, NewClientFunc: devices.NewClient, Holder: "test-" + t.Name(),
 		LeaseTTL: 3 * time.Second, LeaseTick: 500 * time.Millisecond,
 		ReconnectBase: time.Millisecond, ReconnectMax: 10 * time.Millisecond,
 		PairWait: 30 * time.Second,
+		Feed:     supabase.ChangeFeed{Pool: f.pool}, Outbox: supabase.ChangeFeed{Pool: f.pool},
 	}
 	for _, m := range mutate {
 		m(&cfg)

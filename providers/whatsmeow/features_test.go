@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapbase/zapbase/store"
+
 	"github.com/stretchr/testify/require"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waCommon"
@@ -203,7 +205,7 @@ func TestSettingsCallsAndPresence(t *testing.T) {
 	_, err := f.pool.Exec(ctx, `INSERT INTO wa.session_settings (session_id, tenant_id, reject_calls, reject_call_message, ignore_groups, ignore_broadcasts, auto_read)
 VALUES ($1, $2, true, 'Não atendemos ligações.', true, true, true)`, id, f.tenant)
 	require.NoError(t, err)
-	st, err := LoadSettings(ctx, f.pool, f.tenant, id)
+	st, err := LoadSettings(ctx, store.New(f.pool).SessionSettings(), f.tenant, id)
 	require.NoError(t, err)
 	require.NoError(t, p.ApplySettings(ctx, id, st))
 	require.Equal(t, []types.Presence{types.PresenceUnavailable}, c.snapshot().presences)

@@ -1,8 +1,8 @@
 package whatsmeow
 
 // File size: the lease protocol (acquire, renew, shed, watchdog,
-// notifications) and its safety argument read together; the SQL is next to
-// the step it belongs to.
+// notifications) and its safety argument read together; the SQL of each
+// step is in store/leases.go.
 
 import (
 	"context"
@@ -13,11 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/zapbase/zapbase/backoff"
 	"github.com/zapbase/zapbase/startstop"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Lease defaults. A crashed replica's sessions are taken over at most
@@ -28,9 +26,28 @@ const (
 	DefaultLeaseTick = 5 * time.Second
 )
 
+// LeaseStore is what a LeaseManager keeps in the database:
+// wa.session_leases, wa.lease_holders and the holder's notification
+// channel. store.LeaseQuery implements it (the LISTEN connection is the
+// store's, out of its pool).
+type LeaseStore interface {
+	Heartbeat(ctx context.Context, holder string, ttl time.Duration) error
+	UnregisterHolder(ctx context.Context, holder string) error
+	Acquire(ctx context.Context, sessionID, holder string, ttl time.Duration) (term int64, ok bool, err error)
+	AcquireFree(ctx context.Context, holder string, ttl time.Duration, limit int) ([]store.LeaseGrant, error)
+	Renew(ctx context.Context, holder string, sessionIDs []string, ttl time.Duration) ([]string, error)
+	Release(ctx context.Context, sessionID, holder string) error
+	ReleaseHolder(ctx context.Context, holder string) error
+	Counts(ctx context.Context, held []string) (store.LeaseCounts, error)
+	Listen(ctx context.Context, channel string, fn func(payload string)) error
+}
+
+var _ LeaseStore = store.LeaseQuery{}
+
 // LeaseConfig configures a LeaseManager.
 type LeaseConfig struct {
-	Pool *pgxpool.Pool
+	// Store keeps the leases (store.New(pool).Leases() in production).
+	Store LeaseStore
 	// Holder names this replica (unique per process).
 	Holder string
 	// TTL is how long a lease lives without renewal (default 15 s).
@@ -92,8 +109,8 @@ type heldLease struct {
 
 // NewLeaseManager validates cfg and returns a manager (not started).
 func NewLeaseManager(cfg LeaseConfig) (*LeaseManager, error) {
-	if cfg.Pool == nil {
-		return nil, errors.New("lease manager: pool is required")
+	if cfg.Store == nil {
+		return nil, errors.New("lease manager: store is required")
 	}
 	if cfg.Holder == "" {
 		return nil, errors.New("lease manager: holder is required")
@@ -206,10 +223,10 @@ func (m *LeaseManager) release() {
 	}
 	// Every lease of this holder, not only the ones it knew: an acquisition
 	// cut short by Stop may have committed its row without recording it.
-	if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE holder = $1`, m.cfg.Holder); err != nil {
+	if err := m.cfg.Store.ReleaseHolder(ctx, m.cfg.Holder); err != nil {
 		m.log.Warn("release leases", "error", err)
 	}
-	if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.lease_holders WHERE holder = $1`, m.cfg.Holder); err != nil {
+	if err := m.cfg.Store.UnregisterHolder(ctx, m.cfg.Holder); err != nil {
 		m.log.Warn("unregister holder", "error", err)
 	}
 }
@@ -234,20 +251,12 @@ func (m *LeaseManager) Acquire(ctx context.Context, sessionID string) (bool, err
 		return true, nil
 	}
 	start := time.Now()
-	var term int64
-	err := m.cfg.Pool.QueryRow(ctx, `
-INSERT INTO wa.session_leases (session_id, holder, expires_at)
-VALUES ($1, $2, now() + make_interval(secs => $3))
-ON CONFLICT (session_id) DO UPDATE
-   SET holder = excluded.holder, term = wa.session_leases.term + 1,
-       acquired_at = now(), expires_at = excluded.expires_at
- WHERE wa.session_leases.expires_at <= now() OR wa.session_leases.holder = excluded.holder
-RETURNING term`, sessionID, m.cfg.Holder, m.cfg.TTL.Seconds()).Scan(&term)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
+	term, ok, err := m.cfg.Store.Acquire(ctx, sessionID, m.cfg.Holder, m.cfg.TTL)
 	if err != nil {
-		return false, fmt.Errorf("acquire lease %s: %w", sessionID, err)
+		return false, err
+	}
+	if !ok {
+		return false, nil
 	}
 	m.mu.Lock()
 	m.pinned[sessionID] = true
@@ -266,10 +275,7 @@ func (m *LeaseManager) Unpin(sessionID string) {
 // Release stops driving sessionID and gives its lease up.
 func (m *LeaseManager) Release(ctx context.Context, sessionID string) error {
 	m.dropLocal(sessionID)
-	if _, err := m.cfg.Pool.Exec(ctx, `DELETE FROM wa.session_leases WHERE session_id = $1 AND holder = $2`, sessionID, m.cfg.Holder); err != nil {
-		return fmt.Errorf("release lease %s: %w", sessionID, err)
-	}
-	return nil
+	return m.cfg.Store.Release(ctx, sessionID, m.cfg.Holder)
 }
 
 func (m *LeaseManager) gained(sessionID string, term int64, start time.Time) {
@@ -350,10 +356,7 @@ func (m *LeaseManager) tick(ctx context.Context) {
 }
 
 func (m *LeaseManager) heartbeat(ctx context.Context) error {
-	_, err := m.cfg.Pool.Exec(ctx, `
-INSERT INTO wa.lease_holders (holder, expires_at) VALUES ($1, now() + make_interval(secs => $2))
-ON CONFLICT (holder) DO UPDATE SET expires_at = excluded.expires_at`, m.cfg.Holder, m.cfg.TTL.Seconds())
-	return err
+	return m.cfg.Store.Heartbeat(ctx, m.cfg.Holder, m.cfg.TTL)
 }
 
 func (m *LeaseManager) renew(ctx context.Context) error {
@@ -362,14 +365,7 @@ func (m *LeaseManager) renew(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
-	rows, err := m.cfg.Pool.Query(ctx, `
-UPDATE wa.session_leases SET expires_at = now() + make_interval(secs => $3)
- WHERE holder = $1 AND session_id = ANY($2::uuid[]) AND expires_at > now()
-RETURNING session_id::text`, m.cfg.Holder, ids, m.cfg.TTL.Seconds())
-	if err != nil {
-		return err
-	}
-	renewed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	renewed, err := m.cfg.Store.Renew(ctx, m.cfg.Holder, ids, m.cfg.TTL)
 	if err != nil {
 		return err
 	}
@@ -391,27 +387,16 @@ RETURNING session_id::text`, m.cfg.Holder, ids, m.cfg.TTL.Seconds())
 	return nil
 }
 
-// candidateSQL selects the sessions a replica should drive: paired baileys
-// sessions not logged out or manually disconnected.
-const candidateSQL = `
-SELECT s.id FROM public.whatsapp_sessions s
- WHERE s.provider_type = 'baileys' AND s.is_active AND s.device_jid IS NOT NULL
-   AND s.state <> 'logged_out'
-   AND NOT (s.state = 'disconnected' AND coalesce(s.state_reason, '') = '` + reasonManualDisconnect + `')`
-
 func (m *LeaseManager) balance(ctx context.Context) error {
 	// held counts only the leases of candidate sessions, as total does: a
 	// session being paired (pinned, no device yet) is not one, and counting
 	// it made a lone replica shed a linked device while another number was
 	// pairing, leaving that device undriven until the pairing ended.
-	var total, live, held int
-	err := m.cfg.Pool.QueryRow(ctx, `
-SELECT (SELECT count(*) FROM (`+candidateSQL+`) c),
-       (SELECT count(*) FROM wa.lease_holders WHERE expires_at > now()),
-       (SELECT count(*) FROM (`+candidateSQL+`) c WHERE c.id = ANY($1::uuid[]))`, m.Held()).Scan(&total, &live, &held)
+	counts, err := m.cfg.Store.Counts(ctx, m.Held())
 	if err != nil {
 		return err
 	}
+	total, live, held := counts.Candidates, counts.LiveHolders, counts.Held
 	if live < 1 {
 		live = 1
 	}
@@ -429,36 +414,12 @@ SELECT (SELECT count(*) FROM (`+candidateSQL+`) c),
 	switch {
 	case held < share:
 		start := time.Now()
-		rows, err := m.cfg.Pool.Query(ctx, `
-WITH cand AS (
-  SELECT c.id FROM (`+candidateSQL+`) c
-   WHERE NOT EXISTS (SELECT 1 FROM wa.session_leases l WHERE l.session_id = c.id AND l.expires_at > now())
-   ORDER BY random() LIMIT $3
-)
-INSERT INTO wa.session_leases (session_id, holder, expires_at)
-SELECT id, $1, now() + make_interval(secs => $2) FROM cand
-ON CONFLICT (session_id) DO UPDATE
-   SET holder = excluded.holder, term = wa.session_leases.term + 1,
-       acquired_at = now(), expires_at = excluded.expires_at
- WHERE wa.session_leases.expires_at <= now()
-RETURNING session_id::text, term`, m.cfg.Holder, m.cfg.TTL.Seconds(), share-held)
-		if err != nil {
-			return err
-		}
-		type got struct {
-			ID   string
-			Term int64
-		}
-		gots, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (got, error) {
-			var g got
-			err := r.Scan(&g.ID, &g.Term)
-			return g, err
-		})
+		gots, err := m.cfg.Store.AcquireFree(ctx, m.cfg.Holder, m.cfg.TTL, share-held)
 		if err != nil {
 			return err
 		}
 		for _, g := range gots {
-			m.gained(g.ID, g.Term, start)
+			m.gained(g.SessionID, g.Term, start)
 		}
 	case held > share && sheddable != "":
 		// Shed one per tick so a joining replica ramps up smoothly.
@@ -521,23 +482,7 @@ func (m *LeaseManager) listen(ctx context.Context) {
 }
 
 func (m *LeaseManager) listenOnce(ctx context.Context) error {
-	conn, err := m.cfg.Pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// A LISTENing connection must not go back to the pool.
-	pc := conn.Hijack()
-	defer pc.Close(context.WithoutCancel(ctx))
-	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{m.Channel()}.Sanitize()); err != nil {
-		return err
-	}
-	for {
-		n, err := pc.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		m.cfg.OnNotifyFunc(n.Payload)
-	}
+	return m.cfg.Store.Listen(ctx, m.Channel(), m.cfg.OnNotifyFunc)
 }
 
 // LeaseChannel is the pg_notify channel of holder (same as SQL

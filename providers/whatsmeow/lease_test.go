@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapbase/zapbase/store"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -94,7 +96,7 @@ func TestLeasesSpreadAndMoveOnCrash(t *testing.T) {
 	log := &leaseLog{signal: make(chan struct{}, 1)}
 	newManager := func(name string) *LeaseManager {
 		m, err := NewLeaseManager(LeaseConfig{
-			Pool: f.pool, Holder: name, TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
+			Store: store.New(f.pool).Leases(), Holder: name, TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
 			OnAcquireFunc: func(id string, _ int64) {
 				log.add(leaseEvent{At: time.Now(), Holder: name, Session: id, Acquire: true})
 			},
@@ -153,7 +155,7 @@ func TestLeaseHolderThatCannotRenewStopsFirst(t *testing.T) {
 	id := f.addSession(t, "5511999990001", "5511999990001@s.whatsapp.net")
 	released := make(chan time.Time, 1)
 	m, err := NewLeaseManager(LeaseConfig{
-		Pool: f.pool, Holder: "slow", TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
+		Store: store.New(f.pool).Leases(), Holder: "slow", TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
 		OnReleaseFunc: func(string) { released <- time.Now() },
 	})
 	require.NoError(t, err)
@@ -174,7 +176,7 @@ func TestLeaseHolderThatCannotRenewStopsFirst(t *testing.T) {
 	require.False(t, m.Owns(id))
 
 	// Another holder cannot take it before the expiry, and can after.
-	other, err := NewLeaseManager(LeaseConfig{Pool: f.pool, Holder: "other", TTL: 2 * time.Second, Tick: 300 * time.Millisecond})
+	other, err := NewLeaseManager(LeaseConfig{Store: store.New(f.pool).Leases(), Holder: "other", TTL: 2 * time.Second, Tick: 300 * time.Millisecond})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		ok, err := other.Acquire(context.Background(), id)
@@ -261,7 +263,7 @@ func TestLeaseCountFollowsAcquireTakeoverRelease(t *testing.T) {
 	}
 	newManager := func(name string, h *heldReports) *LeaseManager {
 		m, err := NewLeaseManager(LeaseConfig{
-			Pool: f.pool, Holder: name, TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
+			Store: store.New(f.pool).Leases(), Holder: name, TTL: 2 * time.Second, Tick: 300 * time.Millisecond, SafetyMargin: 400 * time.Millisecond,
 			OnHeldFunc: h.report,
 		})
 		require.NoError(t, err)
@@ -333,7 +335,7 @@ func TestLeaseBalanceIgnoresPairingSessions(t *testing.T) {
 	pairing := f.addSession(t, "5511977770002", "")
 	h := newHeldReports()
 	// Ticks far apart: the test runs the balancing round itself.
-	m, err := NewLeaseManager(LeaseConfig{Pool: f.pool, Holder: "pairing-a", TTL: 2 * time.Hour, Tick: time.Hour, OnHeldFunc: h.report})
+	m, err := NewLeaseManager(LeaseConfig{Store: store.New(f.pool).Leases(), Holder: "pairing-a", TTL: 2 * time.Hour, Tick: time.Hour, OnHeldFunc: h.report})
 	require.NoError(t, err)
 	require.NoError(t, m.Start(context.Background()))
 	defer m.Stop()

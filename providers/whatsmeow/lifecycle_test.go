@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapbase/zapbase/store"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/zapbase/zapbase/startstop/startstoptest"
@@ -38,7 +40,7 @@ func TestProviderStartStopStress(t *testing.T) {
 func TestLeaseManagerStartStopStress(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	m, err := NewLeaseManager(LeaseConfig{Pool: f.pool, Holder: "stress-" + t.Name()})
+	m, err := NewLeaseManager(LeaseConfig{Store: store.New(f.pool).Leases(), Holder: "stress-" + t.Name()})
 	require.NoError(t, err)
 	startstoptest.Stress(context.Background(), t, m)
 	var holders int

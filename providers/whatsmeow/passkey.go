@@ -58,7 +58,7 @@ func (s *session) onPasskeyConfirmation(e *events.PairPasskeyConfirmation) {
 }
 
 // persistPasskey writes a passkey state with its options in one statement
-// (the sink knows nothing of passkey_request; the trigger of migration
+// (the sink's PasskeyState: SessionState knows nothing of passkey_request; the trigger of migration
 // 000100 clears it once the session leaves the passkey states).
 func (s *session) persistPasskey(st providers.SessionState) {
 	s.pairMu.Lock()
@@ -66,15 +66,7 @@ func (s *session) persistPasskey(st providers.SessionState) {
 	s.setState(st)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 	defer cancel()
-	var opts []byte
-	if len(st.PasskeyRequest) > 0 {
-		opts = st.PasskeyRequest
-	}
-	if _, err := s.p.cfg.Pool.Exec(ctx, `
-UPDATE public.whatsapp_sessions
-   SET state = $2, state_reason = $3, state_until = NULL, qr_code = NULL, pair_code = nullif($4, ''),
-       passkey_request = $5
- WHERE id = $1`, s.id, st.State, st.Reason, st.PairCode, opts); err != nil {
+	if err := s.p.cfg.Sink.PasskeyState(ctx, s.id, st); err != nil {
 		s.log.Error("persist passkey state", "state", st.State, "error", err)
 	}
 }

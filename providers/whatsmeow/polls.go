@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -93,18 +92,14 @@ func (s *session) decryptPollVote(ctx context.Context, c Client, e *events.Messa
 // lookupPoll finds the poll's row (sent or received) of the tenant and its
 // options.
 func (p *Provider) lookupPoll(ctx context.Context, tenantID, pollMessageID string) (string, []string, error) {
-	var id string
-	var raw []byte
-	err := p.cfg.Pool.QueryRow(ctx, `
-SELECT id::text, content -> 'poll' FROM public.messages
- WHERE tenant_id = $1 AND provider = 'baileys' AND message_id = $2 AND message_type = 'poll'
- ORDER BY created_at DESC LIMIT 1`, tenantID, pollMessageID).Scan(&id, &raw)
-	if errors.Is(err, pgx.ErrNoRows) {
+	row, ok, err := p.cfg.DB.LookupPoll(ctx, tenantID, pollMessageID)
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok {
 		return "", nil, nil
 	}
-	if err != nil {
-		return "", nil, fmt.Errorf("lookup poll %s: %w", pollMessageID, err)
-	}
+	id, raw := row.RowID, row.Poll
 	var poll providers.Poll
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &poll); err != nil {

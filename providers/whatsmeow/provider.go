@@ -15,12 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/startstop"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Defaults for Config.
@@ -34,8 +32,38 @@ const (
 )
 
 // reasonManualDisconnect marks a session disconnected on purpose: it is not
-// reconnected on start (see candidateSQL).
-const reasonManualDisconnect = "Desconectada manualmente"
+// reconnected on start (the lease candidates of store/leases.go).
+const reasonManualDisconnect = store.ReasonManualDisconnect
+
+// ChannelStore is what the provider keeps in the database besides what it reports
+// through the event sink: its leases, contacts, number resolutions and
+// settings (wa.*), and the reads it needs of its sessions and messages.
+// store.WhatsAppWeb implements it; the provider holds no pool (whatsmeow's
+// own device store is a separate sqlstore container, see OpenStore).
+type ChannelStore interface {
+	LeaseStore
+	// NotifyOwner sends payload to the replica holding sessionID's lease.
+	NotifyOwner(ctx context.Context, sessionID, payload string) (bool, error)
+
+	Session(ctx context.Context, sessionID string) (store.BaileysSession, bool, error)
+	LookupMessage(ctx context.Context, tenantID, providerMessageID string) (store.BaileysMessageRef, bool, error)
+	LookupPoll(ctx context.Context, tenantID, pollMessageID string) (store.BaileysPoll, bool, error)
+
+	LinkContact(ctx context.Context, p store.LinkContactParams) error
+	LookupContact(ctx context.Context, tenantID, sessionID, idOrPhone string) (store.ContactIdentity, bool, error)
+	CachedResolution(ctx context.Context, tenantID, sessionID, number string) (store.RecipientResolution, bool, error)
+	SaveResolution(ctx context.Context, p store.SaveResolutionParams) error
+	RecordSentTo(ctx context.Context, tenantID, sessionID, number, sentTo string) error
+	LoadSettings(ctx context.Context, tenantID, sessionID string) (providers.SessionSettings, error)
+}
+
+var _ ChannelStore = store.WhatsAppWeb{}
+
+// OwnerNotifier sends a payload to the replica driving a session
+// (store.LeaseQuery implements it).
+type OwnerNotifier interface {
+	NotifyOwner(ctx context.Context, sessionID, payload string) (bool, error)
+}
 
 // MediaStore and MediaGetter are the providers' (one seam for every
 // provider).
@@ -46,13 +74,20 @@ type (
 
 // Config configures the provider.
 type Config struct {
-	Pool *pgxpool.Pool
+	// DB keeps the channel's own tables and reads its sessions and
+	// messages (store.New(pool).WhatsAppWeb() in production).
+	DB ChannelStore
 	// Sink persists events (dispatch.NewEvents(pool) in production).
 	Sink providers.EventSink
 	// NewClientFunc builds device clients (Store.NewClient in production).
 	NewClientFunc NewClientFunc
 	// Media stores inbound media; nil keeps only the metadata.
 	Media MediaStore
+	// Feed records calls, presence and group events (the change feed);
+	// Outbox queues the texts the provider sends itself (a rejected call's
+	// message). Nil drops them.
+	Feed   providers.FeedSink
+	Outbox providers.Outbox
 	// Holder names this replica for session leases (unique per process).
 	Holder string
 	// LeaseTTL / LeaseTick tune the leases (defaults 15 s / 5 s).
@@ -137,8 +172,8 @@ var (
 
 // New validates cfg and returns a provider (not started).
 func New(cfg Config) (*Provider, error) {
-	if cfg.Pool == nil || cfg.Sink == nil || cfg.NewClientFunc == nil {
-		return nil, errors.New("whatsmeow provider: pool, sink and client factory are required")
+	if cfg.DB == nil || cfg.Sink == nil || cfg.NewClientFunc == nil {
+		return nil, errors.New("whatsmeow provider: db, sink and client factory are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -168,7 +203,7 @@ func New(cfg Config) (*Provider, error) {
 		ffmpeg:   lookFFmpeg(cfg.FFmpegPath),
 	}
 	lm, err := NewLeaseManager(LeaseConfig{
-		Pool:          cfg.Pool,
+		Store:         cfg.DB,
 		Holder:        cfg.Holder,
 		TTL:           cfg.LeaseTTL,
 		Tick:          cfg.LeaseTick,
@@ -322,48 +357,28 @@ func (p *Provider) onNotify(payload string) {
 // WakeOwner asks the replica that drives sessionID to look for pending rows
 // (dispatch calls it when it sees a baileys row it does not own). It reports
 // whether some replica holds the session.
-func WakeOwner(ctx context.Context, pool *pgxpool.Pool, sessionID string) (bool, error) {
-	return notifyOwner(ctx, pool, notification{Op: "wake", Session: sessionID})
+func WakeOwner(ctx context.Context, o OwnerNotifier, sessionID string) (bool, error) {
+	return notifyOwner(ctx, o, notification{Op: "wake", Session: sessionID})
 }
 
-func notifyOwner(ctx context.Context, pool *pgxpool.Pool, n notification) (bool, error) {
+func notifyOwner(ctx context.Context, o OwnerNotifier, n notification) (bool, error) {
 	payload, _ := json.Marshal(n)
-	var ok bool
-	if err := pool.QueryRow(ctx, `SELECT wa.notify_session_owner($1, $2)`, n.Session, string(payload)).Scan(&ok); err != nil {
-		return false, fmt.Errorf("notify session owner: %w", err)
-	}
-	return ok, nil
+	return o.NotifyOwner(ctx, n.Session, string(payload))
 }
 
 // ---- sessions ----
 
 // sessionRow is what the provider reads of public.whatsapp_sessions.
-type sessionRow struct {
-	TenantID    string
-	PhoneNumber string
-	DeviceJID   string
-	State       string
-	Reason      string
-	Until       *time.Time
-	QRCode      string
-	PairCode    string
-	Passkey     []byte
-}
+type sessionRow = store.BaileysSession
 
 func (p *Provider) loadSession(ctx context.Context, sessionID string) (sessionRow, error) {
-	var r sessionRow
-	var jid, reason, qr, pair *string
-	err := p.cfg.Pool.QueryRow(ctx, `
-SELECT tenant_id::text, phone_number, device_jid, state, state_reason, state_until, qr_code, pair_code, passkey_request
-  FROM public.whatsapp_sessions WHERE id = $1 AND provider_type = 'baileys'`, sessionID).
-		Scan(&r.TenantID, &r.PhoneNumber, &jid, &r.State, &reason, &r.Until, &qr, &pair, &r.Passkey)
-	if errors.Is(err, pgx.ErrNoRows) {
+	r, ok, err := p.cfg.DB.Session(ctx, sessionID)
+	if err != nil {
+		return r, err
+	}
+	if !ok {
 		return r, fmt.Errorf("session %s: %w", sessionID, errSessionNotFound)
 	}
-	if err != nil {
-		return r, fmt.Errorf("load session %s: %w", sessionID, err)
-	}
-	r.DeviceJID, r.Reason, r.QRCode, r.PairCode = deref(jid), deref(reason), deref(qr), deref(pair)
 	return r, nil
 }
 
@@ -464,7 +479,7 @@ func (p *Provider) Disconnect(ctx context.Context, sessionID string, logout bool
 	if logout {
 		op = "logout"
 	}
-	sent, err := notifyOwner(ctx, p.cfg.Pool, notification{Op: op, Session: sessionID})
+	sent, err := notifyOwner(ctx, p.cfg.DB, notification{Op: op, Session: sessionID})
 	if err != nil || sent {
 		return err
 	}

@@ -2,16 +2,15 @@ package whatsmeow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // How long IsOnWhatsApp answers are trusted. A number that is not on
@@ -132,18 +131,11 @@ func (p *Provider) resolveNumbers(ctx context.Context, s *session, c Client, num
 
 func (p *Provider) cachedResolution(ctx context.Context, s *session, number string) (Resolution, bool, error) {
 	r := Resolution{Number: number, Cached: true}
-	var jid *string
-	err := p.cfg.Pool.QueryRow(ctx, `
-SELECT on_whatsapp, jid FROM wa.recipient_resolutions
- WHERE tenant_id = $1 AND session_id = $2 AND number = $3 AND expires_at > now()`, s.tenantID, s.id, number).
-		Scan(&r.OnWhatsApp, &jid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, false, nil
+	c, ok, err := p.cfg.DB.CachedResolution(ctx, s.tenantID, s.id, number)
+	if err != nil || !ok {
+		return r, false, err
 	}
-	if err != nil {
-		return r, false, fmt.Errorf("lookup number resolution: %w", err)
-	}
-	r.JID = deref(jid)
+	r.OnWhatsApp, r.JID = c.OnWhatsApp, c.JID
 	if j, err := types.ParseJID(r.JID); err == nil {
 		r.PhoneNumber = j.User
 	}
@@ -155,17 +147,8 @@ func (p *Provider) storeResolution(ctx context.Context, s *session, r Resolution
 	if !r.OnWhatsApp {
 		ttl = NegativeResolutionTTL
 	}
-	_, err := p.cfg.Pool.Exec(ctx, `
-INSERT INTO wa.recipient_resolutions (tenant_id, session_id, number, on_whatsapp, jid, resolved_at, expires_at)
-VALUES ($1, $2, $3, $4, nullif($5, ''), now(), now() + $6::interval)
-ON CONFLICT (tenant_id, session_id, number) DO UPDATE
-   SET on_whatsapp = excluded.on_whatsapp, jid = excluded.jid,
-       resolved_at = excluded.resolved_at, expires_at = excluded.expires_at`,
-		s.tenantID, s.id, r.Number, r.OnWhatsApp, r.JID, ttl.String())
-	if err != nil {
-		return fmt.Errorf("store number resolution %s: %w", r.Number, err)
-	}
-	return nil
+	return p.cfg.DB.SaveResolution(ctx, store.SaveResolutionParams{TenantID: s.tenantID, SessionID: s.id,
+		Number: r.Number, OnWhatsApp: r.OnWhatsApp, JID: r.JID, TTL: ttl})
 }
 
 // recordSentTo keeps the JID a message to number actually went to
@@ -174,10 +157,7 @@ func (p *Provider) recordSentTo(ctx context.Context, s *session, number string, 
 	if number == "" || sentTo.IsEmpty() {
 		return
 	}
-	if _, err := p.cfg.Pool.Exec(ctx, `
-UPDATE wa.recipient_resolutions SET sent_to = $4
- WHERE tenant_id = $1 AND session_id = $2 AND number = $3 AND sent_to IS DISTINCT FROM $4`,
-		s.tenantID, s.id, number, sentTo.String()); err != nil {
+	if err := p.cfg.DB.RecordSentTo(ctx, s.tenantID, s.id, number, sentTo.String()); err != nil {
 		s.log.Warn("record sent-to jid", "error", err)
 	}
 }

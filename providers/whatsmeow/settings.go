@@ -2,17 +2,13 @@ package whatsmeow
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/zapbase/zapbase/providers"
-	"github.com/zapbase/zapbase/supabase"
 )
 
 var _ providers.SettingsApplier = (*Provider)(nil)
@@ -49,23 +45,10 @@ func (c *settingsCache) forget(id string) {
 }
 
 // LoadSettings reads a session's settings (defaults when none are stored).
-func LoadSettings(ctx context.Context, q interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+func LoadSettings(ctx context.Context, db interface {
+	LoadSettings(ctx context.Context, tenantID, sessionID string) (providers.SessionSettings, error)
 }, tenantID, sessionID string) (providers.SessionSettings, error) {
-	var s providers.SessionSettings
-	var msg *string
-	err := q.QueryRow(ctx, `
-SELECT reject_calls, reject_call_message, ignore_groups, ignore_broadcasts, always_online, auto_read
-  FROM wa.session_settings WHERE tenant_id = $1 AND session_id = $2`, tenantID, sessionID).
-		Scan(&s.RejectCalls, &msg, &s.IgnoreGroups, &s.IgnoreBroadcasts, &s.AlwaysOnline, &s.AutoRead)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return providers.SessionSettings{}, nil
-	}
-	if err != nil {
-		return s, fmt.Errorf("load session settings %s: %w", sessionID, err)
-	}
-	s.RejectCallMessage = deref(msg)
-	return s, nil
+	return db.LoadSettings(ctx, tenantID, sessionID)
 }
 
 // settingsOf answers the session's settings, loading them once.
@@ -73,7 +56,7 @@ func (s *session) settingsOf(ctx context.Context) providers.SessionSettings {
 	if st, ok := s.p.settings.get(s.id); ok {
 		return st
 	}
-	st, err := LoadSettings(ctx, s.p.cfg.Pool, s.tenantID, s.id)
+	st, err := LoadSettings(ctx, s.p.cfg.DB, s.tenantID, s.id)
 	if err != nil {
 		s.log.Warn("load session settings", "error", err)
 		return st
@@ -89,7 +72,7 @@ func (p *Provider) ApplySettings(ctx context.Context, sessionID string, st provi
 	s := p.session(sessionID)
 	if s == nil {
 		p.settings.forget(sessionID)
-		_, err := notifyOwner(ctx, p.cfg.Pool, notification{Op: "settings", Session: sessionID})
+		_, err := notifyOwner(ctx, p.cfg.DB, notification{Op: "settings", Session: sessionID})
 		return err
 	}
 	p.settings.put(sessionID, st)
@@ -162,10 +145,7 @@ func (s *session) afterInbound(ctx context.Context, c Client, e *events.Message)
 		s.log.Warn("auto-read", "message_id", e.Info.ID, "error", err)
 		return
 	}
-	if _, err := s.p.cfg.Pool.Exec(ctx, `
-UPDATE public.messages SET status = 'read', read_at = now()
- WHERE tenant_id = $1 AND provider = 'baileys' AND direction = 'inbound' AND message_id = $2 AND status = 'received'`,
-		s.tenantID, e.Info.ID); err != nil {
+	if err := s.p.cfg.Sink.MarkInboundRead(ctx, s.tenantID, e.Info.ID); err != nil {
 		s.log.Warn("auto-read row", "message_id", e.Info.ID, "error", err)
 	}
 }
@@ -266,16 +246,22 @@ func (s *session) queueText(ctx context.Context, to types.JID, text, trigger str
 	if to.Server == types.DefaultUserServer {
 		recipient = to.User
 	}
-	return supabase.ChangeFeed{Pool: s.p.cfg.Pool}.QueueText(ctx, providers.QueuedText{TenantID: s.tenantID, SessionID: s.id,
+	if s.p.cfg.Outbox == nil {
+		return nil
+	}
+	return s.p.cfg.Outbox.QueueText(ctx, providers.QueuedText{TenantID: s.tenantID, SessionID: s.id,
 		Provider: "baileys", To: recipient, Text: text, Trigger: trigger})
 }
 
 // recordFeed writes a change-feed event of this session.
 func (s *session) recordFeed(e providers.FeedEvent) {
+	if s.p.cfg.Feed == nil {
+		return
+	}
 	e.TenantID, e.SessionID = s.tenantID, s.id
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 	defer cancel()
-	if err := (supabase.ChangeFeed{Pool: s.p.cfg.Pool}).RecordEvent(ctx, e); err != nil {
+	if err := s.p.cfg.Feed.RecordEvent(ctx, e); err != nil {
 		s.log.Warn("record change feed event", "topic", e.Topic, "error", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zapbase/zapbase/store"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/zapbase/zapbase/dispatch"
@@ -32,7 +34,7 @@ VALUES ($1, '5511988887777', 'baileys', 'disconnected') RETURNING id::text`, ten
 	devices := whatsmeowfake.New(nil)
 	devices.QRInterval = time.Hour
 	devices.PasskeyJID = "5511988887777:3@s.whatsapp.net"
-	p, err := wm.New(wm.Config{Pool: pool, Sink: dispatch.NewEvents(pool), NewClientFunc: devices.NewClient,
+	p, err := wm.New(wm.Config{DB: store.New(pool).WhatsAppWeb(), Sink: dispatch.NewEvents(pool), NewClientFunc: devices.NewClient,
 		Holder: "fake-" + t.Name(), LeaseTTL: 3 * time.Second, LeaseTick: 500 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, p.Start(ctx))
