@@ -22,6 +22,7 @@ import (
 	"github.com/zapbase/zapbase/migrations"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/tracing"
 )
@@ -46,8 +47,10 @@ type Main struct {
 	cfg  Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	box  *secret.Box
-	srv  *httpServer
+	// store is the data layer over pool: components get it, not the pool.
+	store *store.Store
+	box   *secret.Box
+	srv   *httpServer
 	// built components in start order (build), then the started ones,
 	// stopped in reverse order.
 	built      []namedComponent
@@ -130,6 +133,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.pool = pool
+	m.store = store.New(pool)
 
 	// Two phases: build everything (hooks passed to constructors), then
 	// start in order.
