@@ -62,8 +62,8 @@ func (q WebhookSubscriptionQuery) CountByTenant(ctx context.Context, tenantID st
 	return n, nil
 }
 
-// InsertWebhookParams describe a new subscription; the secret comes sealed.
-type InsertWebhookParams struct {
+// InsertWebhookSubscriptionParams describe a new subscription; the secret comes sealed.
+type InsertWebhookSubscriptionParams struct {
 	ID               string
 	TenantID         string
 	URL              string
@@ -80,7 +80,7 @@ VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, nullif($6, ''), $7, $8)
 RETURNING ` + webhookSubscriptionColumns
 
 // Insert stores a subscription and returns it.
-func (q WebhookSubscriptionQuery) Insert(ctx context.Context, p InsertWebhookParams) (WebhookSubscription, error) {
+func (q WebhookSubscriptionQuery) Insert(ctx context.Context, p InsertWebhookSubscriptionParams) (WebhookSubscription, error) {
 	sub, err := scanWebhookSubscription(q.db.QueryRow(ctx, insertWebhookSQL, p.ID, p.TenantID, p.URL, p.Events,
 		p.SessionID, p.Description, p.SecretKeyID, p.SecretCiphertext))
 	if err != nil {
@@ -117,8 +117,8 @@ func (q WebhookSubscriptionQuery) Get(ctx context.Context, tenantID, id string) 
 	return sub, nil
 }
 
-// UpdateWebhookParams change a subscription; nil fields are kept.
-type UpdateWebhookParams struct {
+// UpdateWebhookSubscriptionParams change a subscription; nil fields are kept.
+type UpdateWebhookSubscriptionParams struct {
 	TenantID    string
 	ID          string
 	URL         *string
@@ -150,7 +150,7 @@ RETURNING ` + webhookSubscriptionColumns
 
 // Update changes a subscription and returns it (pgx.ErrNoRows when the
 // tenant has no such subscription).
-func (q WebhookSubscriptionQuery) Update(ctx context.Context, p UpdateWebhookParams) (WebhookSubscription, error) {
+func (q WebhookSubscriptionQuery) Update(ctx context.Context, p UpdateWebhookSubscriptionParams) (WebhookSubscription, error) {
 	sub, err := scanWebhookSubscription(q.db.QueryRow(ctx, updateWebhookSQL, p.TenantID, p.ID, p.URL, p.Events,
 		p.SessionID, p.Description, p.IsActive, p.SecretKeyID, p.SecretCiphertext))
 	if err != nil {

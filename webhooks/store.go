@@ -209,7 +209,7 @@ func (s *Store) Create(ctx context.Context, tenantID string, p CreateParams) (Su
 		if err := checkSession(ctx, tx, tenantID, p.SessionID); err != nil {
 			return err
 		}
-		sub, err = tx.WebhookSubscriptions().Insert(ctx, store.InsertWebhookParams{
+		sub, err = tx.WebhookSubscriptions().Insert(ctx, store.InsertWebhookSubscriptionParams{
 			ID: id, TenantID: tenantID, URL: p.URL, Events: dedupe(p.Events), SessionID: p.SessionID,
 			Description: p.Description, SecretKeyID: keyID, SecretCiphertext: sealed,
 		})
@@ -282,7 +282,7 @@ func (s *Store) Update(ctx context.Context, tenantID, id string, p UpdateParams)
 			}
 		}
 		var err error
-		sub, err = tx.WebhookSubscriptions().Update(ctx, store.UpdateWebhookParams{
+		sub, err = tx.WebhookSubscriptions().Update(ctx, store.UpdateWebhookSubscriptionParams{
 			TenantID: tenantID, ID: id, URL: p.URL, Events: p.Events, SessionID: p.SessionID,
 			Description: p.Description, IsActive: p.IsActive, SecretKeyID: nullIfEmpty(keyID), SecretCiphertext: sealed,
 		})
