@@ -47,7 +47,7 @@ type Main struct {
 	cfg  Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	// store is the data layer over pool: components get it, not the pool.
+	// store is the data layer over pool.
 	store *store.Store
 	box   *secret.Box
 	srv   *httpServer
