@@ -11,6 +11,7 @@ import (
 
 	"github.com/zapbase/zapbase/api"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/webhooks"
 )
 
@@ -20,7 +21,7 @@ func newWebhooksEnv(t *testing.T) *env {
 	box, err := secret.NewBox(key)
 	require.NoError(t, err)
 	return newEnv(t, envOpts{register: []func(*api.Router){func(r *api.Router) {
-		api.WebhookSubscriptionRoutes(webhooks.NewStore(r.Pool(), box, webhooks.Policy{}))(r)
+		api.WebhookSubscriptionRoutes(webhooks.NewStore(store.New(r.Pool()), box, webhooks.Policy{}))(r)
 	}}})
 }
 
@@ -79,7 +80,7 @@ func TestOutgoingWebhookSubscriptionsEndpoints(t *testing.T) {
 	_, err := e.pool.Exec(ctx, `INSERT INTO public.messages (tenant_id, direction, from_number, status, content)
 		VALUES ($1, 'inbound', '5511988887777', 'received', '{"text":"oi"}')`, tid)
 	require.NoError(t, err)
-	fo, err := webhooks.NewFanout(webhooks.FanoutConfig{Pool: e.pool})
+	fo, err := webhooks.NewFanout(webhooks.FanoutConfig{Store: store.New(e.pool)})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		res, err := fo.Step(ctx)

@@ -6,24 +6,20 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // DefaultScrapeTimeout bounds the SQL a scrape runs.
 const DefaultScrapeTimeout = 5 * time.Second
 
-// Querier runs a query; *pgxpool.Pool satisfies it.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // DatabaseParams configure the database-backed collector.
 type DatabaseParams struct {
-	// DB is the pool to read from (normal queries; a pooler is fine).
-	DB Querier
+	// Store is the data layer to read from (normal queries; a pooler is
+	// fine).
+	Store *store.Store
 	// SlotName is the listener's replication slot; empty skips the slot
 	// metrics (listener disabled).
 	SlotName string
@@ -41,8 +37,8 @@ func (m *Metrics) WatchDatabase(p DatabaseParams) error {
 	if m == nil {
 		return nil
 	}
-	if p.DB == nil {
-		return fmt.Errorf("watch database: DB is required")
+	if p.Store == nil {
+		return fmt.Errorf("watch database: Store is required")
 	}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultScrapeTimeout
@@ -108,22 +104,13 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 type key [3]string
 
 func (c *dbCollector) sessions(ctx context.Context, send emit) error {
-	rows, err := c.p.DB.Query(ctx, `
-SELECT tenant_id::text, provider_type, state, count(*)
-FROM public.whatsapp_sessions WHERE is_active
-GROUP BY 1, 2, 3`)
+	counts, err := c.p.Store.Stats().SessionCounts(ctx)
 	if err != nil {
 		return err
 	}
 	agg := map[key]float64{}
-	var tenant, provider, state string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&tenant, &provider, &state, &n}, func() error {
-		agg[key{c.tenant(tenant), bound(provider, allowedProviders), boundState(state)}] += float64(n)
-		return nil
-	})
-	if err != nil {
-		return err
+	for _, n := range counts {
+		agg[key{c.tenant(n.TenantID), bound(n.Provider, allowedProviders), boundState(n.State)}] += float64(n.N)
 	}
 	for k, v := range agg {
 		send(defSessions, v, c.labels(k[0], k[1], k[2])...)
@@ -135,67 +122,42 @@ func (c *dbCollector) tenantInfo(ctx context.Context, send emit) error {
 	if !c.m.tenantLabel {
 		return nil
 	}
-	rows, err := c.p.DB.Query(ctx, `SELECT id::text, client_id FROM public.tenants ORDER BY created_at`)
+	tenants, err := c.p.Store.Stats().TenantClientIDs(ctx)
 	if err != nil {
 		return err
 	}
-	var id, clientID string
-	_, err = pgx.ForEachRow(rows, []any{&id, &clientID}, func() error {
-		if t := c.m.tenantValue(id); t != OverflowTenant {
-			send(defTenantInfo, 1, t, clientID)
+	for _, t := range tenants {
+		if v := c.m.tenantValue(t.ID); v != OverflowTenant {
+			send(defTenantInfo, 1, v, t.ClientID)
 		}
-		return nil
-	})
-	return err
+	}
+	return nil
 }
 
 func (c *dbCollector) messages(ctx context.Context, send emit) error {
-	// Two branches so each matches its partial index (messages_pending_idx,
-	// messages_sending_idx).
-	rows, err := c.p.DB.Query(ctx, `
-SELECT tenant_id::text, 'pending', count(*) FROM public.messages
-  WHERE status = 'pending' AND direction = 'outbound' GROUP BY 1
-UNION ALL
-SELECT tenant_id::text, 'sending', count(*) FROM public.messages
-  WHERE status = 'sending' GROUP BY 1`)
+	stats := c.p.Store.Stats()
+	counts, err := stats.OutstandingMessages(ctx)
 	if err != nil {
 		return err
 	}
 	agg := map[key]float64{}
-	var tenant, status string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&tenant, &status, &n}, func() error {
-		agg[key{c.tenant(tenant), status}] += float64(n)
-		return nil
-	})
-	if err != nil {
-		return err
+	for _, n := range counts {
+		agg[key{c.tenant(n.TenantID), n.Status}] += float64(n.N)
 	}
 	for k, v := range agg {
 		send(defOutstanding, v, c.labels(k[0], k[1])...)
 	}
-	var oldest float64
-	var expired int64
-	rows, err = c.p.DB.Query(ctx, `
-SELECT
-  coalesce((SELECT extract(epoch FROM now() - min(created_at))::float8 FROM public.messages
-            WHERE status = 'pending' AND direction = 'outbound' AND next_attempt_at <= now()), 0),
-  (SELECT count(*) FROM public.messages WHERE status = 'sending' AND claim_expires_at < now())`)
+	backlog, err := stats.MessageBacklog(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := pgx.ForEachRow(rows, []any{&oldest, &expired}, func() error { return nil }); err != nil {
-		return err
-	}
-	send(defOldestPending, max(oldest, 0))
-	send(defExpiredClaims, float64(expired))
+	send(defOldestPending, max(backlog.OldestPendingSeconds, 0))
+	send(defExpiredClaims, float64(backlog.ExpiredClaims))
 	return nil
 }
 
 func (c *dbCollector) inbox(ctx context.Context, send emit) error {
-	rows, err := c.p.DB.Query(ctx, `
-SELECT source, count(*), extract(epoch FROM now() - min(received_at))::float8
-FROM wa.webhook_inbox WHERE processed_at IS NULL GROUP BY source`)
+	backlog, err := c.p.Store.Stats().InboxBacklog(ctx)
 	if err != nil {
 		return err
 	}
@@ -206,17 +168,10 @@ FROM wa.webhook_inbox WHERE processed_at IS NULL GROUP BY source`)
 	for _, s := range allowedWebhookSources {
 		count[s], oldest[s] = 0, 0
 	}
-	var source string
-	var n int64
-	var age float64
-	_, err = pgx.ForEachRow(rows, []any{&source, &n, &age}, func() error {
-		s := bound(source, allowedWebhookSources)
-		count[s] += float64(n)
-		oldest[s] = max(oldest[s], age)
-		return nil
-	})
-	if err != nil {
-		return err
+	for _, b := range backlog {
+		s := bound(b.Source, allowedWebhookSources)
+		count[s] += float64(b.N)
+		oldest[s] = max(oldest[s], b.OldestSeconds)
 	}
 	for s, v := range count {
 		send(defInboxBacklog, v, s)
@@ -232,33 +187,13 @@ func (c *dbCollector) slot(ctx context.Context, send emit) error {
 	if c.p.SlotName == "" {
 		return nil
 	}
-	rows, err := c.p.DB.Query(ctx, `
-SELECT s.active, s.wal_status,
-       pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::float8,
-       pg_wal_lsn_diff(w.lsn, s.restart_lsn)::float8,
-       s.safe_wal_size::float8
-FROM pg_replication_slots s,
-     LATERAL (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
-                          ELSE pg_current_wal_lsn() END AS lsn) w
-WHERE s.slot_name = $1`, c.p.SlotName)
+	st, err := c.p.Store.Stats().ReplicationSlot(ctx, c.p.SlotName)
 	if err != nil {
 		return err
 	}
-	var (
-		found             bool
-		active            bool
-		walStatus         *string
-		lag, retained, sf *float64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&active, &walStatus, &lag, &retained, &sf}, func() error {
-		found = true
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+	active, walStatus, lag, retained, sf := st.Active, st.WALStatus, st.LagBytes, st.RetainedBytes, st.SafeWALBytes
 	slot := c.p.SlotName
-	if !found {
+	if !st.Found {
 		send(defSlotExists, 0, slot)
 		return nil
 	}

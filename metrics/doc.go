@@ -26,7 +26,7 @@
 // # Wiring (nil-safe: a nil *Metrics makes every method a no-op)
 //
 //	m := metrics.New(metrics.Options{TenantLabel: cfg.MetricsTenantLabel})
-//	m.WatchDatabase(metrics.DatabaseParams{DB: pool, SlotName: cfg.SlotName})
+//	m.WatchDatabase(metrics.DatabaseParams{Store: store.New(pool), SlotName: cfg.SlotName})
 //	mux.Handle("GET /metrics", m.Handler())
 //
 // Dispatch:

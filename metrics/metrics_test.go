@@ -18,6 +18,7 @@ import (
 
 	"github.com/zapbase/zapbase/metrics"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 )
@@ -290,7 +291,7 @@ func TestDatabaseMetrics(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 
 	m := metrics.New(metrics.Options{TenantLabel: true})
-	require.NoError(t, m.WatchDatabase(metrics.DatabaseParams{DB: pool, SlotName: slot}))
+	require.NoError(t, m.WatchDatabase(metrics.DatabaseParams{Store: store.New(pool), SlotName: slot}))
 	reg := m.Registry()
 
 	require.Equal(t, 1.0, value(t, reg, "zapbase_db_scrape_success", nil))
@@ -314,7 +315,7 @@ func TestDatabaseMetrics(t *testing.T) {
 
 	// Without the tenant label, the same rows aggregate and tenant_info goes.
 	off := metrics.New(metrics.Options{TenantLabel: false})
-	require.NoError(t, off.WatchDatabase(metrics.DatabaseParams{DB: pool, SlotName: "zb_missing_slot"}))
+	require.NoError(t, off.WatchDatabase(metrics.DatabaseParams{Store: store.New(pool), SlotName: "zb_missing_slot"}))
 	s, ok := sample(t, off.Registry(), "zapbase_sessions", map[string]string{"provider": "baileys", "state": "connected"})
 	require.True(t, ok)
 	require.Equal(t, []string{"provider", "state"}, labelNames(s))
@@ -325,7 +326,7 @@ func TestDatabaseMetrics(t *testing.T) {
 	// A failing query is reported, not fatal: the scrape still answers.
 	pool.Close()
 	closed := metrics.New(metrics.Options{})
-	require.NoError(t, closed.WatchDatabase(metrics.DatabaseParams{DB: pool, SlotName: slot}))
+	require.NoError(t, closed.WatchDatabase(metrics.DatabaseParams{Store: store.New(pool), SlotName: slot}))
 	require.Equal(t, 0.0, value(t, closed.Registry(), "zapbase_db_scrape_success", nil))
 }
 
@@ -343,7 +344,7 @@ func TestCatalogMatchesRegistry(t *testing.T) {
 	require.NoError(t, err)
 
 	m := metrics.New(metrics.Options{TenantLabel: true})
-	require.NoError(t, m.WatchDatabase(metrics.DatabaseParams{DB: pool, SlotName: slot}))
+	require.NoError(t, m.WatchDatabase(metrics.DatabaseParams{Store: store.New(pool), SlotName: slot}))
 	m.SendAccepted("t", "sandbox", time.Second)
 	m.SendRetried("t", "sandbox", metrics.ClassRetryable)
 	m.ProviderRouted("auto", "sandbox")

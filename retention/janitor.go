@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase/startstop"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Tables the janitor prunes (the values of the table label of
@@ -65,6 +66,9 @@ type Observer interface {
 // constants above); a retention of KeepForever (any negative value) keeps
 // that table's rows forever.
 type Config struct {
+	// Pool gives the janitor one dedicated connection per run: its lock is
+	// a session advisory lock, held across batches. The statements run on
+	// that connection through the data layer (store.RetentionQuery).
 	Pool *pgxpool.Pool
 	// Idempotency: age (created_at) after which an Idempotency-Key answer is
 	// forgotten; a replay after it is a new request (default 48 h).
@@ -153,52 +157,25 @@ func New(cfg Config) (*Janitor, error) {
 	return &Janitor{cfg: cfg, log: cfg.Logger.With("component", "retention")}, nil
 }
 
-// task is one table's pruning statement: $1 retention in seconds, $2 batch
-// size; it deletes at most $2 rows.
+// task is one table's pruning statement (at most PruneParams.Limit rows
+// per call).
 type task struct {
 	table     string
 	retention time.Duration
-	sql       string
+	prune     func(store.RetentionQuery, context.Context, store.PruneParams) (int64, error)
 }
 
 func (j *Janitor) tasks() []task {
 	all := []task{
-		{TableIdempotencyKeys, j.cfg.Idempotency, `
-DELETE FROM wa.idempotency_keys k
- USING (SELECT tenant_id, key FROM wa.idempotency_keys
-         WHERE created_at < now() - make_interval(secs => $1)
-         LIMIT $2 FOR UPDATE SKIP LOCKED) old
- WHERE k.tenant_id = old.tenant_id AND k.key = old.key`},
-		{TableWebhookInbox, j.cfg.WebhookInbox, `
-DELETE FROM wa.webhook_inbox WHERE id IN (
-  SELECT id FROM wa.webhook_inbox
-   WHERE processed_at IS NOT NULL AND processed_at < now() - make_interval(secs => $1)
-   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
-		{TableAuditLog, j.cfg.AuditLog, `
-DELETE FROM wa.audit_log WHERE id IN (
-  SELECT id FROM wa.audit_log
-   WHERE created_at < now() - make_interval(secs => $1)
-   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
-		{TableLeaseHolders, LeaseHolderGrace, `
-DELETE FROM wa.lease_holders WHERE holder IN (
-  SELECT holder FROM wa.lease_holders
-   WHERE expires_at < now() - make_interval(secs => $1)
-   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{TableIdempotencyKeys, j.cfg.Idempotency, store.RetentionQuery.PruneIdempotencyKeys},
+		{TableWebhookInbox, j.cfg.WebhookInbox, store.RetentionQuery.PruneWebhookInbox},
+		{TableAuditLog, j.cfg.AuditLog, store.RetentionQuery.PruneAuditLog},
+		{TableLeaseHolders, LeaseHolderGrace, store.RetentionQuery.PruneLeaseHolders},
 		// The feed is read in (txid, id) order, so its oldest rows come
-		// first: take the first $2 and delete those old enough (a short
-		// batch ends the run).
-		{TableChangeLog, j.cfg.ChangeLog, `
-DELETE FROM wa.change_log c
- USING (SELECT txid, id FROM wa.change_log ORDER BY txid, id LIMIT $2) first
- WHERE c.txid = first.txid AND c.id = first.id
-   AND c.created_at < now() - make_interval(secs => $1)
-   AND (NOT EXISTS (SELECT 1 FROM wa.webhook_subscriptions s WHERE s.is_active)
-        OR (c.txid, c.id) <= (SELECT k.txid, k.id FROM wa.webhook_cursor k WHERE k.name = 'fanout'))`},
-		{TableWebhookDeliveries, j.cfg.WebhookDeliveries, `
-DELETE FROM wa.webhook_deliveries WHERE id IN (
-  SELECT id FROM wa.webhook_deliveries
-   WHERE state IN ('delivered', 'dead') AND updated_at < now() - make_interval(secs => $1)
-   LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		// first: a batch takes the first rows and deletes those old enough
+		// (a short batch ends the run).
+		{TableChangeLog, j.cfg.ChangeLog, store.RetentionQuery.PruneChangeLog},
+		{TableWebhookDeliveries, j.cfg.WebhookDeliveries, store.RetentionQuery.PruneWebhookDeliveries},
 	}
 	out := all[:0]
 	for _, t := range all {
@@ -218,8 +195,9 @@ func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("retention: acquire connection: %w", err)
 	}
-	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, LockKey).Scan(&locked); err != nil {
+	q := store.On(conn).Retention()
+	locked, err := q.TryLock(ctx, LockKey)
+	if err != nil {
 		conn.Release()
 		return res, fmt.Errorf("retention: take lock: %w", err)
 	}
@@ -231,7 +209,7 @@ func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, LockKey); err != nil {
+		if err := q.Unlock(uctx, LockKey); err != nil {
 			// Closing the session releases its advisory locks.
 			j.log.Warn("retention: unlock failed, closing the connection", "error", err)
 			_ = conn.Hijack().Close(uctx)
@@ -243,7 +221,7 @@ func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
 	start := time.Now()
 	var errs []error
 	for _, t := range j.tasks() {
-		n, err := j.prune(ctx, conn, t)
+		n, err := j.prune(ctx, q, t)
 		res.Pruned[t.table] = n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("retention: prune %s: %w", t.table, err))
@@ -267,14 +245,13 @@ func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
 }
 
 // prune deletes t's old rows batch by batch until a batch comes back short.
-func (j *Janitor) prune(ctx context.Context, conn *pgxpool.Conn, t task) (int64, error) {
+func (j *Janitor) prune(ctx context.Context, q store.RetentionQuery, t task) (int64, error) {
 	var total int64
 	for {
-		tag, err := conn.Exec(ctx, t.sql, t.retention.Seconds(), j.cfg.BatchSize)
+		n, err := t.prune(q, ctx, store.PruneParams{OlderThan: t.retention, Limit: j.cfg.BatchSize})
 		if err != nil {
 			return total, err
 		}
-		n := tag.RowsAffected()
 		total += n
 		if n > 0 && j.cfg.Observer != nil {
 			j.cfg.Observer.RetentionPruned(t.table, int(n))

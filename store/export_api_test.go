@@ -4,7 +4,7 @@ package store
 // name, for the test that prepares each of them against the schema.
 var APIStatements = map[string]string{
 	"activeRefSQL":             activeRefSQL,
-	"agentIDByUUIDSQL": agentIDByUUIDSQL,
+	"agentIDByUUIDSQL":         agentIDByUUIDSQL,
 	"agentIDBySlugSQL":         agentIDBySlugSQL,
 	"aiResponseTimesSQL":       aiResponseTimesSQL,
 	"authForUserSQL":           authForUserSQL,

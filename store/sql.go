@@ -43,13 +43,33 @@ const (
 
 	sqlConversationActive = `'` + string(zapbase.ConversationActive) + `'`
 	sqlConversationPaused = `'` + string(zapbase.ConversationPaused) + `'`
-	sqlTypeText          = `'` + string(zapbase.MessageText) + `'`
-	sqlTypePoll          = `'` + string(zapbase.MessagePoll) + `'`
-	sqlTypeUndecryptable = `'` + string(zapbase.MessageUndecryptable) + `'`
+	sqlTypeText           = `'` + string(zapbase.MessageText) + `'`
+	sqlTypePoll           = `'` + string(zapbase.MessagePoll) + `'`
+	sqlTypeUndecryptable  = `'` + string(zapbase.MessageUndecryptable) + `'`
 
 	// Session states (whatsapp_sessions.state).
 	sqlStateConnecting   = `'` + providers.StateConnecting + `'`
 	sqlStateUnreachable  = `'` + providers.StateUnreachable + `'`
 	sqlStateLoggedOut    = `'` + providers.StateLoggedOut + `'`
 	sqlStateDisconnected = `'` + providers.StateDisconnected + `'`
+)
+
+// SQL literals of the other vocabularies the rest of the data layer writes:
+// outgoing webhook delivery states and disable reasons (the Go constants are
+// in webhook_deliveries.go and webhooks_rest.go), the message type, member
+// role and session state the demo seed writes.
+const (
+	sqlWebhookPending   = `'` + WebhookDeliveryPending + `'`
+	sqlWebhookSending   = `'` + WebhookDeliverySending + `'`
+	sqlWebhookDelivered = `'` + WebhookDeliveryDelivered + `'`
+	sqlWebhookDead      = `'` + WebhookDeliveryDead + `'`
+
+	sqlWebhookDisabledGone = `'` + WebhookDisabledGone + `'`
+	sqlWebhookDisabledUser = `'` + WebhookDisabledUser + `'`
+
+	sqlText      = `'` + string(zapbase.MessageText) + `'`
+	sqlRoleOwner = `'` + string(zapbase.RoleOwner) + `'`
+	// sqlSessionConnected is providers.StateConnected (store does not
+	// import providers).
+	sqlSessionConnected = `'connected'`
 )

@@ -10,15 +10,3 @@ type WebhookSubscriptionQuery struct{ db DB }
 func (s *Store) WebhookSubscriptions() WebhookSubscriptionQuery {
 	return WebhookSubscriptionQuery{s.db}
 }
-
-// WebhookCursorQuery runs the statements over wa.webhook_cursor.
-type WebhookCursorQuery struct{ db DB }
-
-// WebhookCursor returns the queries over wa.webhook_cursor.
-func (s *Store) WebhookCursor() WebhookCursorQuery { return WebhookCursorQuery{s.db} }
-
-// WebhookDeliveryQuery runs the statements over wa.webhook_deliveries.
-type WebhookDeliveryQuery struct{ db DB }
-
-// WebhookDeliveries returns the queries over wa.webhook_deliveries.
-func (s *Store) WebhookDeliveries() WebhookDeliveryQuery { return WebhookDeliveryQuery{s.db} }

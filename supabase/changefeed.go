@@ -8,13 +8,27 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 )
 
 // ChangeFeed writes provider events that are not message rows (calls,
 // presence) into the change feed wa.change_log, which SSE and outgoing
 // webhooks read. It implements providers.FeedSink.
 type ChangeFeed struct {
+	// Store is the data layer the events go through.
+	Store *store.Store
+	// Pool is used (as store.New(Pool)) only when Store is nil.
+	//
+	// Deprecated: set Store. Kept while callers on other branches still
+	// pass a pool; remove it once none does.
 	Pool *pgxpool.Pool
+}
+
+func (f ChangeFeed) store() *store.Store {
+	if f.Store != nil {
+		return f.Store
+	}
+	return store.New(f.Pool)
 }
 
 var _ providers.FeedSink = ChangeFeed{}
@@ -29,9 +43,9 @@ func (f ChangeFeed) RecordEvent(ctx context.Context, e providers.FeedEvent) erro
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", e.Topic, err)
 	}
-	_, err = f.Pool.Exec(ctx, `
-INSERT INTO wa.change_log (tenant_id, topic, session_id, chat, data)
-VALUES ($1, $2, nullif($3, '')::uuid, nullif($4, ''), $5)`, e.TenantID, e.Topic, e.SessionID, e.Chat, b)
+	err = f.store().ChangeLog().Record(ctx, store.RecordChangeParams{
+		TenantID: e.TenantID, Topic: e.Topic, SessionID: e.SessionID, Chat: e.Chat, Data: b,
+	})
 	if err != nil {
 		return fmt.Errorf("record %s event: %w", e.Topic, err)
 	}
@@ -43,11 +57,9 @@ var _ providers.Outbox = ChangeFeed{}
 // QueueText implements providers.Outbox: a pending outbound row, picked up
 // by the listener like one inserted by supabase-js.
 func (f ChangeFeed) QueueText(ctx context.Context, q providers.QueuedText) error {
-	_, err := f.Pool.Exec(ctx, `
-INSERT INTO public.messages (tenant_id, session_id, direction, to_number, message_type, content, provider, metadata)
-VALUES ($1, $2, 'outbound', $3, 'text', jsonb_build_object('text', $4::text), $5,
-        jsonb_strip_nulls(jsonb_build_object('trigger', nullif($6::text, ''))))`,
-		q.TenantID, q.SessionID, q.To, q.Text, q.Provider, q.Trigger)
+	err := f.store().Messages().QueueText(ctx, store.QueueTextParams{
+		TenantID: q.TenantID, SessionID: q.SessionID, To: q.To, Text: q.Text, Provider: q.Provider, Trigger: q.Trigger,
+	})
 	if err != nil {
 		return fmt.Errorf("queue text to %s: %w", q.To, err)
 	}

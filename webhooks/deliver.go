@@ -18,10 +18,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase/secret"
 	"github.com/zapbase/zapbase/startstop"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Delivery defaults.
@@ -45,85 +45,6 @@ const (
 	UserAgent = "zapbase-webhooks/1"
 )
 
-// claimSQL claims up to $1 deliveries, fairly: for every active
-// subscription, the due deliveries that head their conversation — no older
-// delivery of the same subscription and conversation is pending or being
-// sent (per-conversation order) — at most $4 minus what that subscription
-// already has in flight (one slow receiver cannot take every worker of
-// every replica); of those, the oldest due first. Due means pending with
-// next_attempt_at passed, or sending with an expired lease (a claim moves
-// next_attempt_at to the lease deadline, so one index condition finds
-// both). Rows other replicas are claiming are skipped; the final lock
-// re-checks state and due time, so a row claimed meanwhile is not taken
-// twice. $2 owner, $3 lease seconds.
-const claimSQL = `
-WITH heads AS (
-  SELECT h.id
-    FROM wa.webhook_subscriptions s
-    CROSS JOIN LATERAL (
-      SELECT count(*) AS n FROM wa.webhook_deliveries x
-       WHERE x.subscription_id = s.id AND x.state = 'sending' AND x.next_attempt_at > now()) busy
-    CROSS JOIN LATERAL (
-      SELECT d.id, row_number() OVER (ORDER BY d.next_attempt_at, d.seq) AS rn
-        FROM wa.webhook_deliveries d
-       WHERE d.subscription_id = s.id AND d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
-         AND NOT EXISTS (
-           SELECT 1 FROM wa.webhook_deliveries o
-            WHERE o.subscription_id = d.subscription_id AND o.ordering_key = d.ordering_key
-              AND o.seq < d.seq AND o.state IN ('pending', 'sending'))
-       ORDER BY d.next_attempt_at, d.seq
-       LIMIT $4) h
-   WHERE s.is_active AND h.rn + busy.n <= $4
-), picked AS (
-  SELECT d.id FROM wa.webhook_deliveries d
-   WHERE d.id IN (SELECT id FROM heads)
-     AND d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
-   ORDER BY d.next_attempt_at, d.seq
-   LIMIT $1
-   FOR UPDATE SKIP LOCKED
-)
-UPDATE wa.webhook_deliveries d
-   SET state = 'sending', claimed_by = $2, attempts = d.attempts + 1,
-       claim_expires_at = now() + make_interval(secs => $3),
-       next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
-  FROM picked p, wa.webhook_subscriptions s
- WHERE d.id = p.id AND s.id = d.subscription_id
-RETURNING d.id::text, d.tenant_id::text, d.subscription_id::text, d.event, d.event_id, d.payload::text,
-          d.attempts, d.created_at, s.url, s.secret_key_id, s.secret_ciphertext`
-
-// Outcome statements; each only applies while the claim is still ours
-// ($2 owner), so a row taken over after an expired lease is not touched.
-const (
-	deliveredSQL = `
-UPDATE wa.webhook_deliveries SET state = 'delivered', delivered_at = now(), last_attempt_at = now(),
-       last_status = $3, last_error = NULL, last_response = $4, last_duration_ms = $5,
-       claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
- WHERE id = $1 AND claimed_by = $2 AND state = 'sending'`
-	// retrySQL puts the row back to pending after $6 seconds, or
-	// dead-letters it when that is past its retry window ($7 seconds after
-	// it was created).
-	retrySQL = `
-UPDATE wa.webhook_deliveries SET
-       state = CASE WHEN now() + make_interval(secs => $6) > created_at + make_interval(secs => $7) THEN 'dead' ELSE 'pending' END,
-       dead_at = CASE WHEN now() + make_interval(secs => $6) > created_at + make_interval(secs => $7) THEN now() END,
-       next_attempt_at = now() + make_interval(secs => $6), last_attempt_at = now(),
-       last_status = $3, last_error = $8, last_response = $4, last_duration_ms = $5,
-       claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
- WHERE id = $1 AND claimed_by = $2 AND state = 'sending'
-RETURNING state`
-	// goneSQL dead-letters the row and switches its subscription off.
-	goneSQL = `
-WITH d AS (
-  UPDATE wa.webhook_deliveries SET state = 'dead', dead_at = now(), last_attempt_at = now(),
-         last_status = $3, last_error = $6, last_response = $4, last_duration_ms = $5,
-         claimed_by = NULL, claim_expires_at = NULL, updated_at = now()
-   WHERE id = $1 AND claimed_by = $2 AND state = 'sending'
-  RETURNING subscription_id
-)
-UPDATE wa.webhook_subscriptions s SET is_active = false, disabled_reason = 'gone', disabled_at = now(), updated_at = now()
-  FROM d WHERE s.id = d.subscription_id`
-)
-
 // Attempt results reported to the Observer.
 const (
 	AttemptDelivered = "delivered" // 2xx
@@ -144,8 +65,8 @@ func (nopObserver) WebhookAttempt(string) {}
 
 // DelivererConfig configures a Deliverer.
 type DelivererConfig struct {
-	Pool *pgxpool.Pool
-	Box  *secret.Box
+	Store *store.Store
+	Box   *secret.Box
 	// Owner identifies this process in claims (unique per process life).
 	Owner        string
 	PollInterval time.Duration // default DefaultDeliveryPoll
@@ -191,8 +112,8 @@ type Deliverer struct {
 
 // NewDeliverer validates cfg and returns a Deliverer (not started).
 func NewDeliverer(cfg DelivererConfig) (*Deliverer, error) {
-	if cfg.Pool == nil || cfg.Box == nil {
-		return nil, errors.New("webhooks: deliverer needs a pool and a secret box")
+	if cfg.Store == nil || cfg.Box == nil {
+		return nil, errors.New("webhooks: deliverer needs a store and a secret box")
 	}
 	if cfg.Owner == "" {
 		return nil, errors.New("webhooks: deliverer owner is required")
@@ -260,7 +181,7 @@ func (d *Deliverer) Nudge() {
 // deliverer may start again.
 func (d *Deliverer) Start(ctx context.Context) error {
 	return d.StartFunc(ctx, func(ctx context.Context) error {
-		if err := d.cfg.Pool.Ping(ctx); err != nil {
+		if err := d.cfg.Store.Ping(ctx); err != nil {
 			return fmt.Errorf("webhooks deliverer start: %w", err)
 		}
 		d.sendCtx, d.sendCancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -321,15 +242,6 @@ func (d *Deliverer) drain() {
 	d.sendCancel()
 }
 
-// claimed is one claimed delivery.
-type claimed struct {
-	id, tenantID, subscriptionID, event, eventID, body string
-	attempt                                            int
-	createdAt                                          time.Time
-	url, keyID                                         string
-	sealed                                             []byte
-}
-
 // claimAndSend claims as many rows as there are free workers and starts
 // their attempts; it returns how many it claimed.
 func (d *Deliverer) claimAndSend(ctx context.Context) (int, error) {
@@ -343,21 +255,10 @@ func (d *Deliverer) claimAndSend(ctx context.Context) (int, error) {
 	// during the drain.
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	rows, err := d.cfg.Pool.Query(qctx, claimSQL, free, d.cfg.Owner, d.claimTTL.Seconds(), d.cfg.PerSubscription)
+	batch, err := d.cfg.Store.WebhookDeliveries().Claim(qctx, store.ClaimWebhookDeliveriesParams{
+		Limit: free, Owner: d.cfg.Owner, Lease: d.claimTTL, PerSubscription: d.cfg.PerSubscription,
+	})
 	if err != nil {
-		return 0, fmt.Errorf("claim deliveries: %w", err)
-	}
-	var batch []claimed
-	for rows.Next() {
-		var c claimed
-		if err := rows.Scan(&c.id, &c.tenantID, &c.subscriptionID, &c.event, &c.eventID, &c.body,
-			&c.attempt, &c.createdAt, &c.url, &c.keyID, &c.sealed); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("claim deliveries: %w", err)
-		}
-		batch = append(batch, c)
-	}
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("claim deliveries: %w", err)
 	}
 	for _, c := range batch {
@@ -387,8 +288,8 @@ type result struct {
 	retryAfter time.Duration
 }
 
-func (d *Deliverer) attempt(ctx context.Context, c claimed) {
-	log := d.log.With("tenant_id", c.tenantID, "subscription_id", c.subscriptionID, "delivery_id", c.id)
+func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhookDelivery) {
+	log := d.log.With("tenant_id", c.TenantID, "subscription_id", c.SubscriptionID, "delivery_id", c.ID)
 	res := d.send(ctx, c)
 	// The outcome is written even when Stop cancelled the attempt: the row
 	// goes back to pending at once instead of waiting for its lease.
@@ -399,19 +300,21 @@ func (d *Deliverer) attempt(ctx context.Context, c claimed) {
 	if res.status != 0 {
 		status = &res.status
 	}
+	out := store.WebhookAttemptParams{ID: c.ID, Owner: d.cfg.Owner, Status: status, Response: nullIfEmpty(res.response), DurationMs: ms}
+	deliveries := d.cfg.Store.WebhookDeliveries()
 	var err error
 	switch {
 	case res.err == nil && res.status >= 200 && res.status < 300:
-		_, err = d.cfg.Pool.Exec(wctx, deliveredSQL, c.id, d.cfg.Owner, res.status, nullIfEmpty(res.response), ms)
+		err = deliveries.MarkDelivered(wctx, out)
 		d.cfg.Observer.WebhookAttempt(AttemptDelivered)
-		log.Debug("webhook delivered", "status", res.status, "attempt", c.attempt)
+		log.Debug("webhook delivered", "status", res.status, "attempt", c.Attempt)
 	case res.err == nil && res.status == http.StatusGone:
-		_, err = d.cfg.Pool.Exec(wctx, goneSQL, c.id, d.cfg.Owner, res.status, nullIfEmpty(res.response), ms,
-			"O receptor respondeu 410 Gone: a assinatura foi desativada.")
+		out.Error = "O receptor respondeu 410 Gone: a assinatura foi desativada."
+		err = deliveries.MarkGone(wctx, out)
 		d.cfg.Observer.WebhookAttempt(AttemptGone)
-		log.Warn("webhook receiver answered 410 Gone: subscription disabled", "attempt", c.attempt)
+		log.Warn("webhook receiver answered 410 Gone: subscription disabled", "attempt", c.Attempt)
 	default:
-		delay := fullJitter(c.attempt, d.cfg.BaseDelay, d.cfg.MaxDelay)
+		delay := fullJitter(c.Attempt, d.cfg.BaseDelay, d.cfg.MaxDelay)
 		if res.retryAfter > delay {
 			delay = min(res.retryAfter, d.cfg.MaxDelay)
 		}
@@ -419,15 +322,15 @@ func (d *Deliverer) attempt(ctx context.Context, c claimed) {
 			delay = 0 // stopped, not failed: retry as soon as someone runs
 		}
 		msg := failureMessage(res)
+		out.Error, out.RetryIn, out.RetryFor = msg, delay, d.cfg.RetryFor
 		var state string
-		err = d.cfg.Pool.QueryRow(wctx, retrySQL, c.id, d.cfg.Owner, status, nullIfEmpty(res.response), ms,
-			delay.Seconds(), d.cfg.RetryFor.Seconds(), msg).Scan(&state)
+		state, err = deliveries.Retry(wctx, out)
 		if state == StateDead {
 			d.cfg.Observer.WebhookAttempt(AttemptDead)
-			log.Warn("webhook dead-lettered after its retry window", "attempts", c.attempt, "last_error", msg)
+			log.Warn("webhook dead-lettered after its retry window", "attempts", c.Attempt, "last_error", msg)
 		} else if err == nil {
 			d.cfg.Observer.WebhookAttempt(AttemptRetry)
-			log.Info("webhook attempt failed, will retry", "attempt", c.attempt, "status", res.status,
+			log.Info("webhook attempt failed, will retry", "attempt", c.Attempt, "status", res.status,
 				"retry_in", delay.Round(time.Millisecond).String(), "error", msg)
 		}
 	}
@@ -437,23 +340,23 @@ func (d *Deliverer) attempt(ctx context.Context, c claimed) {
 }
 
 // send makes one attempt: the body as stored, signed over "<ts>.<body>".
-func (d *Deliverer) send(ctx context.Context, c claimed) result {
-	plain, err := d.cfg.Box.Open(c.keyID, c.sealed, []byte("webhook_subscription:"+c.subscriptionID))
+func (d *Deliverer) send(ctx context.Context, c store.ClaimedWebhookDelivery) result {
+	plain, err := d.cfg.Box.Open(c.SecretKeyID, c.SecretCiphertext, []byte("webhook_subscription:"+c.SubscriptionID))
 	if err != nil {
 		return result{err: fmt.Errorf("%w: %w", errSecret, err)}
 	}
-	body := []byte(c.body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	body := []byte(c.Body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
 		return result{err: err}
 	}
 	ts := d.cfg.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set(HeaderEvent, c.event)
-	req.Header.Set(HeaderEventID, c.eventID)
-	req.Header.Set(HeaderDeliveryID, c.id)
-	req.Header.Set(HeaderAttempt, strconv.Itoa(c.attempt))
+	req.Header.Set(HeaderEvent, c.Event)
+	req.Header.Set(HeaderEventID, c.EventID)
+	req.Header.Set(HeaderDeliveryID, c.ID)
+	req.Header.Set(HeaderAttempt, strconv.Itoa(c.Attempt))
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(string(plain), ts, body))
 	start := time.Now()

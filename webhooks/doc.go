@@ -10,7 +10,7 @@
 //
 // # Fan-out (Fanout)
 //
-// One statement per step (fanoutSQL):
+// One statement per step (store.WebhookCursorQuery.FanOut):
 //
 //  1. lock the single cursor row wa.webhook_cursor FOR UPDATE SKIP LOCKED —
 //     one replica fans out at a time, the others skip the step — but only
@@ -36,13 +36,13 @@
 // States: pending → sending → delivered | dead; sending → pending on a
 // failed attempt.
 //
-// A claim is one statement (claimSQL): due pending rows and sending rows
-// whose lease expired (a claim moves next_attempt_at to the lease deadline,
-// so one index condition finds both), FOR UPDATE SKIP LOCKED, of active
-// subscriptions, and only the oldest open delivery of each (subscription,
-// conversation): a delivery is not attempted while an older one of the same
-// chat and subscription is pending or being sent, so receivers see a
-// conversation in order. Claims carry an owner unique per process life and
+// A claim is one statement (store.WebhookDeliveryQuery.Claim): due pending
+// rows and sending rows whose lease expired (a claim moves next_attempt_at
+// to the lease deadline, so one index condition finds both), FOR UPDATE
+// SKIP LOCKED, of active subscriptions, and only the oldest open delivery
+// of each (subscription, conversation): a delivery is not attempted while
+// an older one of the same chat and subscription is pending or being sent,
+// so receivers see a conversation in order. Claims carry an owner unique per process life and
 // a lease longer than an attempt can take, so a crashed owner's rows are
 // taken over and a live owner's never are. Outcomes only apply while the
 // claim is still the writer's.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb/devdbtest"
 	"github.com/zapbase/zapbase/webhooks"
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) { devdbtest.MainLeakChecked(m) }
 type fixture struct {
 	t        *testing.T
 	pool     *pgxpool.Pool
+	db       *store.Store
 	box      *secret.Box
 	store    *webhooks.Store
 	policy   webhooks.Policy
@@ -43,7 +45,8 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	policy, err := webhooks.ParsePolicy("127.0.0.0/8")
 	require.NoError(t, err)
-	f := &fixture{t: t, pool: pool, box: box, policy: policy, store: webhooks.NewStore(pool, box, policy)}
+	db := store.New(pool)
+	f := &fixture{t: t, pool: pool, db: db, box: box, policy: policy, store: webhooks.NewStore(db, box, policy)}
 	f.tenantID, f.session = f.newTenant("acme")
 	return f
 }
@@ -95,7 +98,7 @@ func (f *fixture) fanoutAll(fo *webhooks.Fanout) int {
 }
 
 func (f *fixture) fanout() *webhooks.Fanout {
-	fo, err := webhooks.NewFanout(webhooks.FanoutConfig{Pool: f.pool, PollInterval: 20 * time.Millisecond})
+	fo, err := webhooks.NewFanout(webhooks.FanoutConfig{Store: f.db, PollInterval: 20 * time.Millisecond})
 	require.NoError(f.t, err)
 	return fo
 }
@@ -103,7 +106,7 @@ func (f *fixture) fanout() *webhooks.Fanout {
 func (f *fixture) deliverer(mod func(*webhooks.DelivererConfig)) *webhooks.Deliverer {
 	f.t.Helper()
 	cfg := webhooks.DelivererConfig{
-		Pool: f.pool, Box: f.box, Owner: "test/" + f.t.Name(),
+		Store: f.db, Box: f.box, Owner: "test/" + f.t.Name(),
 		PollInterval: 20 * time.Millisecond,
 		BaseDelay:    10 * time.Millisecond, MaxDelay: 50 * time.Millisecond,
 		Client: webhooks.NewClient(webhooks.ClientConfig{Policy: f.policy, Timeout: 2 * time.Second}),

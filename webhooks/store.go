@@ -11,10 +11,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 )
 
 // Limits of subscriptions.
@@ -29,19 +29,20 @@ const (
 
 // Delivery states.
 const (
-	StatePending   = "pending"
-	StateSending   = "sending"
-	StateDelivered = "delivered"
-	StateDead      = "dead"
+	StatePending   = store.WebhookDeliveryPending
+	StateSending   = store.WebhookDeliverySending
+	StateDelivered = store.WebhookDeliveryDelivered
+	StateDead      = store.WebhookDeliveryDead
 )
 
 // Reasons a subscription was switched off.
 const (
-	DisabledGone = "gone"     // the receiver answered 410 Gone
-	DisabledUser = "disabled" // a user set isActive=false
+	DisabledGone = store.WebhookDisabledGone // the receiver answered 410 Gone
+	DisabledUser = store.WebhookDisabledUser // a user set isActive=false
 )
 
-// Subscription is a tenant's outgoing webhook.
+// Subscription is a tenant's outgoing webhook (the fields of
+// store.WebhookSubscription, so one converts to the other).
 type Subscription struct {
 	ID             string
 	TenantID       string
@@ -56,7 +57,8 @@ type Subscription struct {
 	UpdatedAt      time.Time
 }
 
-// Delivery is one event on its way to one subscription.
+// Delivery is one event on its way to one subscription (the fields of
+// store.WebhookDelivery, so one converts to the other).
 type Delivery struct {
 	ID             string
 	Seq            int64
@@ -80,14 +82,15 @@ type Delivery struct {
 
 // Store manages subscriptions and reads deliveries (the API's side).
 type Store struct {
-	pool   *pgxpool.Pool
+	db     *store.Store
 	box    *secret.Box
 	policy Policy
 }
 
-// NewStore returns a Store; policy checks subscription URLs.
-func NewStore(pool *pgxpool.Pool, box *secret.Box, policy Policy) *Store {
-	return &Store{pool: pool, box: box, policy: policy}
+// NewStore returns a Store over the data layer db; policy checks
+// subscription URLs.
+func NewStore(db *store.Store, box *secret.Box, policy Policy) *Store {
+	return &Store{db: db, box: box, policy: policy}
 }
 
 // CreateParams describe a new subscription.
@@ -155,26 +158,15 @@ func (s *Store) seal(id, plain string) (string, []byte, error) {
 	return s.box.Seal([]byte(plain), []byte("webhook_subscription:"+id))
 }
 
-const subscriptionColumns = `id::text, tenant_id::text, url, events, coalesce(session_id::text, ''), coalesce(description, ''),
-       is_active, coalesce(disabled_reason, ''), disabled_at, created_at, updated_at`
-
-func scanSubscription(row pgx.Row) (Subscription, error) {
-	var sub Subscription
-	err := row.Scan(&sub.ID, &sub.TenantID, &sub.URL, &sub.Events, &sub.SessionID, &sub.Description,
-		&sub.IsActive, &sub.DisabledReason, &sub.DisabledAt, &sub.CreatedAt, &sub.UpdatedAt)
-	return sub, err
-}
-
-func (s *Store) checkSession(ctx context.Context, tx pgx.Tx, tenantID, sessionID string) error {
+func checkSession(ctx context.Context, tx *store.Store, tenantID, sessionID string) error {
 	if sessionID == "" {
 		return nil
 	}
 	if uuid.Validate(sessionID) != nil {
 		return errSession
 	}
-	var ok bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM public.whatsapp_sessions WHERE tenant_id = $1 AND id = $2)`,
-		tenantID, sessionID).Scan(&ok); err != nil {
+	ok, err := tx.Sessions().Exists(ctx, tenantID, sessionID)
+	if err != nil {
 		return fmt.Errorf("check session: %w", err)
 	}
 	if !ok {
@@ -201,44 +193,43 @@ func (s *Store) Create(ctx context.Context, tenantID string, p CreateParams) (Su
 	if err != nil {
 		return Subscription{}, "", fmt.Errorf("create subscription: %w", err)
 	}
-	var sub Subscription
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var sub store.WebhookSubscription
+	err = s.db.InTx(ctx, func(tx *store.Store) error {
 		// Serialise creations of one tenant so the limit holds.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('zapbase.webhooks:' || $1, 0))`, tenantID); err != nil {
+		if err := tx.WebhookSubscriptions().LockTenant(ctx, tenantID); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM wa.webhook_subscriptions WHERE tenant_id = $1`, tenantID).Scan(&n); err != nil {
+		n, err := tx.WebhookSubscriptions().CountByTenant(ctx, tenantID)
+		if err != nil {
 			return err
 		}
 		if n >= MaxSubscriptionsPerTenant {
 			return zapbase.Errorf(zapbase.CodeConflict, "Limite de %d assinaturas de webhook por tenant atingido.", MaxSubscriptionsPerTenant)
 		}
-		if err := s.checkSession(ctx, tx, tenantID, p.SessionID); err != nil {
+		if err := checkSession(ctx, tx, tenantID, p.SessionID); err != nil {
 			return err
 		}
-		sub, err = scanSubscription(tx.QueryRow(ctx, `
-INSERT INTO wa.webhook_subscriptions (id, tenant_id, url, events, session_id, description, secret_key_id, secret_ciphertext)
-VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, nullif($6, ''), $7, $8)
-RETURNING `+subscriptionColumns, id, tenantID, p.URL, dedupe(p.Events), p.SessionID, p.Description, keyID, sealed))
+		sub, err = tx.WebhookSubscriptions().Insert(ctx, store.InsertWebhookSubscriptionParams{
+			ID: id, TenantID: tenantID, URL: p.URL, Events: dedupe(p.Events), SessionID: p.SessionID,
+			Description: p.Description, SecretKeyID: keyID, SecretCiphertext: sealed,
+		})
 		return err
 	})
 	if err != nil {
 		return Subscription{}, "", wrapErr("create subscription", err)
 	}
-	return sub, plain, nil
+	return Subscription(sub), plain, nil
 }
 
 // List returns the tenant's subscriptions, oldest first.
 func (s *Store) List(ctx context.Context, tenantID string) ([]Subscription, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+subscriptionColumns+` FROM wa.webhook_subscriptions
- WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
+	subs, err := s.db.WebhookSubscriptions().ListByTenant(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Subscription, error) { return scanSubscription(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list subscriptions: %w", err)
+	out := make([]Subscription, len(subs))
+	for i, sub := range subs {
+		out[i] = Subscription(sub)
 	}
 	return out, nil
 }
@@ -248,12 +239,11 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (Subscription, err
 	if uuid.Validate(id) != nil {
 		return Subscription{}, errNotFound
 	}
-	sub, err := scanSubscription(s.pool.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM wa.webhook_subscriptions
- WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	sub, err := s.db.WebhookSubscriptions().Get(ctx, tenantID, id)
 	if err != nil {
 		return Subscription{}, wrapErr("get subscription", err)
 	}
-	return sub, nil
+	return Subscription(sub), nil
 }
 
 // Update changes a subscription. With RotateSecret it returns the new
@@ -284,36 +274,24 @@ func (s *Store) Update(ctx context.Context, tenantID, id string, p UpdateParams)
 			return Subscription{}, "", fmt.Errorf("update subscription: %w", err)
 		}
 	}
-	var sub Subscription
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var sub store.WebhookSubscription
+	err := s.db.InTx(ctx, func(tx *store.Store) error {
 		if p.SessionID != nil {
-			if err := s.checkSession(ctx, tx, tenantID, *p.SessionID); err != nil {
+			if err := checkSession(ctx, tx, tenantID, *p.SessionID); err != nil {
 				return err
 			}
 		}
 		var err error
-		sub, err = scanSubscription(tx.QueryRow(ctx, `
-UPDATE wa.webhook_subscriptions SET
-       url = coalesce($3, url),
-       events = coalesce($4, events),
-       session_id = CASE WHEN $5::text IS NULL THEN session_id ELSE nullif($5, '')::uuid END,
-       description = CASE WHEN $6::text IS NULL THEN description ELSE nullif($6, '') END,
-       active_since = CASE WHEN $7 AND NOT is_active THEN now() ELSE active_since END,
-       is_active = coalesce($7, is_active),
-       disabled_reason = CASE WHEN $7 IS NULL THEN disabled_reason WHEN $7 THEN NULL ELSE 'disabled' END,
-       disabled_at = CASE WHEN $7 IS NULL THEN disabled_at WHEN $7 THEN NULL ELSE now() END,
-       secret_key_id = coalesce($8, secret_key_id),
-       secret_ciphertext = coalesce($9, secret_ciphertext),
-       updated_at = now()
- WHERE tenant_id = $1 AND id = $2
-RETURNING `+subscriptionColumns, tenantID, id, p.URL, p.Events, p.SessionID, p.Description, p.IsActive,
-			nullIfEmpty(keyID), sealed))
+		sub, err = tx.WebhookSubscriptions().Update(ctx, store.UpdateWebhookSubscriptionParams{
+			TenantID: tenantID, ID: id, URL: p.URL, Events: p.Events, SessionID: p.SessionID,
+			Description: p.Description, IsActive: p.IsActive, SecretKeyID: nullIfEmpty(keyID), SecretCiphertext: sealed,
+		})
 		return err
 	})
 	if err != nil {
 		return Subscription{}, "", wrapErr("update subscription", err)
 	}
-	return sub, plain, nil
+	return Subscription(sub), plain, nil
 }
 
 // Delete removes a subscription and its deliveries.
@@ -321,11 +299,11 @@ func (s *Store) Delete(ctx context.Context, tenantID, id string) error {
 	if uuid.Validate(id) != nil {
 		return errNotFound
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM wa.webhook_subscriptions WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	deleted, err := s.db.WebhookSubscriptions().Delete(ctx, tenantID, id)
 	if err != nil {
 		return fmt.Errorf("delete subscription: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !deleted {
 		return errNotFound
 	}
 	return nil
@@ -342,19 +320,6 @@ type ListDeliveriesParams struct {
 type DeliveryPage struct {
 	Deliveries []Delivery
 	NextCursor string
-}
-
-const deliveryColumns = `d.id::text, d.seq, d.subscription_id::text, d.event, d.event_id, d.state, d.attempts,
-       CASE WHEN d.state = 'pending' THEN d.next_attempt_at END, d.last_attempt_at, d.last_status,
-       coalesce(d.last_error, ''), coalesce(d.last_response, ''), d.last_duration_ms, d.delivered_at, d.dead_at,
-       coalesce(d.replay_of::text, ''), d.payload, d.created_at`
-
-func scanDelivery(row pgx.Row) (Delivery, error) {
-	var d Delivery
-	err := row.Scan(&d.ID, &d.Seq, &d.SubscriptionID, &d.Event, &d.EventID, &d.State, &d.Attempts,
-		&d.NextAttemptAt, &d.LastAttemptAt, &d.LastStatus, &d.LastError, &d.LastResponse, &d.LastDurationMs,
-		&d.DeliveredAt, &d.DeadAt, &d.ReplayOf, &d.Payload, &d.CreatedAt)
-	return d, err
 }
 
 // ListDeliveries returns a page of a subscription's deliveries.
@@ -374,17 +339,15 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID, subscriptionID str
 		}
 		before = &n
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM wa.webhook_deliveries d
- WHERE d.tenant_id = $1 AND d.subscription_id = $2
-   AND ($3::bigint IS NULL OR d.seq < $3)
-   AND ($4 = '' OR d.state = $4)
- ORDER BY d.seq DESC LIMIT $5`, tenantID, subscriptionID, before, p.State, p.Limit+1)
+	rows, err := s.db.WebhookDeliveries().List(ctx, store.ListWebhookDeliveriesParams{
+		TenantID: tenantID, SubscriptionID: subscriptionID, Before: before, State: p.State, Limit: p.Limit + 1,
+	})
 	if err != nil {
 		return DeliveryPage{}, fmt.Errorf("list deliveries: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) { return scanDelivery(r) })
-	if err != nil {
-		return DeliveryPage{}, fmt.Errorf("list deliveries: %w", err)
+	list := make([]Delivery, len(rows))
+	for i, d := range rows {
+		list[i] = Delivery(d)
 	}
 	page := DeliveryPage{Deliveries: list}
 	if len(list) > p.Limit {
@@ -403,11 +366,9 @@ func (s *Store) Replay(ctx context.Context, tenantID, deliveryID string) (Delive
 	if uuid.Validate(deliveryID) != nil {
 		return Delivery{}, notFound
 	}
-	var d Delivery
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var state string
-		err := tx.QueryRow(ctx, `SELECT state FROM wa.webhook_deliveries WHERE tenant_id = $1 AND id = $2 FOR SHARE`,
-			tenantID, deliveryID).Scan(&state)
+	var d store.WebhookDelivery
+	err := s.db.InTx(ctx, func(tx *store.Store) error {
+		state, err := tx.WebhookDeliveries().LockForReplay(ctx, tenantID, deliveryID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound
 		}
@@ -417,20 +378,13 @@ func (s *Store) Replay(ctx context.Context, tenantID, deliveryID string) (Delive
 		if state != StateDelivered && state != StateDead {
 			return zapbase.Errorf(zapbase.CodeConflict, "A entrega ainda está em andamento (%s); só entregas concluídas ou mortas podem ser reenviadas.", state)
 		}
-		d, err = scanDelivery(tx.QueryRow(ctx, `
-WITH ins AS (
-  INSERT INTO wa.webhook_deliveries (tenant_id, subscription_id, event, event_id, ordering_key, payload, replay_of)
-  SELECT tenant_id, subscription_id, event, event_id, ordering_key, payload, id
-    FROM wa.webhook_deliveries WHERE tenant_id = $1 AND id = $2
-  RETURNING *
-)
-SELECT `+deliveryColumns+` FROM ins d`, tenantID, deliveryID))
+		d, err = tx.WebhookDeliveries().Replay(ctx, tenantID, deliveryID)
 		return err
 	})
 	if err != nil {
 		return Delivery{}, wrapErr("replay delivery", err)
 	}
-	return d, nil
+	return Delivery(d), nil
 }
 
 // wrapErr passes user errors through, maps "no row" to not found and

@@ -323,7 +323,7 @@ func TestWebhookFanoutIdleAndConcurrentReplicas(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, webhooks.StepResult{}, r)
 
-	idle, err := webhooks.NewFanout(webhooks.FanoutConfig{Pool: f.pool, PollInterval: 10 * time.Millisecond, IdleAdvance: 10 * time.Millisecond})
+	idle, err := webhooks.NewFanout(webhooks.FanoutConfig{Store: f.db, PollInterval: 10 * time.Millisecond, IdleAdvance: 10 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, idle.Start(ctx))
 	require.Eventually(t, func() bool {
@@ -342,7 +342,7 @@ func TestWebhookFanoutIdleAndConcurrentReplicas(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 2 {
-		replica, err := webhooks.NewFanout(webhooks.FanoutConfig{Pool: f.pool, BatchSize: 7})
+		replica, err := webhooks.NewFanout(webhooks.FanoutConfig{Store: f.db, BatchSize: 7})
 		require.NoError(t, err)
 		wg.Add(1)
 		go func() {

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/zapbase/zapbase/migrations"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase/devdb"
 )
 
@@ -223,29 +224,13 @@ func seedDev(ctx context.Context, dbURL string, st *devState) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, `
-WITH t AS (
-  INSERT INTO public.tenants (client_id, name, default_provider)
-  VALUES ($1, 'Empresa Demo', 'auto')
-  ON CONFLICT (client_id) DO UPDATE SET client_id = EXCLUDED.client_id
-  RETURNING id
-), u AS (
-  INSERT INTO auth.users (id, email) VALUES ($2, $3)
-  ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email
-  RETURNING id
-), m AS (
-  INSERT INTO public.tenant_members (tenant_id, user_id, role)
-  SELECT t.id, u.id, 'owner' FROM t, u
-  ON CONFLICT DO NOTHING
-)
-INSERT INTO public.whatsapp_sessions (tenant_id, phone_number, provider_type, state, connected_at)
-SELECT t.id, $4, 'sandbox', 'connected', now() FROM t
-ON CONFLICT (tenant_id, phone_number) DO NOTHING`, devClientID, st.UserID, devUserEmail, devSandboxFrom)
-	if err != nil {
+	seed := store.On(conn).DevSeed()
+	if err := seed.SeedDemoTenant(ctx, store.SeedDemoTenantParams{
+		ClientID: devClientID, OwnerID: st.UserID, OwnerEmail: devUserEmail, SessionPhone: devSandboxFrom,
+	}); err != nil {
 		return err
 	}
-	_, err = conn.Exec(ctx, `INSERT INTO auth.users (id, email) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, st.ColleagueID, devColleagueEmail)
-	return err
+	return seed.SeedAuthUser(ctx, st.ColleagueID, devColleagueEmail)
 }
 
 func devToken(userID, email, secret, issuer string) (string, error) {

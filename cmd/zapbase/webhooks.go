@@ -15,14 +15,14 @@ import (
 // that order.
 func (m *Main) wireWebhooks(ctx context.Context) error {
 	c := m.cfg.Webhooks
-	m.apiRegisters = append(m.apiRegisters, api.WebhookSubscriptionRoutes(webhooks.NewStore(m.pool, m.box, c.AllowPrivate)))
+	m.apiRegisters = append(m.apiRegisters, api.WebhookSubscriptionRoutes(webhooks.NewStore(m.store, m.box, c.AllowPrivate)))
 	if !c.Enabled {
 		m.log.Warn("ZAPBASE_WEBHOOKS=false: outgoing webhooks are not fanned out nor delivered by this replica")
 		return nil
 	}
 	log := m.log
 	deliverer, err := webhooks.NewDeliverer(webhooks.DelivererConfig{
-		Pool:            m.pool,
+		Store:           m.store,
 		Box:             m.box,
 		Owner:           m.cfg.InstanceID + "/" + randomHex(4),
 		Workers:         c.Workers,
@@ -39,7 +39,7 @@ func (m *Main) wireWebhooks(ctx context.Context) error {
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	fanout, err := webhooks.NewFanout(webhooks.FanoutConfig{
-		Pool:             m.pool,
+		Store:            m.store,
 		PollInterval:     c.PollInterval,
 		OnDeliveriesFunc: deliverer.Nudge,
 		Logger:           log,

@@ -51,7 +51,7 @@ func (m *Main) build(ctx context.Context) error {
 	if !m.cfg.Listener {
 		slot = ""
 	}
-	if err := mt.WatchDatabase(metrics.DatabaseParams{DB: m.pool, SlotName: slot, Logger: log.With("component", "metrics")}); err != nil {
+	if err := mt.WatchDatabase(metrics.DatabaseParams{Store: m.store, SlotName: slot, Logger: log.With("component", "metrics")}); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	m.mounts = append(m.mounts, api.Mount{Pattern: "GET /metrics", Handler: mt.Handler()})
@@ -283,7 +283,7 @@ func (m *Main) leaseHolder() string {
 func (m *Main) sandboxConfig(events providers.EventSink) sandbox.Config {
 	c := sandbox.Config{Sink: events, NoReceipts: !m.cfg.SandboxReceipts}
 	// Simulated calls and presence go to the change feed (issue 21).
-	c.Feed, c.Outbox = supabase.ChangeFeed{Pool: m.pool}, supabase.ChangeFeed{Pool: m.pool}
+	c.Feed, c.Outbox = supabase.ChangeFeed{Store: m.store}, supabase.ChangeFeed{Store: m.store}
 	if m.cfg.SandboxDelay == 0 {
 		c.ZeroDelay = true
 	} else {

@@ -24,6 +24,7 @@ import (
 	"github.com/zapbase/zapbase/migrations"
 	"github.com/zapbase/zapbase/providers"
 	"github.com/zapbase/zapbase/secret"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/supabase"
 	"github.com/zapbase/zapbase/supabase/devdb"
 )
@@ -70,7 +71,7 @@ func run(turns, contacts int) error {
 	if err := pool.QueryRow(ctx, `INSERT INTO whatsapp_sessions (tenant_id, phone_number, provider_type, state) VALUES ($1, '5511900000000', 'sandbox', 'connected') RETURNING id`, tenantID).Scan(&sessionID); err != nil {
 		return err
 	}
-	svc := ai.NewService(pool, box)
+	svc := ai.NewService(store.New(pool), box)
 	if _, err := svc.CreateAgent(ctx, tenantID, ai.CreateAgentParams{Template: ai.TypeCustomerSupport}); err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func run(turns, contacts int) error {
 	}}
 	done := make(chan ai.TurnResult, turns)
 	rt := ai.NewRuntime(ai.RuntimeParams{
-		Pool: pool, Box: box,
+		Store: store.New(pool), Box: box,
 		Backends:     map[string]ai.ModelFactoryFunc{"zero": func(ai.ModelSpec) (ai.Model, error) { return model, nil }},
 		GlobalModels: []ai.ModelSpec{{Backend: "zero"}},
 		// No debounce and no loop cap: every inbound row is one turn.
