@@ -11,6 +11,7 @@ import (
 
 	"github.com/zapbase/zapbase"
 	"github.com/zapbase/zapbase/providers"
+	"github.com/zapbase/zapbase/store"
 	"github.com/zapbase/zapbase/tracing"
 )
 
@@ -19,6 +20,7 @@ import (
 // session states are persisted for the frontend (Realtime).
 type Events struct {
 	pool *pgxpool.Pool
+	db   *store.Store // the data layer over pool
 	// OnInbound, when set, is called with the row ids of newly inserted
 	// inbound messages (to wake the agent runtime without waiting for the
 	// listener).
@@ -28,7 +30,7 @@ type Events struct {
 var _ providers.EventSink = (*Events)(nil)
 
 // NewEvents returns an EventSink writing to pool.
-func NewEvents(pool *pgxpool.Pool) *Events { return &Events{pool: pool} }
+func NewEvents(pool *pgxpool.Pool) *Events { return &Events{pool: pool, db: store.New(pool)} }
 
 // receiptSQL applies one receipt (receipts describe outbound messages; the
 // direction predicate lets it use messages_provider_message_id_idx fully).

@@ -14,7 +14,7 @@ import (
 // late media, edits, deletions, auto-read, undecryptable placeholders,
 // session data and passkey states), through the data layer.
 
-func (e *Events) store() *store.Store { return store.New(e.pool) }
+func (e *Events) store() *store.Store { return e.db }
 
 // RecordPricing implements providers.EventSink.
 func (e *Events) RecordPricing(ctx context.Context, p providers.RecordPricingParams) (providers.PricingResult, error) {
