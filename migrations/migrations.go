@@ -126,7 +126,47 @@ type Recovery struct {
 // log it.
 func UpReport(databaseURL string) (Report, error) { return upFS(databaseURL, files) }
 
+// upLockKey serialises whole Up runs (dirty recovery included) across
+// processes. Without it, a replica starting while another is migrating saw
+// the dirty flag of the migration in progress, took it for a crashed run and
+// reset it, then applied the same file again.
+const upLockKey = 72834510002
+
 func upFS(databaseURL string, fsys fs.FS) (Report, error) {
+	unlock, err := lockUp(databaseURL)
+	if err != nil {
+		return Report{}, err
+	}
+	defer unlock()
+	return upLocked(databaseURL, fsys)
+}
+
+// lockUp holds the Up advisory lock on a connection of its own until the
+// returned function runs (the lock also ends with the connection).
+func lockUp(databaseURL string) (func(), error) {
+	db, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect for migrations: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, upLockKey); err != nil {
+		conn.Close()
+		db.Close()
+		return nil, fmt.Errorf("lock migrations: %w", err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, upLockKey)
+		conn.Close()
+		db.Close()
+	}, nil
+}
+
+func upLocked(databaseURL string, fsys fs.FS) (Report, error) {
 	var rep Report
 	rec, err := recoverDirty(databaseURL, fsys)
 	if err != nil {
