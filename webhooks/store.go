@@ -2,11 +2,9 @@ package webhooks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -41,44 +39,12 @@ const (
 	DisabledUser = store.WebhookDisabledUser // a user set isActive=false
 )
 
-// Subscription is a tenant's outgoing webhook (the fields of
-// store.WebhookSubscription, so one converts to the other).
-type Subscription struct {
-	ID             string
-	TenantID       string
-	URL            string
-	Events         []string
-	SessionID      string
-	Description    string
-	IsActive       bool
-	DisabledReason string
-	DisabledAt     *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-}
+// Subscription is a tenant's outgoing webhook (the data layer's row).
+type Subscription = store.WebhookSubscription
 
-// Delivery is one event on its way to one subscription (the fields of
-// store.WebhookDelivery, so one converts to the other).
-type Delivery struct {
-	ID             string
-	Seq            int64
-	SubscriptionID string
-	Event          string
-	EventID        string
-	State          string
-	Attempts       int
-	NextAttemptAt  *time.Time
-	LastAttemptAt  *time.Time
-	LastStatus     *int
-	LastError      string
-	LastResponse   string
-	LastDurationMs *int
-	DeliveredAt    *time.Time
-	DeadAt         *time.Time
-	ReplayOf       string
-	Payload        json.RawMessage
-	CreatedAt      time.Time
-}
+// Delivery is one event on its way to one subscription (the data layer's
+// row).
+type Delivery = store.WebhookDelivery
 
 // Store manages subscriptions and reads deliveries (the API's side).
 type Store struct {
@@ -218,7 +184,7 @@ func (s *Store) Create(ctx context.Context, tenantID string, p CreateParams) (Su
 	if err != nil {
 		return Subscription{}, "", wrapErr("create subscription", err)
 	}
-	return Subscription(sub), plain, nil
+	return sub, plain, nil
 }
 
 // List returns the tenant's subscriptions, oldest first.
@@ -227,11 +193,10 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Subscription, erro
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
-	out := make([]Subscription, len(subs))
-	for i, sub := range subs {
-		out[i] = Subscription(sub)
+	if subs == nil {
+		subs = []Subscription{} // an empty list, never null
 	}
-	return out, nil
+	return subs, nil
 }
 
 // Get returns one subscription of the tenant.
@@ -243,7 +208,7 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (Subscription, err
 	if err != nil {
 		return Subscription{}, wrapErr("get subscription", err)
 	}
-	return Subscription(sub), nil
+	return sub, nil
 }
 
 // Update changes a subscription. With RotateSecret it returns the new
@@ -291,7 +256,7 @@ func (s *Store) Update(ctx context.Context, tenantID, id string, p UpdateParams)
 	if err != nil {
 		return Subscription{}, "", wrapErr("update subscription", err)
 	}
-	return Subscription(sub), plain, nil
+	return sub, plain, nil
 }
 
 // Delete removes a subscription and its deliveries.
@@ -345,9 +310,9 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID, subscriptionID str
 	if err != nil {
 		return DeliveryPage{}, fmt.Errorf("list deliveries: %w", err)
 	}
-	list := make([]Delivery, len(rows))
-	for i, d := range rows {
-		list[i] = Delivery(d)
+	list := rows
+	if list == nil {
+		list = []Delivery{} // an empty page, never null
 	}
 	page := DeliveryPage{Deliveries: list}
 	if len(list) > p.Limit {
@@ -384,7 +349,7 @@ func (s *Store) Replay(ctx context.Context, tenantID, deliveryID string) (Delive
 	if err != nil {
 		return Delivery{}, wrapErr("replay delivery", err)
 	}
-	return Delivery(d), nil
+	return d, nil
 }
 
 // wrapErr passes user errors through, maps "no row" to not found and
